@@ -1,0 +1,5 @@
+"""`python -m witnessbox` runs the command line."""
+
+from witnessbox.cli import app
+
+app()

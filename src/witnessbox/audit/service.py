@@ -1,0 +1,143 @@
+"""Writing to and proving the audit trail.
+
+`record` is called inside the transaction that makes the change, so the change
+and its audit entry commit or roll back together.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from witnessbox.audit.chain import GENESIS, ChainBreak, canonical_time, entry_hash, find_break
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent
+from witnessbox.audit.signing import CheckpointSigner
+from witnessbox.audit.tags import AuditTag
+from witnessbox.core.actor import Actor
+from witnessbox.core.clock import Clock
+from witnessbox.db.session import Database
+
+# Any 64-bit constant: PostgreSQL writers queue on it to append one at a time.
+_CHAIN_LOCK = 0x57425F4155444954
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an audit entry is about."""
+
+    type: str
+    id: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of proving the chain and its checkpoints."""
+
+    entries: int
+    checkpoints: int
+    broken: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain and every checkpoint hold."""
+        return self.broken is None
+
+
+class AuditLog:
+    """Appends entries to the chain and proves it."""
+
+    def __init__(self, db: Database, clock: Clock, signer: CheckpointSigner) -> None:
+        self.db = db
+        self.clock = clock
+        self.signer = signer
+
+    def record(
+        self,
+        session: Session,
+        tag: AuditTag,
+        *,
+        actor: Actor,
+        subject: Subject | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append one entry in the caller's transaction."""
+        last = self._lock_and_read_last(session)
+        event = AuditEvent(
+            seq=(last.seq + 1) if last else 1,
+            at=self.clock.now(),
+            tag=str(tag),
+            actor_kind=str(actor.kind),
+            actor_id=actor.id,
+            actor_name=actor.name,
+            request_id=actor.request_id,
+            source_address=actor.source_address,
+            subject_type=subject.type if subject else None,
+            subject_id=subject.id if subject else None,
+            details=details or {},
+            prev_hash=last.entry_hash if last else GENESIS,
+        )
+        event.entry_hash = entry_hash(event)
+        session.add(event)
+        session.flush()
+        return event
+
+    def _lock_and_read_last(self, session: Session) -> AuditEvent | None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+        return session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
+
+    def checkpoint(self, *, actor: Actor) -> AuditCheckpoint | None:
+        """Sign the current head of the chain (nothing to do on an empty chain)."""
+        with self.db.transaction() as uow:
+            last = self._lock_and_read_last(uow.session)
+            if last is None:
+                return None
+            now = self.clock.now()
+            statement = checkpoint_statement(last.seq, last.entry_hash, canonical_time(now))
+            mark = AuditCheckpoint(
+                seq=last.seq,
+                entry_hash=last.entry_hash,
+                signed_at=now,
+                key_id=self.signer.key_id,
+                signature=self.signer.sign(statement),
+            )
+            uow.session.add(mark)
+            self.record(
+                uow.session,
+                AuditTag.AUDIT_CHECKPOINT_SIGNED,
+                actor=actor,
+                details={"seq": last.seq, "entry_hash": last.entry_hash, "key_id": self.signer.key_id},
+            )
+            return mark
+
+    def verify(self) -> VerifyResult:
+        """Walk the whole chain, then check every checkpoint against it."""
+        with self.db.read() as session:
+            marks = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
+            walk = find_break(self._events(session), keep={mark.seq for mark in marks})
+        broken = walk.broken or self._first_bad_checkpoint(marks, walk.kept)
+        return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken)
+
+    def _events(self, session: Session) -> Iterator[AuditEvent]:
+        query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)
+        yield from session.scalars(query)
+
+    def _first_bad_checkpoint(
+        self, marks: list[AuditCheckpoint], hashes: dict[int, str]
+    ) -> ChainBreak | None:
+        for mark in marks:
+            statement = checkpoint_statement(mark.seq, mark.entry_hash, canonical_time(mark.signed_at))
+            if not self.signer.verify(statement, mark.signature):
+                return ChainBreak(seq=mark.seq, problem="checkpoint signature is not valid")
+            if hashes.get(mark.seq) != mark.entry_hash:
+                return ChainBreak(
+                    seq=mark.seq, problem="differs from what the signed checkpoint recorded"
+                )
+        return None
+
+
+def checkpoint_statement(seq: int, head_hash: str, signed_at: str) -> bytes:
+    """The exact bytes a checkpoint signature covers."""
+    return f"witnessbox-audit-checkpoint/1\n{seq}\n{head_hash}\n{signed_at}\n".encode()

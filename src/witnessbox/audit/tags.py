@@ -1,0 +1,40 @@
+"""Every kind of audited action, named area:object:action."""
+
+from enum import StrEnum
+
+
+class AuditTag(StrEnum):
+    """The audit trail's vocabulary. Add here; never rename (old entries keep their tag)."""
+
+    DEVICE_CAMERA_REGISTERED = "devices:camera:registered"
+    DEVICE_DOCK_REGISTERED = "devices:dock:registered"
+    DEVICE_DOCK_REVOKED = "devices:dock:revoked"
+
+    INGEST_UPLOAD_CREATED = "ingest:upload:created"
+    INGEST_UPLOAD_REFUSED = "ingest:upload:refused"
+    INGEST_UPLOAD_TERMINATED = "ingest:upload:terminated"
+    INGEST_UPLOAD_EXPIRED = "ingest:upload:expired"
+    INGEST_UPLOAD_DUPLICATE = "ingest:upload:duplicate"
+
+    EVIDENCE_ITEM_CREATED = "evidence:item:created"
+    EVIDENCE_ITEM_VERIFIED = "evidence:item:verified"
+    EVIDENCE_ITEM_VERIFY_FAILED = "evidence:item:verify_failed"
+    EVIDENCE_ITEM_PROBED = "evidence:item:probed"
+    EVIDENCE_ITEM_QUARANTINED = "evidence:item:quarantined"
+    EVIDENCE_ITEM_READY = "evidence:item:ready"
+    EVIDENCE_ITEM_CONFIRMED = "evidence:item:confirmed"
+    EVIDENCE_ITEM_LISTED = "evidence:item:listed"
+    EVIDENCE_ITEM_VIEWED = "evidence:item:viewed"
+    EVIDENCE_ITEM_PLAYED = "evidence:item:played"
+    EVIDENCE_ITEM_DOWNLOADED = "evidence:item:downloaded"
+    EVIDENCE_DERIVATIVE_CREATED = "evidence:derivative:created"
+
+    JOB_RUN_SUCCEEDED = "jobs:run:succeeded"
+    JOB_RUN_FAILED = "jobs:run:failed"
+    JOB_RUN_REQUEUED = "jobs:run:requeued"
+
+    ACCOUNT_SESSION_STARTED = "accounts:session:started"
+    ACCOUNT_SESSION_ENDED = "accounts:session:ended"
+    ACCOUNT_SIGNIN_FAILED = "accounts:signin:failed"
+
+    AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"

@@ -1,0 +1,93 @@
+"""The composition root: reads Settings once and builds everything the entry points use."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from huey.api import Huey
+from sqlalchemy.orm import Session
+
+from witnessbox.audit.service import AuditLog, Subject
+from witnessbox.audit.signing import CheckpointSigner
+from witnessbox.audit.tags import AuditTag
+from witnessbox.config import Settings
+from witnessbox.core.actor import SYSTEM
+from witnessbox.core.clock import Clock, SystemClock
+from witnessbox.db.migrate import upgrade
+from witnessbox.db.session import Database, make_engine
+from witnessbox.devices.service import DeviceService
+from witnessbox.evidence.service import EvidenceService
+from witnessbox.ingest.jobs import register_ingest_jobs
+from witnessbox.ingest.pipeline import Pipeline
+from witnessbox.ingest.service import IngestService, UploadLimits
+from witnessbox.ingest.staging import Staging
+from witnessbox.jobs.huey_queue import HueyQueue, make_huey
+from witnessbox.jobs.models import JobRecord, JobState
+from witnessbox.jobs.runner import JobRunner
+from witnessbox.storage.factory import blob_store_from_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Everything built from one Settings: handed to the web app, the worker and the CLI."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    audit: AuditLog
+    devices: DeviceService
+    evidence: EvidenceService
+    ingest: IngestService
+    jobs: JobRunner
+    huey: Huey
+
+    def close(self) -> None:
+        """Release connections."""
+        self.db.engine.dispose()
+
+
+def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Container:
+    """Wire the system for these settings (migrating the database to the latest schema first)."""
+    clock = clock or SystemClock()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(make_engine(settings.resolved_database_url()))
+    if migrate:
+        upgrade(db.engine)
+    audit = AuditLog(db, clock, CheckpointSigner.from_directory(data_dir / "keys"))
+    blobs = blob_store_from_url(settings.resolved_storage_url())
+    evidence = EvidenceService(db, audit, blobs, clock)
+    jobs = JobRunner(db, clock, on_finished=lambda s, job: _audit_job(audit, s, job))
+    limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
+    ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence,
+                           jobs, limits)
+    register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
+    huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
+    queue = HueyQueue(huey, jobs)
+    _schedule_housekeeping(queue, settings, jobs, ingest, audit)
+    return Container(settings, clock, db, audit, DeviceService(db, audit, clock), evidence,
+                     ingest, jobs, huey)
+
+
+def _audit_job(audit: AuditLog, session: Session, job: JobRecord) -> None:
+    tag = AuditTag.JOB_RUN_SUCCEEDED if job.state == JobState.SUCCEEDED else AuditTag.JOB_RUN_FAILED
+    audit.record(session, tag, actor=SYSTEM, subject=Subject("job", job.id),
+                 details={"kind": job.kind, "subject": job.subject_id, "attempts": job.attempts,
+                          "outcome": job.outcome, "error": job.error})
+
+
+def _schedule_housekeeping(queue: HueyQueue, settings: Settings, jobs: JobRunner,
+                           ingest: IngestService, audit: AuditLog) -> None:
+    stuck_after = timedelta(minutes=settings.stuck_job_minutes)
+    queue.every(5, "witnessbox.requeue_stuck", lambda: jobs.requeue_stuck(stuck_after))
+    queue.every(15, "witnessbox.expire_uploads", ingest.expire)
+    queue.every(settings.audit_checkpoint_minutes, "witnessbox.audit_checkpoint",
+                lambda: audit.checkpoint(actor=SYSTEM))
+
+
+def data_path(settings: Settings, *parts: str) -> Path:
+    """A path inside the data directory."""
+    return settings.data_dir.resolve().joinpath(*parts)

@@ -1,0 +1,197 @@
+"""The `witnessbox` command: serve, worker, dock, simulate and the administrators' verbs.
+
+Thin: each verb loads settings, builds the container and calls one service.
+"""
+
+import getpass
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from witnessbox.bootstrap import Container, build
+from witnessbox.config import load_settings
+from witnessbox.core.actor import Actor, ActorKind
+from witnessbox.core.errors import WitnessboxError
+
+app = typer.Typer(help="Witnessbox: evidence management for body-worn video.", no_args_is_help=True)
+cameras = typer.Typer(help="Register and list cameras.", no_args_is_help=True)
+docks = typer.Typer(help="Register and list docks.", no_args_is_help=True)
+audit = typer.Typer(help="Prove and checkpoint the audit trail.", no_args_is_help=True)
+db = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(cameras, name="cameras")
+app.add_typer(docks, name="docks")
+app.add_typer(audit, name="audit")
+app.add_typer(db, name="db")
+console = Console()
+T = TypeVar("T")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory [default: ./witnessbox-data]")]
+
+
+def operator() -> Actor:
+    """The person at the terminal, as the audit trail records them."""
+    name = getpass.getuser()
+    return Actor(kind=ActorKind.USER, id=f"cli:{name}", name=f"{name} (command line)", is_admin=True)
+
+
+def container_for(data_dir: Path | None) -> Container:
+    """Build the system for this data directory."""
+    return build(load_settings(data_dir=data_dir))
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int | None, typer.Option(help="job threads inside the server (0: none)")] = None,
+    demo: Annotated[bool, typer.Option(help="first run: simulate cameras and dock them")] = False,
+) -> None:
+    """Run the whole system: web UI, API, uploads and (by default) the job workers."""
+    from witnessbox.dock.demo import load_demo
+    from witnessbox.web.server import run_server
+
+    settings = load_settings(data_dir=data_dir, workers=workers)
+    run_server(settings, host=host, port=port, on_start=load_demo if demo else None)
+
+
+@app.command()
+def worker(data_dir: DataDir = None,
+           threads: Annotated[int, typer.Option(help="job threads")] = 2) -> None:
+    """Run job consumers only (for machines that do media work)."""
+    from huey.consumer import Consumer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    container = container_for(data_dir)
+    Consumer(container.huey, workers=threads, worker_type="thread").run()
+
+
+@app.command()
+def dock(
+    folders: Annotated[list[Path], typer.Argument(help="camera folders to upload from")],
+    server: Annotated[str, typer.Option(help="server URL, e.g. http://127.0.0.1:8000")],
+    token: Annotated[str, typer.Option(envvar="WITNESSBOX_DOCK_TOKEN", help="this dock's token")],
+    watch: Annotated[bool, typer.Option(help="keep watching for new recordings")] = False,
+    keep: Annotated[bool, typer.Option(help="do not wipe recordings after confirmation")] = False,
+) -> None:
+    """Upload every recording in the camera folders, confirm it by hash, then wipe it."""
+    from witnessbox.dock.agent import DockAgent
+
+    agent = DockAgent(server=server, token=token, wipe=not keep, console=console)
+    failed = agent.run(folders, watch=watch)
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="folder to write camera folders into")],
+    cameras_: Annotated[int, typer.Option("--cameras", help="number of cameras")] = 3,
+    minutes: Annotated[float, typer.Option(help="length of each recording")] = 1.0,
+    recordings: Annotated[int, typer.Option(help="recordings per camera")] = 1,
+    width: int = 1280, height: int = 720, fps: int = 25,
+    bitrate: Annotated[int, typer.Option(help="video bits per second")] = 4_000_000,
+    unique_seconds: Annotated[float | None, typer.Option(
+        help="encode only this many seconds, repeat them to the length (fast, for benchmarks)")] = None,
+    seed: int = 0,
+) -> None:
+    """Write realistic camera output (H.264/AAC MP4 plus the camera's metadata file)."""
+    from rich.progress import Progress
+
+    from witnessbox.media.simulate import write_camera_folders
+
+    with Progress(console=console) as progress:
+        task = progress.add_task("recordings", total=cameras_ * recordings)
+        paths = write_camera_folders(
+            out, cameras=cameras_, minutes=minutes, recordings_per_camera=recordings, width=width,
+            height=height, fps=fps, video_bitrate=bitrate, seed=seed, unique_seconds=unique_seconds,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(f"wrote {len(paths)} recordings under {out}")
+
+
+@cameras.command("add")
+def cameras_add(serial: str, model: Annotated[str, typer.Option(help="camera model")] = "",
+                officer: Annotated[str | None, typer.Option(help="collar number of the officer it is issued to")] = None,
+                data_dir: DataDir = None) -> None:
+    """Register a camera by serial number."""
+    camera = _run(lambda c: c.devices.register_camera(serial, model=model, officer=officer,
+                                                      actor=operator()), data_dir)
+    console.print(f"camera {camera.serial} registered")
+
+
+@cameras.command("list")
+def cameras_list(data_dir: DataDir = None) -> None:
+    """List registered cameras."""
+    table = Table("serial", "model", "officer", "last docked")
+    for camera in _run(lambda c: c.devices.list_cameras(), data_dir):
+        table.add_row(camera.serial, camera.model, camera.officer or "",
+                      camera.last_docked_at.isoformat() if camera.last_docked_at else "never")
+    console.print(table)
+
+
+@docks.command("add")
+def docks_add(name: str, data_dir: DataDir = None) -> None:
+    """Register a dock and print its token (shown only this once)."""
+    dock_, token = _run(lambda c: c.devices.register_dock(name, actor=operator()), data_dir)
+    console.print(f"dock {dock_.name} registered; its token (store it now, it is not shown again):")
+    print(token)
+
+
+@docks.command("list")
+def docks_list(data_dir: DataDir = None) -> None:
+    """List registered docks."""
+    table = Table("name", "registered", "revoked")
+    for dock_ in _run(lambda c: c.devices.list_docks(), data_dir):
+        table.add_row(dock_.name, dock_.created_at.isoformat(),
+                      dock_.revoked_at.isoformat() if dock_.revoked_at else "")
+    console.print(table)
+
+
+@audit.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Prove the hash chain and every signed checkpoint; exit 1 at the first broken entry."""
+    result = _run(lambda c: c.audit.verify(), data_dir)
+    if result.ok:
+        console.print(f"OK: {result.entries} entries, {result.checkpoints} signed checkpoints intact")
+        return
+    assert result.broken is not None
+    console.print(f"BROKEN at entry {result.broken.seq}: {result.broken.problem}", style="bold red")
+    raise typer.Exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint(data_dir: DataDir = None) -> None:
+    """Sign the current head of the audit chain now."""
+    mark = _run(lambda c: c.audit.checkpoint(actor=operator()), data_dir)
+    console.print(f"signed checkpoint at entry {mark.seq}" if mark else "audit trail is empty")
+
+
+@db.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Migrate the database to the latest schema (serve does this itself)."""
+    _run(lambda c: None, data_dir)
+    console.print("database is at the latest schema")
+
+
+@db.command("check")
+def db_check(data_dir: DataDir = None) -> None:
+    """Fail if the models have drifted from the migrations."""
+    from witnessbox.db.migrate import check
+
+    _run(lambda c: check(c.db.engine), data_dir)
+
+
+def _run(action: Callable[[Container], T], data_dir: Path | None) -> T:
+    container = container_for(data_dir)
+    try:
+        return action(container)
+    except WitnessboxError as error:
+        console.print(f"error: {error.reason}", style="bold red")
+        raise typer.Exit(2) from error
+    finally:
+        container.close()

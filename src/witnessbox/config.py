@@ -1,0 +1,51 @@
+"""Settings from environment variables (WITNESSBOX_*) and an optional .env file.
+
+Nothing here runs at import time: entry points call load_settings() and hand the
+result to bootstrap, which is the only reader.
+"""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Unset URLs default to the embedded deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="WITNESSBOX_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("witnessbox-data")
+    database_url: str | None = None  # default: sqlite file in data_dir
+    storage_url: str | None = None  # default: file:// content-addressed store in data_dir
+    queue_url: str | None = None  # default: huey on a sqlite file in data_dir; redis://... for Redis
+    queue_name: str = "witnessbox"  # several systems can share one Redis under different names
+    workers: int = Field(default=2, ge=0)  # in-process job consumer threads for `serve`
+
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None  # generated and printed once when unset
+    public_url: str | None = None  # the address clients use, for absolute upload URLs
+
+    max_upload_bytes: int = 64 * 1024**3  # a long shift at a high bitrate stays well under 64 GiB
+    upload_expiry_hours: int = 72  # an interrupted upload may resume for three days
+    max_metadata_bytes: int = 64 * 1024
+    stuck_job_minutes: int = 15
+    audit_checkpoint_minutes: int = 60
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'witnessbox.db'}"
+
+    def resolved_storage_url(self) -> str:
+        """The evidence store URL, defaulting to content-addressed files in the data directory."""
+        return self.storage_url or (self.data_dir.resolve() / "blobs").as_uri()
+
+    def resolved_queue_url(self) -> str:
+        """The job queue URL, defaulting to a huey SQLite file in the data directory."""
+        return self.queue_url or f"sqlite:///{self.data_dir.resolve() / 'queue.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides (e.g. from CLI flags) on top."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Dependency-free kernel: ids, clock, errors, the acting party."""

@@ -1,0 +1,77 @@
+"""Errors that services raise and entry points translate (HTTP status, exit code)."""
+
+
+class WitnessboxError(Exception):
+    """Base class: `reason` is a sentence fit to show the person who caused it."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidInput(WitnessboxError):
+    """The request is malformed or fails validation; nothing was changed."""
+
+    status = 400
+
+
+class NotAuthenticated(WitnessboxError):
+    """No valid credential was presented."""
+
+    status = 401
+
+
+class Forbidden(WitnessboxError):
+    """The actor may not do this."""
+
+    status = 403
+
+
+class NotFound(WitnessboxError):
+    """The thing does not exist (or the actor may not know it exists)."""
+
+    status = 404
+
+
+class Conflict(WitnessboxError):
+    """The request conflicts with the current state, e.g. a wrong upload offset."""
+
+    status = 409
+
+
+class Gone(WitnessboxError):
+    """The thing existed but has expired or was terminated."""
+
+    status = 410
+
+
+class PreconditionFailed(WitnessboxError):
+    """A protocol precondition failed (unsupported tus version)."""
+
+    status = 412
+
+
+class TooLarge(WitnessboxError):
+    """The upload exceeds the configured maximum."""
+
+    status = 413
+
+
+class UnsupportedMedia(WitnessboxError):
+    """Wrong content type for the endpoint."""
+
+    status = 415
+
+
+class ChecksumMismatch(WitnessboxError):
+    """A chunk's Upload-Checksum did not match its bytes (tus status 460)."""
+
+    status = 460
+
+
+class IntegrityFailure(WitnessboxError):
+    """A whole file does not match its declared hash; it is never accepted as evidence."""
+
+    status = 422

@@ -1,0 +1,1 @@
+"""Database: declarative base, engine, units of work, migrations."""

@@ -1,0 +1,1 @@
+"""Cameras, docks and who had which camera when."""

@@ -1,0 +1,1 @@
+"""The dock agent: finds recordings on docked cameras, uploads, confirms, wipes."""

@@ -1,0 +1,1 @@
+"""Evidence items, their originals and derivatives."""

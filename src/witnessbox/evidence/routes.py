@@ -1,0 +1,100 @@
+"""Items in the API and in the browser: list, show, play, download (with Range)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from witnessbox.accounts.dependencies import current_actor
+from witnessbox.core.actor import Actor
+from witnessbox.core.errors import InvalidInput
+from witnessbox.evidence.models import DerivativeKind, ItemState
+from witnessbox.evidence.schemas import ItemOut
+from witnessbox.evidence.service import BlobAccess, EvidenceService
+from witnessbox.evidence.streaming import blob_response, is_first_request
+from witnessbox.storage.base import check_sha256
+
+API = "/api/v1/items"
+api = APIRouter(prefix=API, tags=["items"])
+pages = APIRouter(tags=["pages"], include_in_schema=False)
+Caller = Annotated[Actor, Depends(current_actor)]
+
+
+def evidence_service(request: Request) -> EvidenceService:
+    """The EvidenceService the app was built with."""
+    service: EvidenceService = request.app.state.evidence
+    return service
+
+
+Evidence = Annotated[EvidenceService, Depends(evidence_service)]
+
+
+@api.get("", response_model=list[ItemOut])
+def list_items(
+    actor: Caller, evidence: Evidence,
+    sha256: Annotated[str | None, Query(description="find the item holding these bytes")] = None,
+    state: ItemState | None = None,
+    before: Annotated[str | None, Query(description="id of the last item of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ItemOut]:
+    """Items newest first. With `sha256`, a dock confirms its upload is held before wiping."""
+    if sha256 is not None:
+        try:
+            items = evidence.confirm(check_sha256(sha256), actor=actor)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from error
+    else:
+        items = evidence.list_items(actor=actor, state=state, before=before, limit=limit)
+    return [ItemOut.of(item, API) for item in items]
+
+
+@api.get("/{item_id}", response_model=ItemOut)
+def show_item(item_id: str, actor: Caller, evidence: Evidence) -> ItemOut:
+    """One item with its media facts and derivatives."""
+    return ItemOut.of(evidence.view_item(item_id, actor=actor), API)
+
+
+@api.get("/{item_id}/original")
+def original(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
+    """The original bytes exactly as uploaded; Range requests seek without downloading all."""
+    access = evidence.open_original(item_id, actor=actor, first_request=is_first_request(request))
+    return _send(request, evidence, access, attachment=True)
+
+
+@api.get("/{item_id}/proxy")
+def proxy(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
+    """The browser-playable copy (faststart, keyframes ≤ 2 s apart)."""
+    access = evidence.open_derivative(item_id, DerivativeKind.PROXY, actor=actor,
+                                      first_request=is_first_request(request))
+    return _send(request, evidence, access, attachment=False)
+
+
+@api.get("/{item_id}/thumbnails")
+def thumbnails(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
+    """The thumbnail strip: one JPEG of evenly spaced frames side by side."""
+    access = evidence.open_derivative(item_id, DerivativeKind.THUMBNAIL_STRIP, actor=actor,
+                                      first_request=False)
+    return _send(request, evidence, access, attachment=False)
+
+
+def _send(request: Request, evidence: EvidenceService, access: BlobAccess, *,
+          attachment: bool) -> Response:
+    return blob_response(evidence.blobs, access, attachment=attachment)
+
+
+@pages.get("/", response_class=HTMLResponse)
+def library(request: Request, actor: Caller, evidence: Evidence,
+            before: str | None = None) -> Response:
+    """The list of recordings."""
+    items = evidence.list_items(actor=actor, before=before, limit=50)
+    return request.app.state.templates.TemplateResponse(
+        request, "evidence/library.html", {"items": items, "actor": actor})
+
+
+@pages.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
+    """One recording, playing in the browser."""
+    item = evidence.view_item(item_id, actor=actor)
+    return request.app.state.templates.TemplateResponse(
+        request, "evidence/item.html", {"item": item, "actor": actor, "api": f"{API}/{item.id}"})

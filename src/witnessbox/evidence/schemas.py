@@ -1,0 +1,76 @@
+"""The JSON shapes of evidence items in the API."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from witnessbox.evidence.models import Derivative, Item
+
+
+class DerivativeOut(BaseModel):
+    """A derivative and how it was made."""
+
+    kind: str
+    sha256: str
+    hash_algorithm: str
+    size: int
+    media_type: str
+    source_sha256: str
+    operation: str
+    parameters: dict[str, Any]
+    software_version: str
+    created_at: datetime
+    url: str
+
+
+class ItemOut(BaseModel):
+    """An evidence item as the API shows it."""
+
+    id: str
+    sha256: str
+    hash_algorithm: str
+    size: int
+    filename: str
+    state: str = Field(description="processing, ready or quarantined")
+    reason: str | None = Field(description="why an item is quarantined")
+    camera: str | None
+    officer: str | None
+    recorded_start: datetime
+    recorded_end: datetime | None
+    uploaded_at: datetime
+    verified: bool = Field(description="the stored original was re-read and matched its SHA-256")
+    media: dict[str, Any] | None
+    gps_track: list[Any] | None
+    bookmarks: list[Any] | None
+    original: str = Field(description="URL of the original; honours Range")
+    proxy: str | None = Field(description="URL of the browser proxy; honours Range")
+    thumbnails: str | None
+    derivatives: list[DerivativeOut]
+
+    @classmethod
+    def of(cls, item: Item, base: str) -> "ItemOut":
+        """Build from a row; `base` is the items API path."""
+        url = f"{base}/{item.id}"
+        kinds = {d.kind for d in item.derivatives}
+        return cls(
+            id=item.id, sha256=item.sha256, hash_algorithm=item.hash_algorithm, size=item.size,
+            filename=item.filename, state=item.state, reason=item.state_reason,
+            camera=item.camera_serial, officer=item.officer, recorded_start=item.recorded_start,
+            recorded_end=item.recorded_end, uploaded_at=item.uploaded_at,
+            verified=item.verified_at is not None, media=item.media_facts,
+            gps_track=item.gps_track, bookmarks=item.bookmarks, original=f"{url}/original",
+            proxy=f"{url}/proxy" if "proxy" in kinds else None,
+            thumbnails=f"{url}/thumbnails" if "thumbnail_strip" in kinds else None,
+            derivatives=[_derivative(d, url) for d in item.derivatives],
+        )
+
+
+def _derivative(made: Derivative, url: str) -> DerivativeOut:
+    path = "proxy" if made.kind == "proxy" else "thumbnails"
+    return DerivativeOut(
+        kind=made.kind, sha256=made.sha256, hash_algorithm=made.hash_algorithm, size=made.size,
+        media_type=made.media_type, source_sha256=made.source_sha256, operation=made.operation,
+        parameters=made.parameters, software_version=made.software_version,
+        created_at=made.created_at, url=f"{url}/{path}",
+    )

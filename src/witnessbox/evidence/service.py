@@ -1,0 +1,221 @@
+"""Use cases for evidence items: create, describe, find, open, and record how each was made."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from witnessbox.audit.service import AuditLog, Subject
+from witnessbox.audit.tags import AuditTag
+from witnessbox.core.actor import Actor
+from witnessbox.core.clock import Clock
+from witnessbox.core.errors import NotFound
+from witnessbox.core.ids import new_id
+from witnessbox.db.session import Database
+from witnessbox.evidence.models import Derivative, DerivativeKind, Item, ItemState
+from witnessbox.storage import BlobStore
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ItemDraft:
+    """Everything known about a recording when its upload completes."""
+
+    sha256: str
+    size: int
+    filename: str
+    camera_id: str | None
+    camera_serial: str | None
+    dock_id: str | None
+    officer: str | None
+    recorded_start: datetime
+    upload_started_at: datetime
+    gps_track: list[Any] | None = None
+    bookmarks: list[Any] | None = None
+    camera_metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DerivativeDraft:
+    """A made file and exactly how it was made."""
+
+    kind: DerivativeKind
+    sha256: str
+    size: int
+    media_type: str
+    operation: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    software_version: str = ""
+
+
+@dataclass(frozen=True)
+class BlobAccess:
+    """What an entry point needs to send an original or derivative to a client."""
+
+    sha256: str
+    size: int
+    media_type: str
+    filename: str
+
+
+class EvidenceService:
+    """Items from creation to viewing."""
+
+    def __init__(self, db: Database, audit: AuditLog, blobs: BlobStore, clock: Clock) -> None:
+        self.db = db
+        self.audit = audit
+        self.blobs = blobs
+        self.clock = clock
+
+    def create_item(self, session: Session, draft: ItemDraft, *, actor: Actor) -> Item:
+        """Create an item for durable, hash-verified bytes, in the caller's transaction."""
+        now = self.clock.now()
+        item = Item(
+            id=new_id(), state=ItemState.PROCESSING, uploaded_at=now, hash_algorithm="sha256",
+            **draft.__dict__,
+        )
+        session.add(item)
+        session.flush()
+        self.audit.record(
+            session, AuditTag.EVIDENCE_ITEM_CREATED, actor=actor, subject=Subject("item", item.id),
+            details={"sha256": item.sha256, "size": item.size, "filename": item.filename,
+                     "camera": item.camera_serial, "officer": item.officer},
+        )
+        return item
+
+    def find_by_sha256(self, session: Session, sha256: str) -> Item | None:
+        """The item holding these bytes, if any."""
+        return session.scalars(select(Item).where(Item.sha256 == sha256)).first()
+
+    def list_items(
+        self, *, actor: Actor, sha256: str | None = None, state: ItemState | None = None,
+        before: str | None = None, limit: int = PAGE_SIZE,
+    ) -> list[Item]:
+        """Items newest first, paged by id (keyset: fast however deep)."""
+        query = select(Item).order_by(Item.id.desc()).limit(min(max(limit, 1), 500))
+        if sha256:
+            query = query.where(Item.sha256 == sha256.lower())
+        if state:
+            query = query.where(Item.state == state)
+        if before:
+            query = query.where(Item.id < before)
+        with self.db.read() as session:
+            return list(session.scalars(query))
+
+    def confirm(self, sha256: str, *, actor: Actor) -> list[Item]:
+        """A dock asks whether its bytes are safely held; the answer is audited."""
+        with self.db.transaction() as uow:
+            items = list(uow.session.scalars(select(Item).where(Item.sha256 == sha256.lower())))
+            for item in items:
+                self.audit.record(
+                    uow.session, AuditTag.EVIDENCE_ITEM_CONFIRMED, actor=actor,
+                    subject=Subject("item", item.id),
+                    details={"sha256": item.sha256, "verified": item.verified_at is not None},
+                )
+        return items
+
+    def view_item(self, item_id: str, *, actor: Actor) -> Item:
+        """Open one item's record; audited as a view."""
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_VIEWED, actor=actor,
+                              subject=Subject("item", item.id))
+        return item
+
+    def open_original(self, item_id: str, *, actor: Actor, first_request: bool) -> BlobAccess:
+        """Authorise and audit a download of the original bytes."""
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            if first_request:
+                self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_DOWNLOADED, actor=actor,
+                                  subject=Subject("item", item.id), details={"sha256": item.sha256})
+        return BlobAccess(item.sha256, item.size, "video/mp4", item.filename)
+
+    def open_derivative(
+        self, item_id: str, kind: DerivativeKind, *, actor: Actor, first_request: bool
+    ) -> BlobAccess:
+        """Authorise (and for the proxy, audit a play of) one derivative."""
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            made = item.derivative(kind)
+            if made is None:
+                raise NotFound(f"item {item_id} has no {kind} yet (state: {item.state})")
+            if first_request and kind == DerivativeKind.PROXY:
+                self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_PLAYED, actor=actor,
+                                  subject=Subject("item", item.id))
+        return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
+
+    def blob(self, access: BlobAccess, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes of an authorised blob."""
+        return self.blobs.read(access.sha256, start, end)
+
+    def add_derivative(self, item_id: str, draft: DerivativeDraft, *, actor: Actor) -> Derivative:
+        """Record a derivative; a repeat of the same kind returns the one already recorded."""
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            existing = item.derivative(draft.kind)
+            if existing is not None:
+                return existing
+            made = Derivative(
+                id=new_id(), item_id=item.id, source_sha256=item.sha256, hash_algorithm="sha256",
+                created_at=self.clock.now(), **draft.__dict__,
+            )
+            uow.session.add(made)
+            self.audit.record(
+                uow.session, AuditTag.EVIDENCE_DERIVATIVE_CREATED, actor=actor,
+                subject=Subject("item", item.id),
+                details={"kind": str(draft.kind), "sha256": draft.sha256, "operation": draft.operation,
+                         "parameters": draft.parameters, "software": draft.software_version},
+            )
+        return made
+
+    def mark_verified(self, item_id: str, *, actor: Actor) -> None:
+        """The stored original was re-read and matched its hash."""
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            if item.verified_at is None:
+                item.verified_at = self.clock.now()
+                self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_VERIFIED, actor=actor,
+                                  subject=Subject("item", item.id), details={"sha256": item.sha256})
+
+    def record_media_facts(self, item_id: str, facts: dict[str, Any], *, actor: Actor) -> None:
+        """Store what probing found."""
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            item.media_facts = facts
+            for name in ("container", "video_codec", "audio_codec", "width", "height", "fps",
+                         "duration_s"):
+                setattr(item, name, facts.get(name))
+            item.has_audio = facts.get("audio_codec") is not None
+            duration = facts.get("duration_s")
+            if isinstance(duration, int | float):
+                item.recorded_end = item.recorded_start + timedelta(seconds=duration)
+            self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_PROBED, actor=actor,
+                              subject=Subject("item", item.id), details=facts)
+
+    def set_state(self, item_id: str, state: ItemState, *, actor: Actor, reason: str | None = None) -> None:
+        """Move an item to ready or quarantined (with the reason an administrator will read)."""
+        tag = {ItemState.READY: AuditTag.EVIDENCE_ITEM_READY,
+               ItemState.QUARANTINED: AuditTag.EVIDENCE_ITEM_QUARANTINED}[state]
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            if item.state == state and item.state_reason == reason:
+                return
+            item.state, item.state_reason = state, reason
+            self.audit.record(uow.session, tag, actor=actor, subject=Subject("item", item.id),
+                              details={"reason": reason} if reason else {})
+
+    def get(self, item_id: str) -> Item:
+        """Load an item for internal use (jobs); not audited, never for people."""
+        with self.db.read() as session:
+            return self._get(session, item_id)
+
+    def _get(self, session: Session, item_id: str) -> Item:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise NotFound(f"no item {item_id}")
+        return item

@@ -1,0 +1,1 @@
+"""Background jobs: persisted job rows, the huey transport, the worker."""

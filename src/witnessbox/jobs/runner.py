@@ -1,0 +1,147 @@
+"""Running jobs: the persisted JobRecord is the truth, the queue only carries job ids.
+
+A job is enqueued inside the transaction that needs it and sent to the queue only
+after that transaction commits. Running it is idempotent: a finished job ignores
+repeats, a failed attempt is retried with a delay up to its limit, and a periodic
+sweep re-sends jobs whose worker died mid-run.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from witnessbox.core.clock import Clock
+from witnessbox.core.ids import new_id
+from witnessbox.db.session import Database, UnitOfWork
+from witnessbox.jobs.models import JobRecord, JobState
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]
+Handler = Callable[[str, Progress], str]
+Finished = Callable[[Session, JobRecord], None]
+RETRY_DELAYS_S = (5, 30, 120, 600)
+
+
+class JobQueue(Protocol):
+    """The transport: delivers a job id to some worker, now or after a delay."""
+
+    def send(self, job_id: str, delay_s: float = 0) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A registered kind of job: its handler and what to do when it finally fails."""
+
+    handler: Handler
+    max_attempts: int = 3
+    on_give_up: Callable[[str, str], None] | None = None
+
+
+class JobRunner:
+    """Creates, runs, retries and recovers jobs."""
+
+    def __init__(self, db: Database, clock: Clock, on_finished: Finished | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.kinds: dict[str, JobKind] = {}
+        self.queue: JobQueue | None = None
+        self.on_finished = on_finished
+
+    def register(self, kind: str, job: JobKind) -> None:
+        """Make a kind of job runnable."""
+        self.kinds[kind] = job
+
+    def enqueue(self, uow: UnitOfWork, kind: str, subject_id: str | None) -> JobRecord:
+        """Create a job row in this transaction; send it to the queue after commit."""
+        now = self.clock.now()
+        job = JobRecord(
+            id=new_id(), kind=kind, subject_id=subject_id, state=JobState.QUEUED,
+            attempts=0, max_attempts=self.kinds[kind].max_attempts, progress=0.0,
+            created_at=now, updated_at=now,
+        )
+        uow.session.add(job)
+        uow.after_commit(lambda: self._send(job.id))
+        return job
+
+    def _send(self, job_id: str, delay_s: float = 0) -> None:
+        if self.queue is None:
+            raise RuntimeError("no job queue attached")
+        self.queue.send(job_id, delay_s)
+
+    def run(self, job_id: str) -> JobState | None:
+        """Run one job to an outcome; never raises for the handler's failures."""
+        started = self._start(job_id)
+        if started is None:
+            return None
+        kind, subject_id, attempt = started
+        try:
+            outcome = self.kinds[kind].handler(subject_id or "", self._progress_writer(job_id))
+        except Exception as error:  # noqa: BLE001 - a job's failure must never kill the worker
+            log.exception("job %s (%s) attempt %s failed", job_id, kind, attempt)
+            return self._fail(job_id, f"{type(error).__name__}: {error}")
+        return self._finish(job_id, JobState.SUCCEEDED, outcome=outcome)
+
+    def _start(self, job_id: str) -> tuple[str, str | None, int] | None:
+        with self.db.transaction() as uow:
+            job = uow.session.get(JobRecord, job_id, with_for_update=True)
+            if job is None or job.state in (JobState.SUCCEEDED, JobState.FAILED):
+                return None
+            job.state, job.attempts = JobState.RUNNING, job.attempts + 1
+            job.started_at = job.updated_at = self.clock.now()
+            return job.kind, job.subject_id, job.attempts
+
+    def _progress_writer(self, job_id: str) -> Progress:
+        def write(fraction: float) -> None:
+            with self.db.transaction() as uow:
+                uow.session.execute(
+                    update(JobRecord).where(JobRecord.id == job_id)
+                    .values(progress=max(0.0, min(1.0, fraction)), updated_at=self.clock.now())
+                )
+        return write
+
+    def _fail(self, job_id: str, error: str) -> JobState:
+        with self.db.transaction() as uow:
+            job = uow.session.get(JobRecord, job_id, with_for_update=True)
+            assert job is not None
+            if job.attempts < job.max_attempts:
+                job.state, job.error, job.updated_at = JobState.QUEUED, error, self.clock.now()
+                delay = RETRY_DELAYS_S[min(job.attempts - 1, len(RETRY_DELAYS_S) - 1)]
+                uow.after_commit(lambda: self._send(job_id, delay))
+                return JobState.QUEUED
+        give_up = self.kinds[job.kind].on_give_up
+        if give_up is not None:
+            give_up(job.subject_id or "", error)
+        return self._finish(job_id, JobState.FAILED, error=error)
+
+    def _finish(self, job_id: str, state: JobState, *, outcome: str | None = None,
+                error: str | None = None) -> JobState:
+        with self.db.transaction() as uow:
+            job = uow.session.get(JobRecord, job_id, with_for_update=True)
+            assert job is not None
+            job.state, job.outcome, job.progress = state, outcome, 1.0
+            job.error = error if state == JobState.FAILED else job.error
+            job.finished_at = job.updated_at = self.clock.now()
+            if self.on_finished is not None:
+                self.on_finished(uow.session, job)
+        return state
+
+    def requeue_stuck(self, older_than: timedelta) -> list[str]:
+        """Re-send jobs left queued or running longer than `older_than` (a worker died)."""
+        cutoff = self.clock.now() - older_than
+        with self.db.transaction() as uow:
+            stuck = list(uow.session.scalars(
+                select(JobRecord).where(
+                    or_(JobRecord.state == JobState.QUEUED, JobRecord.state == JobState.RUNNING),
+                    JobRecord.updated_at < cutoff,
+                ).with_for_update()
+            ))
+            for job in stuck:
+                job.state, job.updated_at = JobState.QUEUED, self.clock.now()
+                uow.after_commit(lambda job_id=job.id: self._send(job_id))
+        return [job.id for job in stuck]

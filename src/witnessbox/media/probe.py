@@ -1,0 +1,347 @@
+"""Open, check and describe a recording.
+
+``probe`` demuxes every packet (without decoding, apart from the first video
+frame) because a header alone says nothing about whether the media data is
+really there: truncated uploads and half-written camera files look fine until
+you read to the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import stat
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import av.error
+import av.stream
+
+from witnessbox.media.boxes import Box, check_mp4_layout, looks_like_iso, top_level_boxes
+from witnessbox.media.errors import MediaError
+
+# Errors PyAV and the file system raise for bad input; all become MediaError.
+# Arithmetic/Index/Runtime errors cover PyAV surfacing nonsense values
+# (zero rates, absurd timestamps) from damaged headers.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    av.error.FFmpegError,
+    OSError,
+    EOFError,
+    ValueError,
+    ArithmeticError,
+    IndexError,
+    RuntimeError,
+)
+
+_ISO_NAMES = frozenset({"mov", "mp4"})
+_FIRST_FRAME_PACKETS = 60  # give up decoding the first frame after this many packets
+_SHORTFALL_MIN_S = 1.0  # how far short of the declared duration counts as truncated
+_SHORTFALL_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What a recording is, as found by :func:`probe`."""
+
+    container: str
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+    fps: float | None
+    duration_s: float
+    bit_rate: int | None
+    pixel_format: str | None
+    max_keyframe_interval_s: float | None
+
+    @property
+    def has_audio(self) -> bool:
+        """True when the recording has an audio stream."""
+        return self.audio_codec is not None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-serialisable field mapping (plus ``has_audio``)."""
+        facts = dataclasses.asdict(self)
+        facts["has_audio"] = self.has_audio
+        return facts
+
+
+def normalise_container(format_name: str) -> str:
+    """Short container name: the ISO/QuickTime demuxer family becomes 'mp4'."""
+    names = format_name.split(",")
+    return "mp4" if _ISO_NAMES.intersection(names) else names[0]
+
+
+def probe(path: Path) -> MediaFacts:
+    """Open, check and describe a recording; raise MediaError with a clear reason when it is not a usable video."""
+    size = _regular_file_size(path)
+    boxes = _iso_structure(path)
+    try:
+        with av.open(str(path), metadata_errors="replace") as container:
+            if boxes is None and normalise_container(container.format.name) == "mp4":
+                # FFmpeg recognised MP4 by content although the first box was odd.
+                boxes = _walk_boxes(path)
+            return _Prober(container, size, boxes).run()
+    except MediaError:
+        raise
+    except av.error.InvalidDataError as exc:
+        raise MediaError(_unrecognised_reason(boxes)) from exc
+    except INPUT_ERRORS as exc:
+        raise MediaError(f"unreadable media file: {_describe_error(exc)}") from exc
+
+
+def _regular_file_size(path: Path) -> int:
+    """Size of ``path``; MediaError when it is missing, not a file, or empty."""
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise MediaError("file not found") from exc
+    except OSError as exc:
+        raise MediaError(f"file cannot be read: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise MediaError("not a regular file")
+    if info.st_size == 0:
+        raise MediaError("empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise MediaError("file cannot be read: permission denied")
+    return info.st_size
+
+
+def _iso_structure(path: Path) -> list[Box] | None:
+    """Top-level boxes for MP4/MOV files (validated), None for other formats."""
+    try:
+        is_iso = looks_like_iso(path)
+    except OSError as exc:
+        raise MediaError(f"file cannot be read: {exc.strerror or exc}") from exc
+    return _walk_boxes(path) if is_iso else None
+
+
+def _walk_boxes(path: Path) -> list[Box]:
+    """Validated top-level MP4 boxes."""
+    try:
+        boxes = top_level_boxes(path)
+    except OSError as exc:
+        raise MediaError(f"file cannot be read: {exc.strerror or exc}") from exc
+    check_mp4_layout(boxes)
+    return boxes
+
+
+def _unrecognised_reason(boxes: list[Box] | None) -> str:
+    """Reason for a file FFmpeg cannot open at all."""
+    if boxes is not None:
+        return "corrupt: the MP4 index ('moov' box) cannot be read"
+    return "not a media file: format not recognised"
+
+
+def _describe_error(exc: BaseException) -> str:
+    """FFmpeg's message without the errno/file-name decoration PyAV adds."""
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return str(exc.strerror)
+    return str(exc) or type(exc).__name__
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    """A stream timestamp in seconds, or None when unknown."""
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+class _Track:
+    """Running totals for one demuxed stream, in constant memory."""
+
+    def __init__(self, stream: av.stream.Stream) -> None:
+        self.stream = stream
+        self.time_base = stream.time_base
+        self.packets = 0
+        self.start: float | None = None
+        self.end: float | None = None
+        self.last_keyframe: float | None = None
+        self.max_keyframe_gap: float | None = None
+
+    def add(self, packet: av.Packet) -> None:
+        """Account for one packet's timing."""
+        t = _seconds(packet.pts if packet.pts is not None else packet.dts, self.time_base)
+        if t is None:
+            return
+        self.packets += 1
+        self.start = t if self.start is None else min(self.start, t)
+        end = t + (_seconds(packet.duration, self.time_base) or 0.0)
+        self.end = end if self.end is None else max(self.end, end)
+        if packet.is_keyframe:
+            self._keyframe_at(t)
+
+    def _keyframe_at(self, t: float) -> None:
+        """Track the widest gap between consecutive keyframes."""
+        if self.last_keyframe is not None and t > self.last_keyframe:
+            self._widen(t - self.last_keyframe)
+        if self.last_keyframe is None or t > self.last_keyframe:
+            self.last_keyframe = t
+
+    def _widen(self, gap: float) -> None:
+        """Record ``gap`` if it is the widest so far."""
+        self.max_keyframe_gap = gap if self.max_keyframe_gap is None else max(self.max_keyframe_gap, gap)
+
+    def keyframe_interval(self) -> float | None:
+        """Widest keyframe gap, counting the stretch after the last keyframe too.
+
+        The tail counts because a long run without keyframes at the end of a
+        file hurts seeking exactly as much as one in the middle.
+        """
+        if self.last_keyframe is not None and self.end is not None:
+            self._widen(self.end - self.last_keyframe)
+        return None if self.max_keyframe_gap is None else round(self.max_keyframe_gap, 3)
+
+    @property
+    def span(self) -> float:
+        """Seconds of media actually demuxed."""
+        return 0.0 if self.start is None or self.end is None else self.end - self.start
+
+    @property
+    def declared(self) -> float | None:
+        """Duration the container header promises for this stream."""
+        return _seconds(self.stream.duration, self.time_base)
+
+
+class _Prober:
+    """One probe run: demux everything, then judge and describe the file."""
+
+    def __init__(self, container: av.container.InputContainer, size: int, boxes: list[Box] | None) -> None:
+        self.container = container
+        self.size = size
+        self.iso = boxes is not None
+        self.mdats = [box for box in boxes or () if box.kind == "mdat"]
+        self.video = self._video_stream()
+        self.audio = container.streams.audio[0] if container.streams.audio else None
+        self.tracks = {s.index: _Track(s) for s in (self.video, self.audio) if s is not None}
+        self.first_frame: av.VideoFrame | None = None
+        self.decode_attempts = 0
+
+    def _video_stream(self) -> av.VideoStream:
+        """The first video stream, rejecting audio-only files and still images."""
+        fmt = self.container.format.name
+        if fmt in {"image2", "image2pipe"} or fmt.endswith("_pipe"):
+            raise MediaError("not a video file: a still image")
+        if not self.container.streams.video:
+            raise MediaError("not a video file: no video stream")
+        stream = self.container.streams.video[0]
+        if stream.codec_context is None or not stream.codec_context.width:
+            raise MediaError("corrupt: the video stream has no usable codec parameters")
+        return stream
+
+    def run(self) -> MediaFacts:
+        """Demux, check and describe."""
+        self._demux_all()
+        self._check_complete()
+        return self._facts()
+
+    def _demux_all(self) -> None:
+        """Read every packet of the video and first audio stream."""
+        streams = list(s for s in (self.video, self.audio) if s is not None)
+        position = 0.0
+        try:
+            for packet in self.container.demux(streams):
+                if packet.size == 0 and packet.pts is None:
+                    continue  # PyAV's end-of-stream marker
+                self._check_position(packet)
+                self.tracks[packet.stream.index].add(packet)
+                position = _seconds(packet.pts, packet.time_base) or position
+                if packet.stream is self.video:
+                    self._decode_first_frame(packet)
+        except MediaError:
+            raise
+        except INPUT_ERRORS as exc:
+            raise MediaError(f"corrupt: reading media data failed at {position:.1f} s ({_describe_error(exc)})") from exc
+        self._flush_first_frame()
+
+    def _check_position(self, packet: av.Packet) -> None:
+        """Every sample must lie inside the file and, for MP4, inside an 'mdat' box."""
+        pos = packet.pos
+        if pos is None or pos < 0:
+            return
+        if pos + packet.size > self.size:
+            raise MediaError(f"truncated: media data at byte {pos} lies beyond the end of the file ({self.size} bytes)")
+        if self.mdats and not any(m.payload_start <= pos and pos + packet.size <= m.end for m in self.mdats):
+            raise MediaError(f"corrupt: media data at byte {pos} lies outside the MP4 'mdat' box")
+
+    def _decode_first_frame(self, packet: av.Packet) -> None:
+        """Decode until one picture comes out, proving the stream is decodable."""
+        if self.first_frame is not None or self.decode_attempts > _FIRST_FRAME_PACKETS:
+            return
+        self.decode_attempts += 1
+        if self.decode_attempts == 1:
+            # Frame threading delays output by several packets; one thread answers at once.
+            self.video.codec_context.thread_count = 1
+        try:
+            frames = self.video.codec_context.decode(packet)
+        except INPUT_ERRORS:
+            return  # a damaged packet; the next keyframe may still decode
+        if frames:
+            self.first_frame = frames[0]
+
+    def _flush_first_frame(self) -> None:
+        """Drain the decoder if it still holds the first picture, then judge."""
+        if self.first_frame is None and self.decode_attempts:
+            try:
+                frames = self.video.codec_context.decode(None)
+            except INPUT_ERRORS:
+                frames = []
+            self.first_frame = frames[0] if frames else None
+        if self.first_frame is None:
+            raise MediaError("corrupt: no video frame can be decoded")
+
+    def _check_complete(self) -> None:
+        """Each stream must deliver (nearly) all the time its header declares."""
+        for track in self.tracks.values():
+            declared = track.declared
+            if declared is None or declared <= 0:
+                continue
+            allowance = max(_SHORTFALL_MIN_S, _SHORTFALL_FRACTION * declared)
+            if track.span < declared - allowance:
+                kind = "video" if track.stream is self.video else "audio"
+                # An intact MP4 box chain means the file is whole: the index lies.
+                problem = "corrupt" if self.iso else "truncated"
+                raise MediaError(f"{problem}: {kind} data ends at {track.span:.1f} s of {declared:.1f} s declared")
+
+    def _duration(self) -> float:
+        """Declared duration when the header has one, else what was demuxed."""
+        declared = self.container.duration
+        if declared is not None and declared > 0:
+            duration = declared / av.time_base
+        else:
+            duration = max(track.span for track in self.tracks.values())
+        if not math.isfinite(duration) or duration <= 0.001:
+            raise MediaError("zero duration: the recording contains no playable time")
+        return round(duration, 3)
+
+    def _facts(self) -> MediaFacts:
+        """Assemble the description once the file has passed every check."""
+        video_track = self.tracks[self.video.index]
+        if video_track.packets == 0:
+            raise MediaError("no video data: the video stream has no frames")
+        if video_track.packets == 1:
+            raise MediaError("not a video file: a single still image")
+        ctx = self.video.codec_context
+        return MediaFacts(
+            container=normalise_container(self.container.format.name),
+            video_codec=ctx.name,
+            audio_codec=self.audio.codec_context.name if self.audio and self.audio.codec_context else None,
+            width=ctx.width or None,
+            height=ctx.height or None,
+            fps=self._fps(),
+            duration_s=self._duration(),
+            bit_rate=self.container.bit_rate or None,
+            pixel_format=ctx.pix_fmt or (self.first_frame.format.name if self.first_frame else None),
+            max_keyframe_interval_s=video_track.keyframe_interval(),
+        )
+
+    def _fps(self) -> float | None:
+        """Average frame rate, falling back to FFmpeg's guess."""
+        rate = self.video.average_rate or self.video.guessed_rate
+        if not rate or not math.isfinite(float(rate)) or rate <= 0:
+            return None
+        return round(float(rate), 3)

@@ -1,0 +1,5 @@
+"""Evidence bytes: the BlobStore seam and its implementations."""
+
+from witnessbox.storage.base import BlobInfo, BlobNotFound, BlobStore, StorageError
+
+__all__ = ["BlobInfo", "BlobNotFound", "BlobStore", "StorageError"]

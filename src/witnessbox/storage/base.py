@@ -1,0 +1,79 @@
+"""The BlobStore protocol: content-addressed, write-once storage of evidence bytes.
+
+Blobs are named by the SHA-256 of their content. A blob, once stored, is never
+modified; `put`/`adopt` of bytes already present is a no-op that returns the same
+BlobInfo, which makes every ingest step safe to repeat.
+"""
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+HASH_ALGORITHM = "sha256"
+READ_CHUNK = 1024 * 1024
+
+
+class StorageError(Exception):
+    """The store could not do what was asked; the reason is in the message."""
+
+
+class BlobNotFound(StorageError):
+    """No blob with that hash is stored."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What the store knows about one blob."""
+
+    sha256: str
+    size: int
+
+
+class BlobStore(Protocol):
+    """Content-addressed, write-once storage."""
+
+    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+        """Store a stream of bytes, hashing while writing; durable when this returns."""
+        ...
+
+    def adopt(self, path: Path, sha256: str) -> BlobInfo:
+        """Take ownership of a complete, fsynced local file whose hash the caller computed."""
+        ...
+
+    def exists(self, sha256: str) -> bool:
+        """Whether a blob is stored."""
+        ...
+
+    def size(self, sha256: str) -> int:
+        """The stored size in bytes; BlobNotFound if absent."""
+        ...
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes in [start, end) (end exclusive, None for the end of the blob)."""
+        ...
+
+    def local_path(self, sha256: str) -> Path | None:
+        """A read-only path to the blob when the store keeps it on a local filesystem."""
+        ...
+
+    def delete(self, sha256: str) -> None:
+        """Remove a blob (retention only); no error if absent."""
+        ...
+
+
+def check_sha256(value: str) -> str:
+    """Return a lower-case SHA-256 hex digest or raise ValueError."""
+    digest = value.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"not a SHA-256 hex digest: {value[:80]!r}")
+    return digest
+
+
+def rehash(store: BlobStore, sha256: str) -> str:
+    """Re-read a stored blob from the store and return the SHA-256 of what came back."""
+    digest = hashlib.sha256()
+    for chunk in store.read(sha256):
+        digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,112 @@
+"""Content-addressed files on a local filesystem.
+
+Layout: <root>/sha256/ab/cd/<hex>. Writes go to <root>/tmp, are fsynced, renamed
+into place and the directory fsynced, then made read-only: a blob is either
+absent or whole, even across a power cut.
+"""
+
+import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from witnessbox.storage.base import READ_CHUNK, BlobInfo, BlobNotFound, StorageError, check_sha256
+
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or unlink inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlobStore:
+    """A BlobStore on a local directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staging = root / "tmp"
+        self.staging.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        """Where a blob with this hash lives."""
+        digest = check_sha256(sha256)
+        return self.root / "sha256" / digest[:2] / digest[2:4] / digest
+
+    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+        """Stream bytes to a temporary file while hashing, then move it into place."""
+        fd, name = tempfile.mkstemp(dir=self.staging, suffix=".part")
+        temp = Path(name)
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            return self.adopt(temp, digest.hexdigest())
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def adopt(self, path: Path, sha256: str) -> BlobInfo:
+        """Rename a complete, fsynced file into its content address (it must be on this filesystem)."""
+        target = self.path_for(sha256)
+        if target.exists():
+            path.unlink(missing_ok=True)
+            return BlobInfo(sha256=check_sha256(sha256), size=target.stat().st_size)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, READ_ONLY)
+        try:
+            os.replace(path, target)
+        except OSError as error:
+            raise StorageError(f"cannot move upload into the evidence store: {error}") from error
+        fsync_directory(target.parent)
+        return BlobInfo(sha256=check_sha256(sha256), size=target.stat().st_size)
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the blob is stored."""
+        return self.path_for(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        """The blob's size in bytes."""
+        try:
+            return self.path_for(sha256).stat().st_size
+        except FileNotFoundError as error:
+            raise BlobNotFound(sha256) from error
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes in [start, end)."""
+        try:
+            handle = self.path_for(sha256).open("rb")
+        except FileNotFoundError as error:
+            raise BlobNotFound(sha256) from error
+        with handle:
+            handle.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                chunk = handle.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The blob's path, for zero-copy serving."""
+        path = self.path_for(sha256)
+        return path if path.is_file() else None
+
+    def delete(self, sha256: str) -> None:
+        """Remove a blob and make the removal durable."""
+        path = self.path_for(sha256)
+        if path.exists():
+            path.unlink()
+            fsync_directory(path.parent)

@@ -1,0 +1,1 @@
+"""The web application: app factory, middleware, layout, static assets."""

@@ -1,0 +1,112 @@
+"""The web application factory: routers, middleware, templates, error pages, job consumer."""
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from starlette.responses import Response
+
+from witnessbox import __version__
+from witnessbox.accounts import routes as account_routes
+from witnessbox.accounts.service import AccountService, AdminAccount
+from witnessbox.bootstrap import Container
+from witnessbox.core.errors import NotAuthenticated, WitnessboxError
+from witnessbox.evidence import routes as evidence_routes
+from witnessbox.ingest import routes as ingest_routes
+from witnessbox.jobs.huey_queue import start_embedded_consumer
+from witnessbox.web.auth import WebAuthenticator
+from witnessbox.web.health import router as health_router
+
+log = logging.getLogger(__name__)
+PACKAGE = Path(__file__).resolve().parent.parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(container: Container, admin: AdminAccount, *, workers: int = 0) -> FastAPI:
+    """Build the ASGI app around a container; `workers` > 0 runs job consumers in-process."""
+    app = FastAPI(title="Witnessbox", version=__version__, lifespan=_lifespan(container, workers),
+                  docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+    accounts = AccountService(container.db, container.audit, container.clock, admin)
+    app.state.settings = container.settings
+    app.state.accounts = accounts
+    app.state.devices = container.devices
+    app.state.evidence = container.evidence
+    app.state.ingest = container.ingest
+    app.state.authenticator = WebAuthenticator(accounts, container.devices)
+    app.state.templates = _templates()
+    for router in (ingest_routes.router, evidence_routes.api, evidence_routes.pages,
+                   account_routes.router, health_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
+    app.middleware("http")(_request_context)
+    app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], object]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        consumer = start_embedded_consumer(container.huey, workers) if workers else None
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                consumer.stop(graceful=True)
+            container.close()
+    return lifespan
+
+
+def _templates() -> Jinja2Templates:
+    folders = [PACKAGE / "web" / "templates"] + [
+        PACKAGE / name / "templates" for name in ("accounts", "evidence")]
+    env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
+    return Jinja2Templates(env=env)
+
+
+async def _request_context(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+    response = await call_next(request)
+    response.headers["X-Request-ID"] = request.state.request_id
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.url.scheme == "https":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
+
+
+async def _service_error(request: Request, error: WitnessboxError) -> Response:
+    if isinstance(error, NotAuthenticated) and _wants_html(request):
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    headers = {"Tus-Resumable": "1.0.0"} if request.url.path.startswith("/api/v1/uploads") else {}
+    if error.status == 412:
+        headers["Tus-Version"] = "1.0.0"
+    if isinstance(error, NotAuthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="witnessbox"'
+    return JSONResponse({"error": error.reason}, status_code=error.status, headers=headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    # Never show a stack trace to a client; the log has it, tied to the request id.
+    log.exception("unexpected error in request %s", getattr(request.state, "request_id", "?"))
+    return JSONResponse({"error": "internal error", "request_id": request.state.request_id},
+                        status_code=500)

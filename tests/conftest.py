@@ -1,0 +1,155 @@
+"""Fixtures shared by every tier: settings on a fresh database, a built system, a live server.
+
+The suite runs on SQLite and local files by default. When WITNESSBOX_TEST_DATABASE_URL
+(PostgreSQL) and WITNESSBOX_TEST_REDIS_URL are set, the same tests run on those:
+each test gets its own PostgreSQL schema and its own Redis queue name.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from witnessbox.bootstrap import Container, build
+from witnessbox.config import Settings
+
+PG_URL = os.environ.get("WITNESSBOX_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("WITNESSBOX_TEST_REDIS_URL")
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def pytest_report_header() -> list[str]:
+    """Say which backends this run uses."""
+    return [f"witnessbox backends: database={'PostgreSQL' if PG_URL else 'SQLite'}, "
+            f"queue={'Redis' if REDIS_URL else 'huey SQLite'}"]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of our own: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'witnessbox.db'}"
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for one test: its own data directory, database and queue."""
+    data_dir = tmp_path / "data"
+    return Settings(
+        data_dir=data_dir, database_url=database_url, queue_url=REDIS_URL,
+        queue_name=f"wbx-test-{secrets.token_hex(4)}", admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        workers=2,
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    """The whole system built for this test (no server, no consumer)."""
+    built = build(settings)
+    yield built
+    built.close()
+
+
+def free_port() -> int:
+    """A TCP port nobody is listening on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real `witnessbox serve` process on loopback, which tests may kill and restart."""
+
+    settings: Settings
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment that points the process at this test's settings."""
+        env = dict(os.environ)
+        env.update({
+            "WITNESSBOX_DATA_DIR": str(self.settings.data_dir),
+            "WITNESSBOX_DATABASE_URL": self.settings.resolved_database_url(),
+            "WITNESSBOX_QUEUE_URL": self.settings.resolved_queue_url(),
+            "WITNESSBOX_QUEUE_NAME": self.settings.queue_name,
+            "WITNESSBOX_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "WITNESSBOX_WORKERS": str(self.settings.workers),
+        })
+        return env
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "witnessbox", "serve", "--port", str(self.port)],
+                env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1).raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """Kill -9: no graceful shutdown, like a power cut to the process."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """Stop gracefully."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    @contextmanager
+    def admin(self) -> Iterator[httpx.Client]:
+        """An HTTP client signed in as the administrator."""
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+            yield client
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    """A running server (with in-process job workers) for this test's settings."""
+    build(settings).close()  # migrate before the server starts
+    server = LiveServer(settings=settings, port=free_port(), log=tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()

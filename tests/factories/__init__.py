@@ -1,0 +1,1 @@
+"""Test data builders: recordings from the simulator, registered cameras and docks."""
