@@ -30,7 +30,9 @@ app.add_typer(db, name="db")
 console = Console()
 T = TypeVar("T")
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory [default: ./witnessbox-data]")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="data directory [default: ./witnessbox-data]")
+]
 
 
 def operator() -> Actor:
@@ -116,7 +118,7 @@ def simulate(
 
 @cameras.command("add")
 def cameras_add(serial: str, model: Annotated[str, typer.Option(help="camera model")] = "",
-                officer: Annotated[str | None, typer.Option(help="collar number of the officer it is issued to")] = None,
+                officer: Annotated[str | None, typer.Option(help="collar number of its officer")] = None,
                 data_dir: DataDir = None) -> None:
     """Register a camera by serial number."""
     camera = _run(lambda c: c.devices.register_camera(serial, model=model, officer=officer,

@@ -2,7 +2,6 @@
 
 import base64
 import hashlib
-import os
 import random
 import socket
 import threading
@@ -241,4 +240,4 @@ def test_server_killed_mid_upload_resumes_after_restart(live_server: LiveServer,
     resumed.upload()
     item = _wait_ready(live_server, token, sha256_file(clip))
     assert item["state"] == "ready" and item["verified"]
-    assert os.listdir(live_server.settings.data_dir / "uploads") == []
+    assert list((live_server.settings.data_dir / "uploads").iterdir()) == []

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import SESSION_COOKIE, current_actor, request_actor
@@ -24,20 +25,20 @@ Accounts = Annotated[AccountService, Depends(account_service)]
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the usual name
+def login_form(request: Request, next: str = "/") -> Response:
     """The sign-in form."""
-    return request.app.state.templates.TemplateResponse(
+    return templates(request).TemplateResponse(
         request, "accounts/login.html", {"next": _local(next), "error": None})
 
 
 @router.post("/login")
 def login(request: Request, accounts: Accounts, username: Annotated[str, Form()],
-          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     """Check the password and start a session."""
     try:
         actor = accounts.check_password(username, password, request=request_actor(request))
     except NotAuthenticated as refused:
-        return request.app.state.templates.TemplateResponse(
+        return templates(request).TemplateResponse(
             request, "accounts/login.html", {"next": _local(next), "error": refused.reason},
             status_code=401)
     token = accounts.start_session(actor)
@@ -60,3 +61,9 @@ def logout(request: Request, accounts: Accounts,
 def _local(target: str) -> str:
     """Only redirect within this site."""
     return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def templates(request: Request) -> Jinja2Templates:
+    """The page templates the app was built with."""
+    found: Jinja2Templates = request.app.state.templates
+    return found

@@ -15,7 +15,7 @@ from witnessbox.core.ids import new_id, new_token
 from witnessbox.db.session import Database
 from witnessbox.devices.models import Camera, Dock
 
-DOCK_TOKEN_PREFIX = "wbx_dock"
+DOCK_TOKEN_PREFIX = "wbx_dock"  # noqa: S105 - a label, not a secret
 
 
 def token_digest(token: str) -> str:

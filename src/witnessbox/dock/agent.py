@@ -20,7 +20,7 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 from tusclient.fingerprint.interface import Fingerprint
 from tusclient.storage.filestorage import FileStorage
-from tusclient.uploader import Uploader
+from tusclient.uploader.uploader import Uploader
 
 from witnessbox.dock.recordings import Recording, find_recordings
 
@@ -30,13 +30,13 @@ CONFIRM_TIMEOUT_S = 300.0
 METADATA_LIMIT = 48 * 1024
 
 
-class Sha256Uploader(Uploader):  # type: ignore[misc]
+class Sha256Uploader(Uploader):
     """tuspy's uploader, sending each chunk's Upload-Checksum as SHA-256."""
 
     CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
 
 
-class KnownDigest(Fingerprint):  # type: ignore[misc]
+class KnownDigest(Fingerprint):
     """Resume key for tuspy's URL store: the file's SHA-256, computed once already."""
 
     def __init__(self, sha256: str) -> None:
@@ -94,8 +94,11 @@ class DockAgent:
     def _one(self, recording: Recording, progress: Progress, overall: Any) -> Outcome:
         task = progress.add_task(recording.path.name, total=recording.size * 2)
         try:
-            message = self.deliver(recording, lambda n: (progress.advance(task, n),
-                                                         progress.advance(overall, n / 2)))
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+                progress.advance(overall, n / 2)
+
+            message = self.deliver(recording, advance)
         except (Refused, TusCommunicationError, httpx.HTTPError, OSError) as error:
             self.console.print(f"[red]kept {recording.path}[/red]: {error}")
             return Outcome(recording, False, str(error))
@@ -142,12 +145,12 @@ class DockAgent:
 
     def _uploader(self, recording: Recording, sha256: str, store: FileStorage) -> Uploader:
         client = TusClient(f"{self.server}/api/v1/uploads/", headers=self.headers)
-        options: dict[str, Any] = dict(
-            file_path=str(recording.path), chunk_size=self.chunk_size, client=client,
-            metadata=recording.upload_metadata(sha256, METADATA_LIMIT), retries=3,
-            retry_delay=1, store_url=True, url_storage=store, fingerprinter=KnownDigest(sha256),
-            upload_checksum=True,
-        )
+        options: dict[str, Any] = {
+            "file_path": str(recording.path), "chunk_size": self.chunk_size, "client": client,
+            "metadata": recording.upload_metadata(sha256, METADATA_LIMIT), "retries": 3,
+            "retry_delay": 1, "store_url": True, "url_storage": store, "fingerprinter": KnownDigest(sha256),
+            "upload_checksum": True,
+        }
         try:
             return Sha256Uploader(**options)
         except TusCommunicationError:

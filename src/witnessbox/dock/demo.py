@@ -1,5 +1,6 @@
 """The demo data set: simulated cameras docked through the real upload path."""
 
+import contextlib
 import logging
 import time
 
@@ -24,11 +25,9 @@ def load_demo(container: Container, base_url: str) -> None:
     _wait_until_up(base_url)
     for number, officer in enumerate(OFFICERS, start=1):
         serial = f"WBX{number:05d}"
-        try:
+        with contextlib.suppress(Conflict):
             container.devices.register_camera(serial, model=CameraSpec(serial).model,
                                               officer=officer, actor=DEMO)
-        except Conflict:
-            pass
     _dock, token = container.devices.register_dock(f"demo-dock-{int(time.time())}", actor=DEMO)
     cameras = container.settings.data_dir.resolve() / "demo-cameras"
     write_camera_folders(cameras, cameras=len(OFFICERS), minutes=0.5, recordings_per_camera=2,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import current_actor
@@ -88,7 +89,7 @@ def library(request: Request, actor: Caller, evidence: Evidence,
             before: str | None = None) -> Response:
     """The list of recordings."""
     items = evidence.list_items(actor=actor, before=before, limit=50)
-    return request.app.state.templates.TemplateResponse(
+    return templates(request).TemplateResponse(
         request, "evidence/library.html", {"items": items, "actor": actor})
 
 
@@ -96,5 +97,11 @@ def library(request: Request, actor: Caller, evidence: Evidence,
 def item_page(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """One recording, playing in the browser."""
     item = evidence.view_item(item_id, actor=actor)
-    return request.app.state.templates.TemplateResponse(
+    return templates(request).TemplateResponse(
         request, "evidence/item.html", {"item": item, "actor": actor, "api": f"{API}/{item.id}"})
+
+
+def templates(request: Request) -> Jinja2Templates:
+    """The page templates the app was built with."""
+    found: Jinja2Templates = request.app.state.templates
+    return found

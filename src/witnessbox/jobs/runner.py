@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import or_, select, update
@@ -82,7 +83,7 @@ class JobRunner:
         kind, subject_id, attempt = started
         try:
             outcome = self.kinds[kind].handler(subject_id or "", self._progress_writer(job_id))
-        except Exception as error:  # noqa: BLE001 - a job's failure must never kill the worker
+        except Exception as error:
             log.exception("job %s (%s) attempt %s failed", job_id, kind, attempt)
             return self._fail(job_id, f"{type(error).__name__}: {error}")
         return self._finish(job_id, JobState.SUCCEEDED, outcome=outcome)
@@ -143,5 +144,5 @@ class JobRunner:
             ))
             for job in stuck:
                 job.state, job.updated_at = JobState.QUEUED, self.clock.now()
-                uow.after_commit(lambda job_id=job.id: self._send(job_id))
+                uow.after_commit(partial(self._send, job.id))
         return [job.id for job in stuck]

@@ -241,7 +241,7 @@ class _Prober:
 
     def _demux_all(self) -> None:
         """Read every packet of the video and first audio stream."""
-        streams = list(s for s in (self.video, self.audio) if s is not None)
+        streams = [s for s in (self.video, self.audio) if s is not None]
         position = 0.0
         try:
             for packet in self.container.demux(streams):

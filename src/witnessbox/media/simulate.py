@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -337,7 +337,7 @@ def _write_mp4(path: Path, camera: CameraSpec, rec: RecordingSpec, seed: int) ->
 
 def _iso_z(moment: datetime) -> str:
     """UTC ISO-8601 to the second with a 'Z' suffix, as cameras write it."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _gps_track(rng: random.Random, seconds: float) -> list[dict[str, float]]:
@@ -389,7 +389,7 @@ def _sidecar(camera: CameraSpec, rec: RecordingSpec, file_name: str, seed: int) 
 
 def recording_name(serial: str, started_at: datetime) -> str:
     """Camera-style base name: ``<SERIAL>_<YYYYMMDD>_<HHMMSS>`` (UTC)."""
-    return f"{serial}_{started_at.astimezone(timezone.utc):%Y%m%d_%H%M%S}"
+    return f"{serial}_{started_at.astimezone(UTC):%Y%m%d_%H%M%S}"
 
 
 def write_recording(folder: Path, camera: CameraSpec, rec: RecordingSpec, *, seed: int = 0) -> Path:
@@ -441,7 +441,7 @@ def write_camera_folders(
 
 def _default_start(span: timedelta) -> datetime:
     """Whole-minute UTC start so that ``span`` of recordings ends about now."""
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     return now - span
 
 

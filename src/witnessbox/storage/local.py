@@ -63,9 +63,9 @@ class LocalBlobStore:
             path.unlink(missing_ok=True)
             return BlobInfo(sha256=check_sha256(sha256), size=target.stat().st_size)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, READ_ONLY)
+        path.chmod(READ_ONLY)
         try:
-            os.replace(path, target)
+            path.replace(target)
         except OSError as error:
             raise StorageError(f"cannot move upload into the evidence store: {error}") from error
         fsync_directory(target.parent)

@@ -3,7 +3,7 @@
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -58,7 +58,9 @@ def create_app(container: Container, admin: AdminAccount, *, workers: int = 0) -
     return app
 
 
-def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], object]:
+def _lifespan(
+    container: Container, workers: int
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         consumer = start_embedded_consumer(container.huey, workers) if workers else None
