@@ -17,7 +17,8 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option(
         "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
     )
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escaping
     config.attributes["engine"] = engine
     return config
 
