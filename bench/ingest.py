@@ -85,6 +85,7 @@ class Trial:
     chunk: int
     upload_s: float
     verified_s: float | None
+    rss_idle_mb: float
     rss_peak_mb: float
     hwm_mb: float
 
@@ -126,6 +127,7 @@ def witnessbox_trial(path: Path, sha256: str, chunk: int, *,
     with witnessbox_server(workers=2) as server:
         headers = {"Authorization": f"Bearer {server.token}"}
         status(f"upload: {label}")
+        idle = proc_status_kb(server.pid, "VmRSS") * 1024 / 1e6
         with RssSampler(server.pid) as rss:
             result = tus_upload(f"{server.url}/api/v1/uploads/", path, sha256, chunk, headers)
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
@@ -140,7 +142,7 @@ def witnessbox_trial(path: Path, sha256: str, chunk: int, *,
                                    result.seconds, ready_at - result.started - result.seconds,
                                    pipeline_times(server.data_dir, result.item_id))
         hwm = proc_status_kb(server.pid, "VmHWM") * 1024 / 1e6
-    trial = Trial("witnessbox", chunk, result.seconds, verified_at - result.started, rss.peak_mb, hwm)
+    trial = Trial("witnessbox", chunk, result.seconds, verified_at - result.started, idle, rss.peak_mb, hwm)
     return trial, proxy
 
 
@@ -148,10 +150,11 @@ def bare_trial(path: Path, sha256: str, chunk: int) -> Trial:
     """Upload to bench/_bare_upload.py under uvicorn."""
     with temp_dir("bare-") as directory, bare_server(directory) as (url, process):
         status(f"upload: bare uvicorn, {chunk // MiB} MiB chunks")
+        idle = proc_status_kb(process.pid, "VmRSS") * 1024 / 1e6
         with RssSampler(process.pid) as rss:
             result = tus_upload(url, path, sha256, chunk)
         hwm = proc_status_kb(process.pid, "VmHWM") * 1024 / 1e6
-    return Trial("bare uvicorn", chunk, result.seconds, None, rss.peak_mb, hwm)
+    return Trial("bare uvicorn", chunk, result.seconds, None, idle, rss.peak_mb, hwm)
 
 
 def short_proxy_trial(path: Path, sha256: str) -> ProxyTrial:
@@ -170,7 +173,7 @@ def verdict(ok: bool) -> str:
 def report(name: str, size: int, source_s: float, bound: Bound, trials: list[Trial],
            proxies: list[ProxyTrial]) -> None:
     """Print the figures as tables on stdout."""
-    console = Console()
+    console = Console(width=160)
     head = Table(title=f"Ingest: {name}, {size:,} B ({size / 1e9:.2f} GB), MB = 10^6 B",
                  show_header=True, title_justify="left")
     head.add_column("machine bound, same file, same run")
@@ -186,14 +189,14 @@ def report(name: str, size: int, source_s: float, bound: Bound, trials: list[Tri
     table = Table(title="tus upload with tuspy (first request -> last PATCH answered; -> verified: true)",
                   title_justify="left")
     for name in ("endpoint", "chunk", "upload s", "upload MB/s", "x bound", "verified s", "verified MB/s",
-                 "x bound", "RSS peak MB", "VmHWM MB"):
+                 "x bound", "RSS idle MB", "RSS peak MB", "VmHWM MB"):
         table.add_column(name, justify="left" if name == "endpoint" else "right")
     for t in trials:
         verified = (["-", "-", "-"] if t.verified_s is None else
                     [fmt(t.verified_s, 2), fmt(mbps(size, t.verified_s)),
                      f"{mbps(size, t.verified_s) / bound.mbps:.2f}"])
         table.add_row(t.endpoint, f"{t.chunk // MiB} MiB", fmt(t.upload_s, 2), fmt(mbps(size, t.upload_s)),
-                      f"{mbps(size, t.upload_s) / bound.mbps:.2f}", *verified, fmt(t.rss_peak_mb),
+                      f"{mbps(size, t.upload_s) / bound.mbps:.2f}", *verified, fmt(t.rss_idle_mb), fmt(t.rss_peak_mb),
                       fmt(t.hwm_mb))
     console.print(table)
 

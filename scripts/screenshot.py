@@ -11,18 +11,16 @@ Needs the `playwright` Python package and /usr/bin/chromium (no browser download
 """
 
 import argparse
-import base64
-import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Any
 
+import httpx
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,29 +48,29 @@ def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
             cwd=data_dir.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def get_json(url: str, password: str) -> object:
-    """GET with HTTP Basic as the administrator (how scripts call the API)."""
-    credential = base64.b64encode(f"admin:{password}".encode()).decode()
-    request = urllib.request.Request(url, headers={"Authorization": f"Basic {credential}"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback
-        return json.load(response)
+def items(base: str, password: str) -> list[dict[str, Any]]:
+    """The items, asked for with HTTP Basic as the administrator (how scripts call the API)."""
+    try:
+        response = httpx.get(f"{base}/api/v1/items", auth=("admin", password), timeout=10)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return []
+    listed: list[dict[str, Any]] = response.json()
+    return listed
 
 
 def wait_for_demo(base: str, data_dir: Path, server: subprocess.Popen[bytes], log: Path,
                   timeout_s: float) -> str:
     """Wait until every demo item has left `processing`; return the admin password."""
-    deadline, states = time.monotonic() + timeout_s, []
+    deadline = time.monotonic() + timeout_s
+    states: list[str] = []
     while time.monotonic() < deadline:
         if server.poll() is not None:
             sys.exit(f"server exited:\n{log.read_text()[-3000:]}")
         password_file = data_dir / "admin-password"
         if password_file.exists():
             password = password_file.read_text().strip()
-            try:
-                items = get_json(f"{base}/api/v1/items", password)
-            except (urllib.error.URLError, OSError):
-                items = []
-            states = [item["state"] for item in items]  # type: ignore[attr-defined]
+            states = [item["state"] for item in items(base, password)]
             if len(states) >= DEMO_ITEMS and "processing" not in states:
                 return password
         time.sleep(1)

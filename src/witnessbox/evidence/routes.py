@@ -12,7 +12,7 @@ from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.evidence.schemas import ItemOut
-from witnessbox.evidence.service import BlobAccess, EvidenceService
+from witnessbox.evidence.service import EvidenceService
 from witnessbox.evidence.streaming import blob_response, is_first_request
 from witnessbox.storage.base import check_sha256
 
@@ -60,7 +60,7 @@ def show_item(item_id: str, actor: Caller, evidence: Evidence) -> ItemOut:
 def original(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The original bytes exactly as uploaded; Range requests seek without downloading all."""
     access = evidence.open_original(item_id, actor=actor, first_request=is_first_request(request))
-    return _send(request, evidence, access, attachment=True)
+    return blob_response(evidence.blobs, access, attachment=True)
 
 
 @api.get("/{item_id}/proxy")
@@ -68,7 +68,7 @@ def proxy(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> 
     """The browser-playable copy (faststart, keyframes ≤ 2 s apart)."""
     access = evidence.open_derivative(item_id, DerivativeKind.PROXY, actor=actor,
                                       first_request=is_first_request(request))
-    return _send(request, evidence, access, attachment=False)
+    return blob_response(evidence.blobs, access, attachment=False)
 
 
 @api.get("/{item_id}/thumbnails")
@@ -76,12 +76,7 @@ def thumbnails(item_id: str, request: Request, actor: Caller, evidence: Evidence
     """The thumbnail strip: one JPEG of evenly spaced frames side by side."""
     access = evidence.open_derivative(item_id, DerivativeKind.THUMBNAIL_STRIP, actor=actor,
                                       first_request=False)
-    return _send(request, evidence, access, attachment=False)
-
-
-def _send(request: Request, evidence: EvidenceService, access: BlobAccess, *,
-          attachment: bool) -> Response:
-    return blob_response(evidence.blobs, access, attachment=attachment)
+    return blob_response(evidence.blobs, access, attachment=False)
 
 
 @pages.get("/", response_class=HTMLResponse)

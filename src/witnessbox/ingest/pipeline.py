@@ -12,15 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-
 from witnessbox import __version__
 from witnessbox.core.actor import SYSTEM
 from witnessbox.evidence.models import DerivativeKind, Item, ItemState
 from witnessbox.evidence.service import DerivativeDraft, EvidenceService
 from witnessbox.media.errors import MediaError
 from witnessbox.media.probe import MediaFacts, probe
-from witnessbox.media.proxy import make_proxy
+from witnessbox.media.proxy import make_proxy, software_versions
 from witnessbox.media.thumbnails import thumbnail_strip
 from witnessbox.storage import BlobStore
 from witnessbox.storage.base import rehash
@@ -48,7 +46,8 @@ class Work:
 
 def software() -> str:
     """The versions that made a derivative, recorded beside it."""
-    return f"witnessbox {__version__}; PyAV {av.__version__}; FFmpeg {av.ffmpeg_version_info}"
+    media = software_versions()
+    return f"witnessbox {__version__}; PyAV {media['pyav']}; FFmpeg {media['ffmpeg']}"
 
 
 class Pipeline:

@@ -63,7 +63,7 @@ async def create(request: Request, actor: Caller, ingest: Ingest) -> Response:
     limit = request.app.state.settings.max_metadata_bytes
     declaration = declaration_from(parse_upload_metadata(request.headers.get("upload-metadata"),
                                                          limit=limit))
-    status = ingest.create(declaration, _length(request), actor=actor)
+    status = await asyncio.to_thread(ingest.create, declaration, _length(request), actor=actor)
     if request.headers.get("content-type") == OFFSET_CONTENT_TYPE:
         status = await ingest.append(status.id, 0, _body(request), actor=actor,
                                      checksum=_checksum(request))

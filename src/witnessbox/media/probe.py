@@ -22,6 +22,7 @@ import av.error
 import av.stream
 
 from witnessbox.media.boxes import Box, check_mp4_layout, looks_like_iso, top_level_boxes
+from witnessbox.media.ebml import check_matroska_length
 from witnessbox.media.errors import MediaError
 
 # Errors PyAV and the file system raise for bad input; all become MediaError.
@@ -38,8 +39,11 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _ISO_NAMES = frozenset({"mov", "mp4"})
+# Containers whose overall duration is written in a header rather than estimated
+# from bit rate, so a shortfall against it reliably means missing data.
+_HEADER_DURATION_FORMATS = frozenset({"mp4", "matroska", "avi", "flv", "asf"})
 _FIRST_FRAME_PACKETS = 60  # give up decoding the first frame after this many packets
-_SHORTFALL_MIN_S = 1.0  # how far short of the declared duration counts as truncated
+_SHORTFALL_MIN_S = 0.5  # how far short of the declared duration counts as truncated
 _SHORTFALL_FRACTION = 0.01
 
 
@@ -85,7 +89,7 @@ def probe(path: Path) -> MediaFacts:
             if boxes is None and normalise_container(container.format.name) == "mp4":
                 # FFmpeg recognised MP4 by content although the first box was odd.
                 boxes = _walk_boxes(path)
-            return _Prober(container, size, boxes).run()
+            return _Prober(container, path, size, boxes).run()
     except MediaError:
         raise
     except av.error.InvalidDataError as exc:
@@ -210,9 +214,9 @@ class _Track:
 class _Prober:
     """One probe run: demux everything, then judge and describe the file."""
 
-    def __init__(self, container: av.container.InputContainer, size: int, boxes: list[Box] | None) -> None:
+    def __init__(self, container: av.container.InputContainer, path: Path, size: int, boxes: list[Box] | None) -> None:
         self.container = container
-        self.size = size
+        self.path, self.size = path, size
         self.iso = boxes is not None
         self.mdats = [box for box in boxes or () if box.kind == "mdat"]
         self.video = self._video_stream()
@@ -295,17 +299,28 @@ class _Prober:
             raise MediaError("corrupt: no video frame can be decoded")
 
     def _check_complete(self) -> None:
-        """Each stream must deliver (nearly) all the time its header declares."""
+        """The streams must deliver (nearly) all the time the headers declare."""
         for track in self.tracks.values():
-            declared = track.declared
-            if declared is None or declared <= 0:
-                continue
-            allowance = max(_SHORTFALL_MIN_S, _SHORTFALL_FRACTION * declared)
-            if track.span < declared - allowance:
-                kind = "video" if track.stream is self.video else "audio"
-                # An intact MP4 box chain means the file is whole: the index lies.
-                problem = "corrupt" if self.iso else "truncated"
-                raise MediaError(f"{problem}: {kind} data ends at {track.span:.1f} s of {declared:.1f} s declared")
+            kind = "video" if track.stream is self.video else "audio"
+            self._check_shortfall(kind, track.span, track.declared)
+        if normalise_container(self.container.format.name) in _HEADER_DURATION_FORMATS:
+            longest = max(track.span for track in self.tracks.values())
+            declared = self.container.duration
+            self._check_shortfall("media", longest, declared / av.time_base if declared else None)
+        if self.container.format.name.startswith("matroska"):
+            check_matroska_length(self.path, self.size)
+        if self.container.format.name == "mpegts" and self.size % 188 and self.size % 192:
+            raise MediaError("truncated: the transport stream ends part-way through a packet")
+
+    def _check_shortfall(self, kind: str, span: float, declared: float | None) -> None:
+        """MediaError when ``span`` falls well short of a ``declared`` duration."""
+        if declared is None or declared <= 0:
+            return
+        allowance = max(_SHORTFALL_MIN_S, _SHORTFALL_FRACTION * declared)
+        if span < declared - allowance:
+            # An intact MP4 box chain means the file is whole: the index lies.
+            problem = "corrupt" if self.iso else "truncated"
+            raise MediaError(f"{problem}: {kind} data ends at {span:.1f} s of {declared:.1f} s declared")
 
     def _duration(self) -> float:
         """Declared duration when the header has one, else what was demuxed."""

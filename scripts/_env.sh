@@ -1,0 +1,8 @@
+# Sourced by the scripts in this folder: run from the repository root, with the
+# project's virtual environment (.venv, or $VENV) first on PATH when it exists.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${VENV:-.venv}"
+if [ -x "$VENV/bin/python" ]; then
+    PATH="$(cd "$VENV/bin" && pwd):$PATH"
+    export PATH
+fi
