@@ -6,7 +6,7 @@ Pillow, never on the database, web or other witnessbox layers.
 
 from witnessbox.media.errors import MediaError
 from witnessbox.media.probe import MediaFacts, probe
-from witnessbox.media.proxy import ProxyResult, make_proxy, needs_transcode
+from witnessbox.media.proxy import ProxyResult, make_proxy, needs_transcode, software_versions
 from witnessbox.media.simulate import (
     CameraSpec,
     RecordingSpec,
@@ -27,6 +27,7 @@ __all__ = [
     "needs_transcode",
     "probe",
     "read_sidecar",
+    "software_versions",
     "thumbnail_strip",
     "write_camera_folders",
     "write_recording",

@@ -48,4 +48,6 @@ def check_matroska_length(path: Path, file_size: int) -> None:
     except ValueError:
         return  # not laid out as expected; leave judgement to the demuxer
     if element_id == _SEGMENT_ID and size is not None and start + size > file_size:
-        raise MediaError(f"truncated: the Matroska segment needs {start + size} bytes but the file ends after {file_size}")
+        raise MediaError(
+            f"truncated: the Matroska segment needs {start + size} bytes but the file ends after {file_size}"
+        )

@@ -15,6 +15,7 @@ import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -42,7 +43,7 @@ _ISO_NAMES = frozenset({"mov", "mp4"})
 # Containers whose overall duration is written in a header rather than estimated
 # from bit rate, so a shortfall against it reliably means missing data.
 _HEADER_DURATION_FORMATS = frozenset({"mp4", "matroska", "avi", "flv", "asf"})
-_FIRST_FRAME_PACKETS = 60  # give up decoding the first frame after this many packets
+_FIRST_FRAME_PACKETS = 300  # give up on the first frame after this many packets (a long open GOP)
 _SHORTFALL_MIN_S = 0.5  # how far short of the declared duration counts as truncated
 _SHORTFALL_FRACTION = 0.01
 
@@ -81,7 +82,11 @@ def normalise_container(format_name: str) -> str:
 
 
 def probe(path: Path) -> MediaFacts:
-    """Open, check and describe a recording; raise MediaError with a clear reason when it is not a usable video."""
+    """Open, check and describe a recording.
+
+    Raise MediaError with a clear reason when it is not a usable video. Every
+    packet is demuxed (constant memory), so truncation is caught, not guessed.
+    """
     size = _regular_file_size(path)
     boxes = _iso_structure(path)
     try:
@@ -167,7 +172,7 @@ class _Track:
         self.last_keyframe: float | None = None
         self.max_keyframe_gap: float | None = None
 
-    def add(self, packet: av.Packet) -> None:
+    def add(self, packet: av.Packet[Any]) -> None:
         """Account for one packet's timing."""
         t = _seconds(packet.pts if packet.pts is not None else packet.dts, self.time_base)
         if t is None:
@@ -214,7 +219,9 @@ class _Track:
 class _Prober:
     """One probe run: demux everything, then judge and describe the file."""
 
-    def __init__(self, container: av.container.InputContainer, path: Path, size: int, boxes: list[Box] | None) -> None:
+    def __init__(
+        self, container: av.container.InputContainer, path: Path, size: int, boxes: list[Box] | None
+    ) -> None:
         self.container = container
         self.path, self.size = path, size
         self.iso = boxes is not None
@@ -259,20 +266,24 @@ class _Prober:
         except MediaError:
             raise
         except INPUT_ERRORS as exc:
-            raise MediaError(f"corrupt: reading media data failed at {position:.1f} s ({_describe_error(exc)})") from exc
+            raise MediaError(
+                f"corrupt: reading media data failed at {position:.1f} s ({_describe_error(exc)})"
+            ) from exc
         self._flush_first_frame()
 
-    def _check_position(self, packet: av.Packet) -> None:
+    def _check_position(self, packet: av.Packet[Any]) -> None:
         """Every sample must lie inside the file and, for MP4, inside an 'mdat' box."""
         pos = packet.pos
         if pos is None or pos < 0:
             return
         if pos + packet.size > self.size:
-            raise MediaError(f"truncated: media data at byte {pos} lies beyond the end of the file ({self.size} bytes)")
+            raise MediaError(
+                f"truncated: media data at byte {pos} lies beyond the end of the file ({self.size} bytes)"
+            )
         if self.mdats and not any(m.payload_start <= pos and pos + packet.size <= m.end for m in self.mdats):
             raise MediaError(f"corrupt: media data at byte {pos} lies outside the MP4 'mdat' box")
 
-    def _decode_first_frame(self, packet: av.Packet) -> None:
+    def _decode_first_frame(self, packet: av.Packet[Any]) -> None:
         """Decode until one picture comes out, proving the stream is decodable."""
         if self.first_frame is not None or self.decode_attempts > _FIRST_FRAME_PACKETS:
             return

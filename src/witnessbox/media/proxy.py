@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -32,7 +33,8 @@ AUDIO_BITRATE = 128_000
 MUX_OPTIONS = {"movflags": "+faststart"}
 _AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000})
 # Errors that mean the machine, not the recording, is at fault: never blame the file.
-_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+# (Not EPERM: FFmpeg demuxers return a bare -1, i.e. EPERM, for damaged data.)
+_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES})
 
 Progress = Callable[[float], None]
 
@@ -208,7 +210,7 @@ class _VideoEncoder:
         self.last_pts: int | None = None
         self.frames = 0
 
-    def encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+    def encode(self, frame: av.VideoFrame | None) -> list[av.Packet[Any]]:
         """Encode one frame (None flushes)."""
         if frame is None:
             return list(self.stream.encode(None))
@@ -267,14 +269,16 @@ class _AudioEncoder:
         # Open now to learn the encoder's fixed frame size before the first frame.
         self.stream.codec_context.open(strict=False)
         frame_size = self.stream.codec_context.frame_size or 1024
-        self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate, frame_size=frame_size)
+        self.resampler = av.AudioResampler(
+            format="fltp", layout=self.layout, rate=self.rate, frame_size=frame_size
+        )
         self.next_pts: int | None = None
 
-    def encode(self, frame: av.AudioFrame | None) -> list[av.Packet]:
+    def encode(self, frame: av.AudioFrame | None) -> list[av.Packet[Any]]:
         """Resample and encode one decoded frame (None flushes)."""
         if self.next_pts is None:
             self.next_pts = _first_sample(frame, self.rate)
-        packets: list[av.Packet] = []
+        packets: list[av.Packet[Any]] = []
         for chunk in self.resampler.resample(frame):
             chunk.pts, chunk.time_base = self.next_pts, Fraction(1, self.rate)
             self.next_pts += chunk.samples
@@ -285,7 +289,12 @@ class _AudioEncoder:
 
     def parameters(self) -> dict[str, object]:
         """Provenance for the audio encode."""
-        return {"audio_codec": "aac", "audio_bitrate": AUDIO_BITRATE, "audio_rate": self.rate, "audio_layout": self.layout}
+        return {
+            "audio_codec": "aac",
+            "audio_bitrate": AUDIO_BITRATE,
+            "audio_rate": self.rate,
+            "audio_layout": self.layout,
+        }
 
 
 def _first_sample(frame: av.AudioFrame | None, rate: int) -> int:
@@ -298,7 +307,9 @@ def _first_sample(frame: av.AudioFrame | None, rate: int) -> int:
 class _Transcoder:
     """Decode every packet of the source and feed the encoders."""
 
-    def __init__(self, inp: av.container.InputContainer, out: av.container.OutputContainer, facts: MediaFacts) -> None:
+    def __init__(
+        self, inp: av.container.InputContainer, out: av.container.OutputContainer, facts: MediaFacts
+    ) -> None:
         self.out = out
         self.sources = _media_streams(inp)
         self.video_in = inp.streams.video[0]
@@ -321,10 +332,10 @@ class _Transcoder:
         if self.video.frames == 0:
             raise MediaError("no video frame could be decoded")
 
-    def _decode(self, packet: av.Packet) -> list[av.VideoFrame | av.AudioFrame]:
+    def _decode(self, packet: av.Packet[Any]) -> list[av.VideoFrame | av.AudioFrame]:
         """Decode, skipping damaged packets (counted) instead of giving up."""
         try:
-            return list(packet.decode())  # type: ignore[arg-type]
+            return list(packet.decode())
         except INPUT_ERRORS:
             self.decode_errors += 1
             return []
@@ -336,7 +347,7 @@ class _Transcoder:
         elif self.audio is not None:
             self._mux(self.audio.encode(frame))
 
-    def _mux(self, packets: Iterable[av.Packet]) -> None:
+    def _mux(self, packets: Iterable[av.Packet[Any]]) -> None:
         """Write encoded packets; the muxer interleaves audio and video."""
         for packet in packets:
             self.out.mux(packet)
@@ -351,7 +362,9 @@ class _Transcoder:
         return params
 
 
-def _transcode(src: Path, dest: Path, facts: MediaFacts, reasons: list[str], reporter: _Reporter) -> ProxyResult:
+def _transcode(
+    src: Path, dest: Path, facts: MediaFacts, reasons: list[str], reporter: _Reporter
+) -> ProxyResult:
     """Re-encode to H.264/AAC in a faststart MP4."""
     with av.open(str(src), metadata_errors="replace") as inp, _open_output(dest) as out:
         job = _Transcoder(inp, out, facts)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -111,7 +112,7 @@ def _load_font(size: int) -> Font:
 def _render_label(text: str, font: Font, max_width: int) -> Plane:
     """Light text on a dark box as a luma tile with even dimensions."""
     probe_draw = ImageDraw.Draw(Image.new("L", (1, 1)))
-    left, top, right, bottom = probe_draw.textbbox((0, 0), text, font=font)
+    left, top, right, bottom = (int(v) for v in probe_draw.textbbox((0, 0), text, font=font))
     pad = 4
     width = min(max_width, (right - left + 2 * pad + 1) & ~1)
     height = (bottom - top + 2 * pad + 1) & ~1
@@ -132,7 +133,7 @@ class _Painter:
         rng = np.random.default_rng(seed)
         w, h = rec.width, rec.height
         self._w, self._h = w, h
-        self.fps = self._fps = rec.fps
+        self.fps = rec.fps
         self._serial, self._started_at = serial, rec.started_at
         self._ramp_x: Plane = (np.arange(2 * w) * 512 // w % 256).astype(np.uint8)
         self._ramp_y: Plane = (np.arange(h) * 64 // h).astype(np.uint8)
@@ -149,11 +150,11 @@ class _Painter:
         shift = index * max(1, self._w // 160) % self._w
         np.add(self._ramp_x[shift : shift + self._w][None, :], self._ramp_y[:, None], out=luma)
         self._draw_noise(luma, index)
-        self._draw_chroma(index // self._fps)
-        self._draw_label(index // self._fps)
+        self._draw_chroma(index // self.fps)
+        self._draw_label(index // self.fps)
         frame = av.VideoFrame.from_ndarray(self._buf, format="yuv420p")
         frame.pts = index
-        frame.time_base = Fraction(1, self._fps)
+        frame.time_base = Fraction(1, self.fps)
         return frame
 
     def _draw_noise(self, luma: Plane, index: int) -> None:
@@ -241,7 +242,7 @@ def _add_streams(
 
 def _encoded_packets(
     video: av.VideoStream, audio: av.AudioStream, painter: _Painter, tone: _Tone, frames: int, samples: int
-) -> Iterator[av.Packet]:
+) -> Iterator[av.Packet[Any]]:
     """Encode second by second so audio and video stay interleaved in the file."""
     audio_pos, rate = 0, painter.fps
     for second in range(math.ceil(frames / rate)):
@@ -268,7 +269,7 @@ class _Captured:
     keyframe: bool
 
 
-def _capture(packet: av.Packet, video: av.VideoStream) -> _Captured:
+def _capture(packet: av.Packet[Any], video: av.VideoStream) -> _Captured:
     """Copy the payload and timing out of an encoder packet."""
     pts = packet.pts if packet.pts is not None else 0
     dts = packet.dts if packet.dts is not None else pts
@@ -299,7 +300,7 @@ def _mux_repeated(
                 out.mux(_shifted_packet(item, copy * spans[kind], streams[kind]))
 
 
-def _shifted_packet(item: _Captured, shift: int, stream: av.VideoStream | av.AudioStream) -> av.Packet:
+def _shifted_packet(item: _Captured, shift: int, stream: av.VideoStream | av.AudioStream) -> av.Packet[Any]:
     """A fresh packet for ``item`` moved ``shift`` ticks later."""
     packet = av.Packet(item.data)
     packet.pts, packet.dts = item.pts + shift, item.dts + shift
@@ -393,7 +394,10 @@ def recording_name(serial: str, started_at: datetime) -> str:
 
 
 def write_recording(folder: Path, camera: CameraSpec, rec: RecordingSpec, *, seed: int = 0) -> Path:
-    """Write one camera recording: <folder>/<name>.MP4 plus its sidecar <folder>/<name>.json; return the MP4 path."""
+    """Write one camera recording and return the MP4 path.
+
+    Writes <folder>/<name>.MP4 plus its sidecar <folder>/<name>.json.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     name = recording_name(camera.serial, rec.started_at)
     mp4 = folder / f"{name}.MP4"
@@ -418,7 +422,9 @@ def write_camera_folders(
     unique_seconds: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
-    """Write N camera folders <out>/<SERIAL>/ each with recordings; serials like "WBX" + zero-padded number (e.g. WBX00001). Return MP4 paths.
+    """Write N camera folders <out>/<SERIAL>/ each with recordings; return the MP4 paths.
+
+    Serials are "WBX" + a zero-padded number (e.g. WBX00001).
 
     ``minutes`` is the length of each recording. Recordings of one camera are
     five minutes apart; without ``start`` the last ones end about now.
@@ -432,7 +438,9 @@ def write_camera_folders(
         for index in range(recordings_per_camera):
             # Stagger cameras by a few seconds so file names differ like real ones.
             began = first + step * index + timedelta(seconds=7 * (number - 1))
-            rec = RecordingSpec(began, seconds, width, height, fps, video_bitrate, unique_seconds=unique_seconds)
+            rec = RecordingSpec(
+                began, seconds, width, height, fps, video_bitrate, unique_seconds=unique_seconds
+            )
             paths.append(write_recording(out / camera.serial, camera, rec, seed=seed * 1000 + index))
             if progress is not None:
                 progress(len(paths), total)
@@ -451,7 +459,10 @@ def _default_start(span: timedelta) -> datetime:
 
 
 def read_sidecar(mp4: Path) -> dict[str, object] | None:
-    """Read and validate the camera's metadata file beside a recording (None if absent; MediaError if malformed)."""
+    """Read and validate the camera's metadata file beside a recording.
+
+    Returns None when there is none; raises MediaError when it is malformed.
+    """
     path = _sidecar_path(mp4)
     if path is None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,46 +33,149 @@ class ThumbnailStrip:
 
 
 def thumbnail_strip(src: Path, dest: Path, *, count: int = 12, tile_height: int = 90) -> ThumbnailStrip:
-    """Write one JPEG sprite of `count` evenly spaced frames side by side to dest (seek to the keyframe before each time, decode to the wanted time)."""
+    """Write one JPEG sprite of `count` evenly spaced frames side by side to dest.
+
+    For each time: seek to the keyframe before it, then decode to the wanted time.
+    """
     if count < 1 or tile_height < 2:
         raise ValueError("count must be >= 1 and tile_height >= 2")
     try:
-        with av.open(str(src), metadata_errors="replace") as container:
-            tiles, times, tile_width = _grab_tiles(container, count, tile_height)
-    except MediaError:
-        raise
-    except INPUT_ERRORS as exc:
-        raise MediaError(f"cannot read video for thumbnails: {getattr(exc, 'strerror', None) or exc}") from exc
+        tiles, times, tile_width = _read_tiles(src, count, tile_height, seek=True)
+    except _SeekFailed:
+        # Some damaged or unusual files refuse to seek; one linear pass still works.
+        tiles, times, tile_width = _read_tiles(src, count, tile_height, seek=False)
     _save_sprite(tiles, tile_width, tile_height, dest)
     return ThumbnailStrip(count, tile_width, tile_height, times)
 
 
-def _grab_tiles(
-    container: av.container.InputContainer, count: int, tile_height: int
+class _SeekFailed(Exception):
+    """The demuxer refused a seek."""
+
+
+Tile = tuple[Image.Image, float]
+
+
+def _read_tiles(
+    src: Path, count: int, tile_height: int, *, seek: bool
 ) -> tuple[list[Image.Image], list[float], int]:
-    """Decode one scaled picture per evenly spaced time."""
+    """Open ``src`` and grab the tiles, turning read errors into MediaError."""
+    try:
+        with av.open(str(src), metadata_errors="replace") as container:
+            return _grab_tiles(container, count, tile_height, seek)
+    except (MediaError, _SeekFailed):
+        raise
+    except INPUT_ERRORS as exc:
+        raise MediaError(
+            f"cannot read video for thumbnails: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
+
+
+def _grab_tiles(
+    container: av.container.InputContainer, count: int, tile_height: int, seek: bool
+) -> tuple[list[Image.Image], list[float], int]:
+    """One scaled picture per evenly spaced time, in time order."""
     if not container.streams.video:
         raise MediaError("not a video file: no video stream")
     stream = container.streams.video[0]
     stream.codec_context.thread_type = "AUTO"
-    tile_width = _tile_width(stream, tile_height)
+    size = (_tile_width(stream, tile_height), tile_height)
     duration = _duration(container, stream)
+    # Centre of each of `count` equal slices: never the very last frame.
+    wanted = [duration * (index + 0.5) / count for index in range(count)]
+    found = (
+        _seek_each(container, stream, wanted, size) if seek else _single_pass(container, stream, wanted, size)
+    )
+    tiles, times = _fill_gaps(found)
+    return tiles, times, size[0]
+
+
+def _fill_gaps(found: list[Tile | None]) -> tuple[list[Image.Image], list[float]]:
+    """Repeat the previous tile where nothing decoded (e.g. past the last good frame)."""
     tiles: list[Image.Image] = []
     times: list[float] = []
-    for index in range(count):
-        # Centre of each of `count` equal slices: never the very last frame.
-        wanted = duration * (index + 0.5) / count
-        found = _frame_at(container, stream, wanted)
-        if found is None:
-            if not tiles:
-                raise MediaError("no video frame can be decoded")
-            tiles.append(tiles[-1])  # past the last decodable frame: repeat it
-            times.append(times[-1])
+    for item in found:
+        if item is None and not tiles:
             continue
-        frame, at = found
-        tiles.append(frame.to_image(width=tile_width, height=tile_height))
+        image, at = item if item is not None else (tiles[-1], times[-1])
+        tiles.append(image)
         times.append(round(max(at, times[-1]) if times else at, 3))
-    return tiles, times, tile_width
+    if not tiles:
+        raise MediaError("no video frame can be decoded")
+    # Leading gaps (first slices undecodable) take the first good tile.
+    missing = len(found) - len(tiles)
+    return [tiles[0]] * missing + tiles, [times[0]] * missing + times
+
+
+def _origin_and_tolerance(stream: av.VideoStream) -> tuple[float, float]:
+    """Stream start in seconds, and half a frame: timestamps are rounded in files."""
+    time_base = stream.time_base or Fraction(1, av.time_base)
+    return float((stream.start_time or 0) * time_base), 0.5 / float(stream.average_rate or 25)
+
+
+def _seek_each(
+    container: av.container.InputContainer, stream: av.VideoStream, wanted: list[float], size: tuple[int, int]
+) -> list[Tile | None]:
+    """For each time: seek to the keyframe before it, decode forward to it.
+
+    Costs at most one GOP of decoding per tile, whatever the file length.
+    """
+    time_base = stream.time_base or Fraction(1, av.time_base)
+    origin, tolerance = _origin_and_tolerance(stream)
+    found: list[Tile | None] = []
+    for target in wanted:
+        try:
+            container.seek(int((origin + target) / time_base), stream=stream, backward=True)
+        except INPUT_ERRORS as exc:
+            raise _SeekFailed from exc
+        latest: tuple[av.VideoFrame, float] | None = None
+        for frame in _frames(container, stream):
+            latest = (frame, _time_of(frame, origin, target))
+            if latest[1] >= target - tolerance:
+                break
+        # Only the chosen frame is scaled: scaling every decoded one is the slow part.
+        found.append(None if latest is None else (_scaled(latest[0], size), latest[1]))
+    return found
+
+
+def _single_pass(
+    container: av.container.InputContainer, stream: av.VideoStream, wanted: list[float], size: tuple[int, int]
+) -> list[Tile | None]:
+    """Decode from the start once, taking the first frame at or after each time."""
+    origin, tolerance = _origin_and_tolerance(stream)
+    found: list[Tile | None] = [None] * len(wanted)
+    index = 0
+    for frame in _frames(container, stream):
+        at = _time_of(frame, origin, wanted[index])
+        if at >= wanted[index] - tolerance:
+            image = _scaled(frame, size)
+            while index < len(wanted) and at >= wanted[index] - tolerance:
+                found[index], index = (image, at), index + 1
+            if index == len(wanted):
+                break
+    return found
+
+
+def _scaled(frame: av.VideoFrame, size: tuple[int, int]) -> Image.Image:
+    """The frame scaled to a tile (libswscale), as an RGB image."""
+    return Image.fromarray(frame.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+
+
+def _time_of(frame: av.VideoFrame, origin: float, fallback: float) -> float:
+    """Frame time relative to the stream start."""
+    return float(frame.time) - origin if frame.time is not None else fallback
+
+
+def _frames(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+    """Decoded frames from the current position, skipping packets that fail to decode.
+
+    A damaged packet spoils a few pictures, not the whole strip.
+    """
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except INPUT_ERRORS:
+            continue
+        yield from frames
 
 
 def _tile_width(stream: av.VideoStream, tile_height: int) -> int:
@@ -93,28 +197,6 @@ def _duration(container: av.container.InputContainer, stream: av.VideoStream) ->
     if container.duration:
         return container.duration / av.time_base
     raise MediaError("zero duration: the recording contains no playable time")
-
-
-def _frame_at(
-    container: av.container.InputContainer, stream: av.VideoStream, wanted: float
-) -> tuple[av.VideoFrame, float] | None:
-    """First frame at or after ``wanted`` s (or the last one before the end).
-
-    Seeking lands on the keyframe before ``wanted``; decoding forward from
-    there gives the exact picture, at the cost of at most one GOP.
-    """
-    time_base = stream.time_base or Fraction(1, av.time_base)
-    origin = float((stream.start_time or 0) * time_base)
-    container.seek(int((origin + wanted) / time_base), stream=stream, backward=True)
-    # Half a frame early still counts: timestamps are rounded in the file.
-    tolerance = 0.5 / float(stream.average_rate or 25)
-    latest: tuple[av.VideoFrame, float] | None = None
-    for frame in container.decode(stream):
-        at = float(frame.time) - origin if frame.time is not None else wanted
-        latest = (frame, at)
-        if at >= wanted - tolerance:
-            break
-    return latest
 
 
 def _save_sprite(tiles: list[Image.Image], tile_width: int, tile_height: int, dest: Path) -> None:

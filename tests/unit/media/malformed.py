@@ -61,7 +61,9 @@ def _with(data: bytes, offset: int, patch: bytes) -> bytes:
     return data[:offset] + patch + data[offset + len(patch) :]
 
 
-def _whole_file_variants(data: bytes, box: dict[str, tuple[int, int]], rng: random.Random) -> list[tuple[str, bytes, bool]]:
+def _whole_file_variants(
+    data: bytes, box: dict[str, tuple[int, int]], rng: random.Random
+) -> list[tuple[str, bytes, bool]]:
     """Wrong kinds of file and structurally incomplete MP4s: all must be rejected."""
     moov_at, moov_size = box["moov"]
     mdat_at, mdat_size = box["mdat"]
@@ -100,7 +102,9 @@ def _truncations(data: bytes, box: dict[str, tuple[int, int]]) -> list[tuple[str
     return [(f"truncated_at_{cut}", data[:cut], True) for cut in cuts]
 
 
-def _damage(data: bytes, box: dict[str, tuple[int, int]], rng: random.Random) -> list[tuple[str, bytes, bool]]:
+def _damage(
+    data: bytes, box: dict[str, tuple[int, int]], rng: random.Random
+) -> list[tuple[str, bytes, bool]]:
     """Zeroed, garbled and bit-flipped ranges; the file keeps its length."""
     moov_at, moov_size = box["moov"]
     mdat_at, mdat_size = box["mdat"]
