@@ -33,9 +33,12 @@ OUT = BENCH / "out"
 MB = 1_000_000  # throughput is in MB/s = 10^6 bytes per second
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-ADMIN_PASSWORD = "bench-admin-password-not-secret"
+# Loopback-only throwaway servers; both pass the password policy (12+ chars, not the person's name).
+ADMIN_PASSWORD = "Quartz-lantern-7391-bench"
+OFFICER, OFFICER_NAME, OFFICER_PASSWORD = "BWV1001", "PC Bench", "Quartz-lantern-7391-river"
 CAMERA = "WBX00001"
 STARTED = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+ISSUED = datetime(2020, 1, 1, tzinfo=UTC)  # the camera is the officer's from long before STARTED
 # The recording every benchmark uses: 1080p25 H.264 at 8 Mbit/s, one-second GOPs,
 # 10 unique seconds repeated (fast to make, byte-identical on every machine).
 WIDTH, HEIGHT, FPS, VIDEO_BITRATE, UNIQUE_S = 1920, 1080, 25, 8_000_000, 10
@@ -88,6 +91,11 @@ def recording(seconds: int) -> Path:
     spec = RecordingSpec(started_at=STARTED, seconds=seconds, width=WIDTH, height=HEIGHT, fps=FPS,
                          video_bitrate=VIDEO_BITRATE, unique_seconds=UNIQUE_S)
     path = write_recording(folder, CameraSpec(CAMERA), spec)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # its writeback must not run into the measurements that follow
+    finally:
+        os.close(fd)
     done.write_text(str(path))
     return path
 
@@ -144,7 +152,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 def _make_writable(root: Path) -> None:
     # The evidence store makes blobs and their folders read-only; rmtree needs write bits.
     for folder, _dirs, _files in os.walk(root):
-        os.chmod(folder, 0o700)
+        Path(folder).chmod(0o700)
 
 
 def clean_env() -> dict[str, str]:
@@ -186,7 +194,12 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: 
 
 @dataclass
 class Server:
-    """A `python -m witnessbox serve` process on loopback with its own data directory."""
+    """A `python -m witnessbox serve` process on loopback with its own data directory.
+
+    `token` is the dock's bearer token (upload, confirm); the officer the camera is
+    issued to signs in with OFFICER / OFFICER_PASSWORD to see and play the footage
+    (administrators see no footage).
+    """
 
     data_dir: Path
     port: int
@@ -214,14 +227,20 @@ def _urls(data_dir: Path) -> dict[str, str]:
 
 
 def _register_devices(data_dir: Path) -> str:
-    """Register the camera and a dock before the server starts; return the dock's token."""
+    """Before the server starts: an officer, the camera issued to them, a dock; return its token."""
+    from witnessbox.accounts.roles import Role
+    from witnessbox.accounts.service import NewUser
     from witnessbox.bootstrap import build
     from witnessbox.config import load_settings
     from witnessbox.core.actor import SYSTEM
 
     container = build(load_settings(data_dir=data_dir, **_urls(data_dir)))
     try:
+        container.users.create_user(NewUser(collar_number=OFFICER, name=OFFICER_NAME,
+                                            roles=frozenset({Role.OFFICER}), password=OFFICER_PASSWORD),
+                                    actor=SYSTEM)
         container.devices.register_camera(CAMERA, model="RS2-RX", actor=SYSTEM)
+        container.devices.assign(CAMERA, OFFICER, actor=SYSTEM, starts_at=ISSUED)
         _dock, token = container.devices.register_dock("bench-dock", actor=SYSTEM)
     finally:
         container.close()
@@ -229,8 +248,12 @@ def _register_devices(data_dir: Path) -> str:
 
 
 @contextmanager
-def witnessbox_server(workers: int = 2) -> Iterator[Server]:
-    """A fresh server (fresh data directory, camera and dock registered); removed afterwards."""
+def witnessbox_server(workers: int = 2, grace_s: float = 10.0) -> Iterator[Server]:
+    """A fresh server (fresh data directory, camera and dock registered); removed afterwards.
+
+    On the way out it gets SIGTERM and, after `grace_s`, SIGKILL (a job still running is
+    of no interest once the figures are taken).
+    """
     with temp_dir("wbx-") as data_dir:
         token = _register_devices(data_dir)
         port = free_port()
@@ -247,8 +270,13 @@ def witnessbox_server(workers: int = 2) -> Iterator[Server]:
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
             yield Server(data_dir, port, token, process, log)
+        except BaseException:
+            clear_status()
+            tail = log.read_text(errors="replace")[-4000:]
+            print(f"--- tail of the server's log ---\n{tail}", file=sys.stderr)
+            raise
         finally:
-            stop_process(process)
+            stop_process(process, grace_s)
 
 
 @contextmanager
@@ -268,9 +296,9 @@ def bare_server(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]
         stop_process(process)
 
 
-def admin_cookie(base_url: str) -> str:
-    """Sign in once as the administrator and return the `wbx_session` cookie value."""
-    response = httpx.post(f"{base_url}/login", data={"username": "admin", "password": ADMIN_PASSWORD},
+def session_cookie(base_url: str) -> str:
+    """Sign in once as the camera's officer (POST /login) and return the `wbx_session` cookie value."""
+    response = httpx.post(f"{base_url}/login", data={"username": OFFICER, "password": OFFICER_PASSWORD},
                           timeout=30, follow_redirects=False)
     cookie = response.cookies.get("wbx_session")
     if response.status_code != 303 or not cookie:
@@ -304,7 +332,7 @@ def tus_upload(creation_url: str, path: Path, sha256: str, chunk_size: int,
     start = time.perf_counter()
     uploader.upload()
     elapsed = time.perf_counter() - start
-    response_headers = uploader.request.response_headers if uploader.request else {}
+    response_headers: dict[str, str] = uploader.request.response_headers if uploader.request else {}
     if int(response_headers.get("upload-offset", -1)) != path.stat().st_size:
         raise RuntimeError(f"upload ended at {response_headers.get('upload-offset')}, not at the size")
     return UploadResult(elapsed, start, response_headers.get("witnessbox-item"))
@@ -381,7 +409,7 @@ def wait_verified(client: httpx.Client, sha256: str, timeout_s: float) -> tuple[
 
 
 def wait_ready(client: httpx.Client, item_id: str, timeout_s: float) -> tuple[dict[str, Any], float]:
-    """Poll the item list (read-only, not audited) until the item is ready with a proxy."""
+    """Poll the officer's item list (read-only, not audited) until the item is ready with a proxy."""
     def check() -> dict[str, Any] | None:
         items = client.get("/api/v1/items", params={"limit": 20}).raise_for_status().json()
         item = next((i for i in items if i["id"] == item_id), None)

@@ -5,6 +5,7 @@ The suite runs on SQLite and local files by default. When WITNESSBOX_TEST_DATABA
 each test gets its own PostgreSQL schema and its own Redis queue name.
 """
 
+import contextlib
 import os
 import secrets
 import socket
@@ -138,11 +139,18 @@ class LiveServer:
                 self.kill()
 
     @contextmanager
-    def admin(self) -> Iterator[httpx.Client]:
-        """An HTTP client signed in as the administrator."""
+    def signed_in(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Iterator[httpx.Client]:
+        """An HTTP client with a browser session (cookie and CSRF token) for one person."""
         with httpx.Client(base_url=self.url, timeout=30) as client:
-            client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+            response = client.post("/login", data={"username": username, "password": password})
+            assert response.status_code == 303, response.text
             yield client
+
+    def owner(self) -> "contextlib.AbstractContextManager[httpx.Client]":
+        """Signed in as the officer who owns the test cameras (see tests/factories/people.py)."""
+        from tests.factories.people import PASSWORD, PERSONAS
+
+        return self.signed_in(PERSONAS["owner"][0], PASSWORD)
 
 
 @pytest.fixture

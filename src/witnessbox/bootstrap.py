@@ -8,9 +8,14 @@ from pathlib import Path
 from huey.api import Huey
 from sqlalchemy.orm import Session
 
+from witnessbox.accounts.passwords import PasswordPolicy
+from witnessbox.accounts.service import UserService
+from witnessbox.accounts.signin import SignInService
+from witnessbox.accounts.tokens import TokenService
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
+from witnessbox.cases.service import CaseService
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import Clock, SystemClock
@@ -25,6 +30,7 @@ from witnessbox.ingest.staging import Staging
 from witnessbox.jobs.huey_queue import HueyQueue, make_huey
 from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner
+from witnessbox.sharing.service import SharingService
 from witnessbox.storage.factory import blob_store_from_url
 
 log = logging.getLogger(__name__)
@@ -38,9 +44,14 @@ class Container:
     clock: Clock
     db: Database
     audit: AuditLog
+    users: UserService
+    signin: SignInService
+    tokens: TokenService
     devices: DeviceService
     evidence: EvidenceService
     ingest: IngestService
+    sharing: SharingService
+    cases: CaseService
     jobs: JobRunner
     huey: Huey
 
@@ -62,30 +73,60 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     evidence = EvidenceService(db, audit, blobs, clock)
     jobs = JobRunner(db, clock, on_finished=lambda s, job: _audit_job(audit, s, job))
     limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
-    ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence,
-                           jobs, limits)
+    ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence, jobs, limits)
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
     huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
     queue = HueyQueue(huey, jobs)
     _schedule_housekeeping(queue, settings, jobs, ingest, audit)
-    return Container(settings, clock, db, audit, DeviceService(db, audit, clock), evidence,
-                     ingest, jobs, huey)
+    passwords = PasswordPolicy()
+    users = UserService(db, audit, clock, passwords)
+    tokens = TokenService(db, audit, clock)
+    return Container(
+        settings=settings,
+        clock=clock,
+        db=db,
+        audit=audit,
+        users=users,
+        signin=SignInService(db, audit, clock, passwords),
+        tokens=tokens,
+        devices=DeviceService(db, audit, clock, tokens),
+        evidence=evidence,
+        ingest=ingest,
+        sharing=SharingService(db, audit, clock, evidence, users),
+        cases=CaseService(db, audit, clock, evidence),
+        jobs=jobs,
+        huey=huey,
+    )
 
 
 def _audit_job(audit: AuditLog, session: Session, job: JobRecord) -> None:
     tag = AuditTag.JOB_RUN_SUCCEEDED if job.state == JobState.SUCCEEDED else AuditTag.JOB_RUN_FAILED
-    audit.record(session, tag, actor=SYSTEM, subject=Subject("job", job.id),
-                 details={"kind": job.kind, "subject": job.subject_id, "attempts": job.attempts,
-                          "outcome": job.outcome, "error": job.error})
+    audit.record(
+        session,
+        tag,
+        actor=SYSTEM,
+        subject=Subject("job", job.id),
+        details={
+            "kind": job.kind,
+            "subject": job.subject_id,
+            "attempts": job.attempts,
+            "outcome": job.outcome,
+            "error": job.error,
+        },
+    )
 
 
-def _schedule_housekeeping(queue: HueyQueue, settings: Settings, jobs: JobRunner,
-                           ingest: IngestService, audit: AuditLog) -> None:
+def _schedule_housekeeping(
+    queue: HueyQueue, settings: Settings, jobs: JobRunner, ingest: IngestService, audit: AuditLog
+) -> None:
     stuck_after = timedelta(minutes=settings.stuck_job_minutes)
     queue.every(5, "witnessbox.requeue_stuck", lambda: jobs.requeue_stuck(stuck_after))
     queue.every(15, "witnessbox.expire_uploads", ingest.expire)
-    queue.every(settings.audit_checkpoint_minutes, "witnessbox.audit_checkpoint",
-                lambda: audit.checkpoint(actor=SYSTEM))
+    queue.every(
+        settings.audit_checkpoint_minutes,
+        "witnessbox.audit_checkpoint",
+        lambda: audit.checkpoint(actor=SYSTEM),
+    )
 
 
 def data_path(settings: Settings, *parts: str) -> Path:

@@ -5,6 +5,7 @@ Thin: each verb loads settings, builds the container and calls one service.
 
 import getpass
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -13,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from witnessbox.accounts.roles import Role
+from witnessbox.accounts.service import NewUser
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import load_settings
 from witnessbox.core.actor import Actor, ActorKind
@@ -22,11 +25,15 @@ app = typer.Typer(help="Witnessbox: evidence management for body-worn video.", n
 cameras = typer.Typer(help="Register and list cameras.", no_args_is_help=True)
 docks = typer.Typer(help="Register and list docks.", no_args_is_help=True)
 audit = typer.Typer(help="Prove and checkpoint the audit trail.", no_args_is_help=True)
+users = typer.Typer(help="People, their roles and teams.", no_args_is_help=True)
+teams = typer.Typer(help="Teams and stations.", no_args_is_help=True)
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(cameras, name="cameras")
 app.add_typer(docks, name="docks")
 app.add_typer(audit, name="audit")
 app.add_typer(db, name="db")
+app.add_typer(users, name="users")
+app.add_typer(teams, name="teams")
 console = Console()
 T = TypeVar("T")
 
@@ -38,7 +45,7 @@ DataDir = Annotated[
 def operator() -> Actor:
     """The person at the terminal, as the audit trail records them."""
     name = getpass.getuser()
-    return Actor(kind=ActorKind.USER, id=f"cli:{name}", name=f"{name} (command line)", is_admin=True)
+    return Actor(kind=ActorKind.SYSTEM, id=f"cli:{name}", name=f"{name} (command line)")
 
 
 def container_for(data_dir: Path | None) -> Container:
@@ -63,8 +70,7 @@ def serve(
 
 
 @app.command()
-def worker(data_dir: DataDir = None,
-           threads: Annotated[int, typer.Option(help="job threads")] = 2) -> None:
+def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="job threads")] = 2) -> None:
     """Run job consumers only (for machines that do media work)."""
     from huey.consumer import Consumer
 
@@ -95,10 +101,14 @@ def simulate(
     cameras_: Annotated[int, typer.Option("--cameras", help="number of cameras")] = 3,
     minutes: Annotated[float, typer.Option(help="length of each recording")] = 1.0,
     recordings: Annotated[int, typer.Option(help="recordings per camera")] = 1,
-    width: int = 1280, height: int = 720, fps: int = 25,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 25,
     bitrate: Annotated[int, typer.Option(help="video bits per second")] = 4_000_000,
-    unique_seconds: Annotated[float | None, typer.Option(
-        help="encode only this many seconds, repeat them to the length (fast, for benchmarks)")] = None,
+    unique_seconds: Annotated[
+        float | None,
+        typer.Option(help="encode only this many seconds, repeat them to the length (fast, for benchmarks)"),
+    ] = None,
     seed: int = 0,
 ) -> None:
     """Write realistic camera output (H.264/AAC MP4 plus the camera's metadata file)."""
@@ -109,31 +119,155 @@ def simulate(
     with Progress(console=console) as progress:
         task = progress.add_task("recordings", total=cameras_ * recordings)
         paths = write_camera_folders(
-            out, cameras=cameras_, minutes=minutes, recordings_per_camera=recordings, width=width,
-            height=height, fps=fps, video_bitrate=bitrate, seed=seed, unique_seconds=unique_seconds,
+            out,
+            cameras=cameras_,
+            minutes=minutes,
+            recordings_per_camera=recordings,
+            width=width,
+            height=height,
+            fps=fps,
+            video_bitrate=bitrate,
+            seed=seed,
+            unique_seconds=unique_seconds,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     console.print(f"wrote {len(paths)} recordings under {out}")
 
 
 @cameras.command("add")
-def cameras_add(serial: str, model: Annotated[str, typer.Option(help="camera model")] = "",
-                officer: Annotated[str | None, typer.Option(help="collar number of its officer")] = None,
-                data_dir: DataDir = None) -> None:
+def cameras_add(
+    serial: str,
+    model: Annotated[str, typer.Option(help="camera model")] = "",
+    officer: Annotated[str | None, typer.Option(help="collar number of its officer")] = None,
+    data_dir: DataDir = None,
+) -> None:
     """Register a camera by serial number."""
-    camera = _run(lambda c: c.devices.register_camera(serial, model=model, officer=officer,
-                                                      actor=operator()), data_dir)
+    camera = _run(
+        lambda c: c.devices.register_camera(serial, model=model, officer=officer, actor=operator()), data_dir
+    )
     console.print(f"camera {camera.serial} registered")
 
 
 @cameras.command("list")
 def cameras_list(data_dir: DataDir = None) -> None:
     """List registered cameras."""
-    table = Table("serial", "model", "officer", "last docked")
+    table = Table("serial", "model", "pool", "last docked")
     for camera in _run(lambda c: c.devices.list_cameras(), data_dir):
-        table.add_row(camera.serial, camera.model, camera.officer or "",
-                      camera.last_docked_at.isoformat() if camera.last_docked_at else "never")
+        table.add_row(
+            camera.serial,
+            camera.model,
+            camera.pool or "",
+            camera.last_docked_at.isoformat() if camera.last_docked_at else "never",
+        )
     console.print(table)
+
+
+@cameras.command("assign")
+def cameras_assign(
+    serial: str,
+    officer: Annotated[str, typer.Argument(help="collar number")],
+    pool: Annotated[bool, typer.Option(help="a pool sign-out rather than a personal issue")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue a camera to an officer from now on (uploads are attributed to them)."""
+    _run(
+        lambda c: c.devices.assign(serial, officer, kind="pool" if pool else "personal", actor=operator()),
+        data_dir,
+    )
+    console.print(f"camera {serial} is now with {officer}")
+
+
+@docks.command("revoke")
+def docks_revoke(name: str, data_dir: DataDir = None) -> None:
+    """Withdraw a dock's credential."""
+    _run(lambda c: c.devices.revoke_dock(name, actor=operator()), data_dir)
+    console.print(f"dock {name} revoked")
+
+
+@users.command("add")
+def users_add(
+    collar_number: str,
+    name: str,
+    role: Annotated[list[Role], typer.Option("--role", help="repeat for several roles")],
+    rank: str = "",
+    email: str | None = None,
+    team: Annotated[list[str] | None, typer.Option("--team", help="team the person is in")] = None,
+    supervises: Annotated[list[str] | None, typer.Option(help="team the person supervises")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a person; their password is asked for (or set WITNESSBOX_NEW_PASSWORD)."""
+    password = os.environ.get("WITNESSBOX_NEW_PASSWORD") or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    new = NewUser(
+        collar_number=collar_number,
+        name=name,
+        roles=frozenset(role),
+        rank=rank,
+        email=email,
+        password=password,
+        teams=tuple(team or ()),
+        supervises=tuple(supervises or ()),
+    )
+    user = _run(lambda c: c.users.create_user(new, actor=operator()), data_dir)
+    console.print(f"added {user.display_name}")
+
+
+@users.command("list")
+def users_list(data_dir: DataDir = None) -> None:
+    """List everyone with their roles and teams."""
+    table = Table("collar", "name", "rank", "roles", "teams", "active")
+    for user in _run(lambda c: c.users.list_users(actor=operator()), data_dir):
+        teams_text = ", ".join(
+            m.team.name + (" (supervises)" if m.supervises else "") for m in user.memberships
+        )
+        table.add_row(
+            user.collar_number,
+            user.name,
+            user.rank,
+            ", ".join(user.roles),
+            teams_text,
+            "yes" if user.active else "no",
+        )
+    console.print(table)
+
+
+@users.command("roles")
+def users_roles(
+    collar_number: str, role: Annotated[list[Role], typer.Option("--role")], data_dir: DataDir = None
+) -> None:
+    """Replace a person's roles."""
+
+    def change(c: Container) -> None:
+        user = c.users.by_collar_number(collar_number)
+        if user is None:
+            raise typer.BadParameter(f"no user {collar_number}")
+        c.users.set_roles(user.id, frozenset(role), actor=operator())
+
+    _run(change, data_dir)
+    console.print(f"{collar_number}: {', '.join(role)}")
+
+
+@users.command("import")
+def users_import(csv_file: Path, data_dir: DataDir = None) -> None:
+    """Onboard many people from CSV: collar_number,name,rank,email,roles,teams,supervises,password."""
+    from witnessbox.accounts.onboarding import import_users
+
+    report = _run(
+        lambda c: import_users(c.users, csv_file.read_text(encoding="utf-8-sig"), actor=operator()), data_dir
+    )
+    console.print(f"imported {report.created}, skipped {len(report.problems)}")
+    for line, problem in report.problems:
+        console.print(f"  line {line}: {problem}", style="yellow")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@teams.command("add")
+def teams_add(name: str, station: str = "", data_dir: DataDir = None) -> None:
+    """Add a team or station."""
+    _run(lambda c: c.users.create_team(name, station=station, actor=operator()), data_dir)
+    console.print(f"team {name} added")
 
 
 @docks.command("add")
@@ -149,8 +283,9 @@ def docks_list(data_dir: DataDir = None) -> None:
     """List registered docks."""
     table = Table("name", "registered", "revoked")
     for dock_ in _run(lambda c: c.devices.list_docks(), data_dir):
-        table.add_row(dock_.name, dock_.created_at.isoformat(),
-                      dock_.revoked_at.isoformat() if dock_.revoked_at else "")
+        table.add_row(
+            dock_.name, dock_.created_at.isoformat(), dock_.revoked_at.isoformat() if dock_.revoked_at else ""
+        )
     console.print(table)
 
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import LiveServer
 from tests.factories.media import sha256_file, tiny_recording
+from tests.factories.people import make_force
 from witnessbox.bootstrap import build
 from witnessbox.cli import app
 from witnessbox.core.actor import SYSTEM
@@ -20,8 +21,9 @@ from witnessbox.dock.recordings import find_recordings
 def _setup(server: LiveServer, serials: list[str]) -> str:
     container = build(server.settings)
     try:
+        make_force(container, camera=None)
         for serial in serials:
-            container.devices.register_camera(serial, actor=SYSTEM)
+            container.devices.register_camera(serial, officer="1142", actor=SYSTEM)
         return container.devices.register_dock("station-1", actor=SYSTEM)[1]
     finally:
         container.close()
@@ -39,7 +41,7 @@ def test_dock_command_uploads_confirms_and_wipes(live_server: LiveServer, tmp_pa
                                 env={"HOME": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert not any(c.exists() or c.with_suffix(".json").exists() for c in clips)
-    with live_server.admin() as admin:
+    with live_server.owner() as admin:
         for digest in hashes:
             items = admin.get("/api/v1/items", params={"sha256": digest}).json()
             assert len(items) == 1 and items[0]["verified"]
@@ -83,7 +85,7 @@ def test_server_killed_mid_upload_dock_resumes_and_file_arrives_once(
     worker.join(120)
     assert outcome and outcome[0].ok, outcome  # type: ignore[attr-defined]
     assert not clip.exists()
-    with live_server.admin() as admin:
+    with live_server.owner() as admin:
         items = admin.get("/api/v1/items", params={"sha256": digest}).json()
         assert len(items) == 1
         original = admin.get(items[0]["original"])

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories.media import STARTED, tiny_recording
+from tests.factories.people import make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
@@ -48,7 +49,7 @@ def _jobs(container: Container) -> list[JobRecord]:
 def immediate(container: Container) -> Container:
     """The container with jobs sent nowhere: tests run them by hand, like a worker would."""
     container.jobs.queue = _Recorder()
-    container.devices.register_camera("WBX00001", actor=SYSTEM)
+    make_force(container)
     return container
 
 
@@ -110,7 +111,7 @@ def test_stuck_jobs_are_requeued(settings: Settings, tmp_path: Path) -> None:
     container = build(settings, clock=clock)
     try:
         container.jobs.queue = _Recorder()
-        container.devices.register_camera("WBX00001", actor=SYSTEM)
+        make_force(container)
         item_id = _upload(container, tiny_recording(tmp_path).read_bytes())
         [job] = _jobs(container)
         container.jobs._start(job.id)  # the worker took it, then died
@@ -128,7 +129,7 @@ def test_expired_uploads_are_deleted_and_refuse_resumption(settings: Settings) -
     clock = FixedClock()
     container = build(settings, clock=clock)
     try:
-        container.devices.register_camera("WBX00001", actor=SYSTEM)
+        make_force(container)
         data = b"x" * 1000
         status = container.ingest.create(_declaration(data), len(data), actor=SYSTEM)
         asyncio.run(container.ingest.append(status.id, 0, _body(data[:400]), actor=SYSTEM))

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories.media import STARTED, tiny_recording
+from tests.factories.people import make_force
 from tests.unit.media.malformed import malformed_variants
 from witnessbox.bootstrap import Container
 from witnessbox.core.actor import SYSTEM
@@ -53,7 +54,7 @@ def test_hundred_malformed_recordings_are_quarantined_with_reasons(container: Co
     """GIVEN 100 truncated/garbled/foreign files from one recording WHEN ingested and processed by the worker
     THEN each unusable one is quarantined with a clear reason, its original kept, no job crashes,
     and the worker still processes a good recording afterwards."""
-    container.devices.register_camera("WBX00001", actor=SYSTEM)
+    make_force(container)
     clip = tiny_recording(tmp_path / "camera", seconds=3)
     variants = malformed_variants(clip, tmp_path / "bad")
     assert len(variants) == 100

@@ -15,7 +15,9 @@ from tusclient.exceptions import TusCommunicationError
 
 from tests.conftest import LiveServer
 from tests.factories.media import sha256_file, tiny_recording
+from tests.factories.people import make_force
 from witnessbox.bootstrap import build
+from witnessbox.core.actor import SYSTEM
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -23,9 +25,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 def _register(server: LiveServer, serial: str = "WBX00001") -> str:
     container = build(server.settings)
     try:
-        from witnessbox.core.actor import SYSTEM
-
-        container.devices.register_camera(serial, actor=SYSTEM, officer="PC 1142")
+        make_force(container, camera=serial)
         return container.devices.register_dock("station-1", actor=SYSTEM)[1]
     finally:
         container.close()
@@ -62,8 +62,8 @@ def test_tuspy_upload_creates_one_verified_playable_item(live_server: LiveServer
     item = _wait_ready(live_server, token, sha256_file(clip))
     assert item["state"] == "ready", item
     assert item["verified"] is True and item["size"] == clip.stat().st_size
-    assert item["officer"] == "PC 1142" and item["camera"] == "WBX00001"
-    with live_server.admin() as admin:
+    assert item["officer"] == "1142 Alex Morgan" and item["camera"] == "WBX00001"
+    with live_server.owner() as admin:
         original = admin.get(str(item["original"]))
         assert hashlib.sha256(original.content).hexdigest() == item["sha256"]
         assert original.headers["etag"] == f'"{item["sha256"]}"'

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer
+from tests.conftest import LiveServer
 from tests.factories.media import tiny_recording
+from tests.factories.people import PASSWORD, make_force
 from witnessbox.bootstrap import build
 from witnessbox.core.actor import SYSTEM
 
@@ -20,7 +21,8 @@ def _ready_item(server: LiveServer, tmp_path: Path, data: bytes | None = None) -
     """Upload with creation-with-upload (one POST carrying all the bytes) and wait until processed."""
     container = build(server.settings)
     try:
-        container.devices.register_camera("WBX00001", actor=SYSTEM)
+        if container.users.by_collar_number("1142") is None:
+            make_force(container)
         token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
     finally:
         container.close()
@@ -49,7 +51,7 @@ def _ready_item(server: LiveServer, tmp_path: Path, data: bytes | None = None) -
 def test_creation_with_upload_and_ranged_streaming(live_server: LiveServer, tmp_path: Path) -> None:
     """GIVEN a ready item WHEN the original and proxy are fetched with and without Range THEN lengths, ETags and bytes are exact."""
     item = _ready_item(live_server, tmp_path)
-    with live_server.admin() as admin:
+    with live_server.owner() as admin:
         full = admin.get(str(item["original"]))
         assert full.status_code == 200
         assert int(full.headers["content-length"]) == item["size"] == len(full.content)
@@ -74,7 +76,7 @@ def test_pages_require_sign_in_and_show_the_player(live_server: LiveServer, tmp_
         assert bounced.status_code == 303 and bounced.headers["location"].startswith("/login")
         wrong = browser.post("/login", data={"username": "admin", "password": "nope"})
         assert wrong.status_code == 401 and "wrong username or password" in wrong.text
-        signed_in = browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+        signed_in = browser.post("/login", data={"username": "1142", "password": PASSWORD})
         assert signed_in.status_code == 303
         cookie = signed_in.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
@@ -84,7 +86,9 @@ def test_pages_require_sign_in_and_show_the_player(live_server: LiveServer, tmp_
         assert f'src="/api/v1/items/{item["id"]}/proxy"' in page.text and "<video" in page.text
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert page.headers["x-content-type-options"] == "nosniff"
-        browser.post("/logout")
+        assert browser.post("/logout").status_code == 403, "sign-out without the CSRF token"
+        csrf = browser.get("/api/v1/me").json()["csrf_token"]
+        assert browser.post("/logout", data={"csrf_token": csrf}).status_code == 303
         assert browser.get("/api/v1/items").status_code == 401
 
 
@@ -94,7 +98,7 @@ def test_quarantined_item_is_listed_with_its_reason(live_server: LiveServer, tmp
     truncated = clip.read_bytes()[: clip.stat().st_size // 2]
     item = _ready_item(live_server, tmp_path, truncated)
     assert item["state"] == "quarantined" and item["reason"]
-    with live_server.admin() as admin:
+    with live_server.owner() as admin:
         listed = admin.get("/api/v1/items", params={"state": "quarantined"}).json()
         assert [i["id"] for i in listed] == [item["id"]]
         original = admin.get(str(item["original"]))
@@ -105,7 +109,7 @@ def test_quarantined_item_is_listed_with_its_reason(live_server: LiveServer, tmp
 def test_every_access_is_audited_and_the_chain_verifies(live_server: LiveServer, tmp_path: Path) -> None:
     """GIVEN a viewing session WHEN an item is viewed, played and downloaded THEN each is in the audit trail with address, and verify passes."""
     item = _ready_item(live_server, tmp_path)
-    with live_server.admin() as admin:
+    with live_server.owner() as admin:
         admin.get(f"/api/v1/items/{item['id']}")
         admin.get(str(item["proxy"]), headers={"Range": "bytes=0-"})
         admin.get(str(item["proxy"]), headers={"Range": "bytes=100-"})  # a seek: same viewing
@@ -123,7 +127,7 @@ def test_every_access_is_audited_and_the_chain_verifies(live_server: LiveServer,
         assert tags.count("evidence:item:played") == 1
         assert tags.count("evidence:item:downloaded") == 1
         viewed = next(e for e in events if e.tag == "evidence:item:viewed")
-        assert viewed.actor_name == "admin" and viewed.source_address == "127.0.0.1" and viewed.request_id
+        assert viewed.actor_name == "1142 Alex Morgan" and viewed.source_address == "127.0.0.1" and viewed.request_id
         assert {"evidence:item:created", "evidence:item:verified", "evidence:item:ready"} <= set(tags)
         assert container.audit.verify().ok
     finally:

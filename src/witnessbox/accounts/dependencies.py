@@ -1,16 +1,21 @@
-"""The one dependency every route uses to learn who is asking.
+"""The dependencies every route uses: who is asking, and (for forms) that they meant to.
 
 Routes never look at credentials themselves: they depend on `current_actor`,
 which asks the authenticator the web app was built with (see web/auth.py).
 """
 
+import hmac
 from typing import Protocol
 
 from fastapi import Request
 
 from witnessbox.core.actor import Actor, ActorKind
+from witnessbox.core.errors import Forbidden
 
 SESSION_COOKIE = "wbx_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Authenticator(Protocol):
@@ -22,12 +27,29 @@ class Authenticator(Protocol):
 def request_actor(request: Request) -> Actor:
     """An anonymous actor carrying this request's id and address, for auditing failures."""
     return Actor(kind=ActorKind.USER, id="anonymous", name="anonymous").with_request(
-        request.state.request_id, request.client.host if request.client else None)
+        request.state.request_id, request.client.host if request.client else None
+    )
 
 
-def current_actor(request: Request) -> Actor:
-    """Who is making this request; NotAuthenticated when nobody recognisable is."""
+async def current_actor(request: Request) -> Actor:
+    """Who is making this request; NotAuthenticated when nobody recognisable is.
+
+    A state-changing request that rides on the session cookie must also carry the
+    session's CSRF token (form field or X-CSRF-Token header); bearer tokens are not
+    sent by browsers on their own, so they need none.
+    """
     authenticator: Authenticator = request.app.state.authenticator
     actor = authenticator.actor_for(request)
+    if request.method in UNSAFE_METHODS and not request.headers.get("authorization"):
+        await _check_csrf(request)
     anonymous = request_actor(request)
     return actor.with_request(anonymous.request_id, anonymous.source_address)
+
+
+async def _check_csrf(request: Request) -> None:
+    expected = getattr(request.state, "csrf_token", None)
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and "form" in request.headers.get("content-type", ""):
+        given = str((await request.form()).get(CSRF_FIELD) or "")
+    if not expected or not given or not hmac.compare_digest(given, expected):
+        raise Forbidden("the form has expired or did not come from this site; reload and try again")

@@ -1,106 +1,266 @@
-"""Signing in: the configured administrator, server-side sessions, and bearer credentials.
+"""Use cases for people and teams: create, change roles, place in teams, look up as an Actor."""
 
-This is the first, deliberately small account model: one administrator from
-configuration, plus docks. Every route asks `authenticate` through one
-dependency, so richer accounts and the access policy slot in here.
-"""
-
-import hashlib
-import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from witnessbox.accounts.models import WebSession
+from witnessbox.accounts.models import Notification, Team, TeamMember, User
+from witnessbox.accounts.passwords import PasswordPolicy
+from witnessbox.accounts.policy import Access, decide
+from witnessbox.accounts.roles import Permission, Role
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
-from witnessbox.core.actor import Actor, ActorKind
+from witnessbox.core.actor import SYSTEM, Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import NotAuthenticated
-from witnessbox.core.ids import new_id, new_token
+from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
-
-SESSION_IDLE = timedelta(minutes=30)
-SESSION_ABSOLUTE = timedelta(hours=12)
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
-class AdminAccount:
-    """The configured administrator: a name and an argon2 hash of the password."""
+class NewUser:
+    """What it takes to add a person."""
 
-    username: str
-    password_hash: str
-
-    @classmethod
-    def from_password(cls, username: str, password: str) -> "AdminAccount":
-        """Hash the configured password once at start-up."""
-        return cls(username=username, password_hash=_hasher.hash(password))
-
-    def actor(self) -> Actor:
-        """The administrator as an acting party."""
-        return Actor(kind=ActorKind.USER, id=f"admin:{self.username}", name=self.username,
-                     is_admin=True)
+    collar_number: str
+    name: str
+    roles: frozenset[Role]
+    rank: str = ""
+    email: str | None = None
+    password: str | None = None
+    teams: tuple[str, ...] = ()
+    supervises: tuple[str, ...] = ()
 
 
-class AccountService:
-    """Checks credentials and keeps browser sessions."""
+def actor_for(user: User) -> Actor:
+    """The Actor a signed-in user acts as: roles and team memberships snapshotted now."""
+    return Actor(
+        kind=ActorKind.USER,
+        id=user.id,
+        name=user.display_name,
+        roles=frozenset(user.roles),
+        teams=frozenset(m.team_id for m in user.memberships),
+        supervises=frozenset(m.team_id for m in user.memberships if m.supervises),
+    )
 
-    def __init__(self, db: Database, audit: AuditLog, clock: Clock, admin: AdminAccount) -> None:
-        self.db, self.audit, self.clock, self.admin = db, audit, clock, admin
 
-    def check_password(self, username: str, password: str, *, request: Actor) -> Actor:
-        """The actor for a correct username and password; NotAuthenticated (audited) otherwise."""
-        if hmac.compare_digest(username, self.admin.username) and _matches(self.admin, password):
-            return self.admin.actor().with_request(request.request_id, request.source_address)
+def require(actor: Actor, permission: Permission) -> None:
+    """Raise Forbidden unless the policy allows a non-item permission."""
+    if decide(actor, permission) != Access.ALLOW:
+        raise Forbidden(f"you may not {permission}")
+
+
+class UserService:
+    """People, teams and notifications."""
+
+    def __init__(self, db: Database, audit: AuditLog, clock: Clock, passwords: PasswordPolicy) -> None:
+        self.db, self.audit, self.clock, self.passwords = db, audit, clock, passwords
+
+    def create_user(self, new: NewUser, *, actor: Actor) -> User:
+        """Add a person, with roles and teams; the password must meet the policy."""
+        require(actor, Permission.USER_MANAGE)
+        collar = _clean(new.collar_number, "collar number", 32)
         with self.db.transaction() as uow:
-            self.audit.record(uow.session, AuditTag.ACCOUNT_SIGNIN_FAILED, actor=request,
-                              details={"username": username[:128]})
-        raise NotAuthenticated("wrong username or password")
+            user = User(
+                id=new_id(),
+                collar_number=collar,
+                name=_clean(new.name, "name", 128, spaces=True),
+                rank=new.rank.strip(),
+                email=(new.email or "").strip().lower() or None,
+                roles=sorted(new.roles),
+                active=True,
+                created_at=self.clock.now(),
+            )
+            if new.password is not None:
+                user.password_hash = self.passwords.hash(new.password, user=user)
+                user.password_changed_at = self.clock.now()
+            uow.session.add(user)
+            _flush(uow.session, f"a user with collar number {collar} or that email already exists")
+            self._place(uow.session, user, new.teams, new.supervises)
+            self.audit.record(
+                uow.session,
+                AuditTag.ACCOUNT_USER_CREATED,
+                actor=actor,
+                subject=Subject("user", user.id),
+                details={
+                    "collar_number": collar,
+                    "name": user.name,
+                    "roles": user.roles,
+                    "teams": list(new.teams),
+                    "supervises": list(new.supervises),
+                },
+            )
+        return self.get(user.id)
 
-    def start_session(self, actor: Actor) -> str:
-        """Open a server-side session; return the cookie token (only its hash is stored)."""
-        token, now = new_token("wbx_session"), self.clock.now()
+    def _place(self, session: Session, user: User, teams: Iterable[str], supervises: Iterable[str]) -> None:
+        supervised = {self._team(session, name).id for name in supervises}
+        member_of = {self._team(session, name).id for name in teams} | supervised
+        for team_id in sorted(member_of):
+            session.add(
+                TeamMember(id=new_id(), team_id=team_id, user_id=user.id, supervises=team_id in supervised)
+            )
+
+    def set_roles(self, user_id: str, roles: frozenset[Role], *, actor: Actor) -> User:
+        """Change a person's roles; audited with before and after."""
+        require(actor, Permission.USER_MANAGE)
         with self.db.transaction() as uow:
-            row = WebSession(id=new_id(), token_hash=_digest(token), username=actor.name,
-                             created_at=now, last_seen_at=now, expires_at=now + SESSION_ABSOLUTE)
-            uow.session.add(row)
-            self.audit.record(uow.session, AuditTag.ACCOUNT_SESSION_STARTED, actor=actor,
-                              subject=Subject("session", row.id))
-        return token
+            user = self._user(uow.session, user_id)
+            before, user.roles = list(user.roles), sorted(roles)
+            self.audit.record(
+                uow.session,
+                AuditTag.ACCOUNT_USER_ROLES_CHANGED,
+                actor=actor,
+                subject=Subject("user", user.id),
+                details={"before": before, "after": user.roles},
+            )
+        return self.get(user_id)
 
-    def session_actor(self, token: str) -> Actor:
-        """The actor behind a live session cookie; it slides the idle time-out forward."""
-        now = self.clock.now()
+    def set_active(self, user_id: str, active: bool, *, actor: Actor) -> None:
+        """Disable (or re-enable) a person; disabling ends their sessions at their next request."""
+        require(actor, Permission.USER_MANAGE)
         with self.db.transaction() as uow:
-            row = uow.session.scalars(
-                select(WebSession).where(WebSession.token_hash == _digest(token))).first()
-            if row is None or row.revoked_at or row.expires_at < now \
-                    or row.last_seen_at + SESSION_IDLE < now:
-                raise NotAuthenticated("session has ended; sign in again")
-            row.last_seen_at = now
-        return self.admin.actor()
+            user = self._user(uow.session, user_id)
+            user.active = active
+            tag = AuditTag.ACCOUNT_USER_ENABLED if active else AuditTag.ACCOUNT_USER_DISABLED
+            self.audit.record(uow.session, tag, actor=actor, subject=Subject("user", user.id))
 
-    def end_session(self, token: str, *, actor: Actor) -> None:
-        """Sign out: the session can never be used again."""
+    def set_password(self, user_id: str, password: str, *, actor: Actor) -> None:
+        """Set a password (an administrator, or the person themself)."""
+        if actor.id != user_id:
+            require(actor, Permission.USER_MANAGE)
         with self.db.transaction() as uow:
-            row = uow.session.scalars(
-                select(WebSession).where(WebSession.token_hash == _digest(token))).first()
-            if row is not None and row.revoked_at is None:
-                row.revoked_at = self.clock.now()
-                self.audit.record(uow.session, AuditTag.ACCOUNT_SESSION_ENDED, actor=actor,
-                                  subject=Subject("session", row.id))
+            user = self._user(uow.session, user_id)
+            user.password_hash = self.passwords.hash(password, user=user)
+            user.password_changed_at = self.clock.now()
+            self.audit.record(
+                uow.session, AuditTag.ACCOUNT_PASSWORD_CHANGED, actor=actor, subject=Subject("user", user.id)
+            )
+
+    def create_team(self, name: str, *, actor: Actor, station: str = "") -> Team:
+        """Add a team or station."""
+        require(actor, Permission.USER_MANAGE)
+        with self.db.transaction() as uow:
+            team = Team(
+                id=new_id(),
+                name=_clean(name, "team name", 128, spaces=True),
+                station=station.strip(),
+                created_at=self.clock.now(),
+            )
+            uow.session.add(team)
+            _flush(uow.session, f"team {name} already exists")
+            self.audit.record(
+                uow.session,
+                AuditTag.ACCOUNT_TEAM_CREATED,
+                actor=actor,
+                subject=Subject("team", team.id),
+                details={"name": team.name},
+            )
+        return team
+
+    def add_to_team(self, user_id: str, team: str, *, actor: Actor, supervises: bool = False) -> None:
+        """Put a person in a team (as a supervisor of it when `supervises`)."""
+        require(actor, Permission.USER_MANAGE)
+        with self.db.transaction() as uow:
+            user, found = self._user(uow.session, user_id), self._team(uow.session, team)
+            member = uow.session.scalars(
+                select(TeamMember).where(TeamMember.user_id == user.id, TeamMember.team_id == found.id)
+            ).first()
+            if member is None:
+                uow.session.add(
+                    TeamMember(id=new_id(), team_id=found.id, user_id=user.id, supervises=supervises)
+                )
+            else:
+                member.supervises = supervises
+            self.audit.record(
+                uow.session,
+                AuditTag.ACCOUNT_TEAM_MEMBER_SET,
+                actor=actor,
+                subject=Subject("user", user.id),
+                details={"team": found.name, "supervises": supervises},
+            )
+
+    def ensure_administrator(self, username: str, password: str) -> User | None:
+        """On first start, create the break-glass administrator; later starts change nothing."""
+        with self.db.read() as session:
+            if session.scalars(select(User.id).where(User.collar_number == username)).first():
+                return None
+        return self.create_user(
+            NewUser(
+                collar_number=username,
+                name="System administrator",
+                roles=frozenset({Role.SYSTEM_ADMINISTRATOR}),
+                password=password,
+            ),
+            actor=SYSTEM,
+        )
+
+    def get(self, user_id: str) -> User:
+        """A user by id."""
+        with self.db.read() as session:
+            return self._user(session, user_id)
+
+    def by_collar_number(self, collar_number: str) -> User | None:
+        """A user by collar number."""
+        with self.db.read() as session:
+            return session.scalars(select(User).where(User.collar_number == collar_number)).first()
+
+    def list_users(self, *, actor: Actor) -> list[User]:
+        """Everyone, by collar number (administrators)."""
+        require(actor, Permission.USER_MANAGE)
+        with self.db.read() as session:
+            return list(session.scalars(select(User).order_by(User.collar_number)))
+
+    def list_teams(self) -> list[Team]:
+        """All teams, by name (names are not secret: shares pick from them)."""
+        with self.db.read() as session:
+            return list(session.scalars(select(Team).order_by(Team.name)))
+
+    def notify(self, session: Session, user_id: str, text: str, link: str | None = None) -> None:
+        """Leave a message for a person, in the caller's transaction."""
+        session.add(
+            Notification(id=new_id(), user_id=user_id, text=text, link=link, created_at=self.clock.now())
+        )
+
+    def notifications(self, *, actor: Actor, unread_only: bool = True) -> list[Notification]:
+        """The actor's messages, newest first."""
+        query = select(Notification).where(Notification.user_id == actor.id)
+        if unread_only:
+            query = query.where(Notification.read_at.is_(None))
+        with self.db.read() as session:
+            return list(session.scalars(query.order_by(Notification.created_at.desc()).limit(50)))
+
+    def mark_read(self, *, actor: Actor) -> None:
+        """Mark all the actor's messages read."""
+        with self.db.transaction() as uow:
+            for note in uow.session.scalars(
+                select(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+            ):
+                note.read_at = self.clock.now()
+
+    def _user(self, session: Session, user_id: str) -> User:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        return user
+
+    def _team(self, session: Session, name: str) -> Team:
+        team = session.scalars(select(Team).where(Team.name == name)).first()
+        if team is None:
+            raise InvalidInput(f"no team called {name!r}; create it first")
+        return team
 
 
-def _matches(admin: AdminAccount, password: str) -> bool:
+def _clean(value: str, what: str, limit: int, *, spaces: bool = False) -> str:
+    value = value.strip()
+    if not value or len(value) > limit or (not spaces and any(ch.isspace() for ch in value)):
+        raise InvalidInput(f"{what} must be 1-{limit} characters" + ("" if spaces else " without spaces"))
+    return value
+
+
+def _flush(session: Session, message: str) -> None:
     try:
-        return _hasher.verify(admin.password_hash, password)
-    except VerificationError:
-        return False
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict(message) from error

@@ -132,9 +132,7 @@ class AuditLog:
             if not self.signer.verify(statement, mark.signature):
                 return ChainBreak(seq=mark.seq, problem="checkpoint signature is not valid")
             if hashes.get(mark.seq) != mark.entry_hash:
-                return ChainBreak(
-                    seq=mark.seq, problem="differs from what the signed checkpoint recorded"
-                )
+                return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
         return None
 
 

@@ -75,3 +75,19 @@ class IntegrityFailure(WitnessboxError):
     """A whole file does not match its declared hash; it is never accepted as evidence."""
 
     status = 422
+
+
+class TooManyAttempts(WitnessboxError):
+    """Throttled: too many failed tries; `retry_after_s` says when to try again."""
+
+    status = 429
+
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
+class ReasonRequired(Forbidden):
+    """Allowed only once the actor records why they are opening this item."""
+
+    status = 403

@@ -1,8 +1,8 @@
-"""Tables for cameras and docks."""
+"""Tables for cameras, docks and who had which camera when."""
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from witnessbox.db.base import Base
@@ -17,19 +17,32 @@ class Camera(Base):
     serial: Mapped[str] = mapped_column(String(64), unique=True)
     model: Mapped[str] = mapped_column(String(64), default="")
     firmware: Mapped[str | None] = mapped_column(String(64))
-    officer: Mapped[str | None] = mapped_column(String(64))
+    pool: Mapped[str | None] = mapped_column(String(128))  # the pool dock's station, for shared cameras
     registered_at: Mapped[datetime]
     last_docked_at: Mapped[datetime | None]
 
 
+class CameraAssignment(Base):
+    """A camera in one officer's hands from `starts_at` until `ends_at` (open: still issued)."""
+
+    __tablename__ = "camera_assignments"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "personal" issue or "pool" sign-out
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime | None]
+    assigned_by: Mapped[str] = mapped_column(String(128))
+
+
 class Dock(Base):
-    """A docking station that uploads from cameras, with its own bearer credential."""
+    """A docking station that uploads from cameras; its credential is an ApiToken of kind "dock"."""
 
     __tablename__ = "docks"
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]

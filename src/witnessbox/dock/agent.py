@@ -63,9 +63,18 @@ class Outcome:
 class DockAgent:
     """Uploads recordings from camera folders to one server."""
 
-    def __init__(self, server: str, token: str, *, wipe: bool = True,
-                 console: Console | None = None, state_dir: Path | None = None,
-                 retries: int = 5, retry_delay_s: float = 2.0, chunk_size: int = CHUNK) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        wipe: bool = True,
+        console: Console | None = None,
+        state_dir: Path | None = None,
+        retries: int = 5,
+        retry_delay_s: float = 2.0,
+        chunk_size: int = CHUNK,
+    ) -> None:
         self.server = server.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"}
         self.wipe = wipe
@@ -94,6 +103,7 @@ class DockAgent:
     def _one(self, recording: Recording, progress: Progress, overall: Any) -> Outcome:
         task = progress.add_task(recording.path.name, total=recording.size * 2)
         try:
+
             def advance(n: int) -> None:
                 progress.advance(task, n)
                 progress.advance(overall, n / 2)
@@ -123,8 +133,11 @@ class DockAgent:
                 self._upload(recording, sha256, advance)
                 return
             except TusCommunicationError as error:
-                if error.status_code is not None and 400 <= error.status_code < 500 \
-                        and error.status_code not in (404, 409, 410, 423):
+                if (
+                    error.status_code is not None
+                    and 400 <= error.status_code < 500
+                    and error.status_code not in (404, 409, 410, 423)
+                ):
                     raise Refused(_reason(error)) from error
                 if attempt > self.retries:
                     raise
@@ -146,9 +159,15 @@ class DockAgent:
     def _uploader(self, recording: Recording, sha256: str, store: FileStorage) -> Uploader:
         client = TusClient(f"{self.server}/api/v1/uploads/", headers=self.headers)
         options: dict[str, Any] = {
-            "file_path": str(recording.path), "chunk_size": self.chunk_size, "client": client,
-            "metadata": recording.upload_metadata(sha256, METADATA_LIMIT), "retries": 3,
-            "retry_delay": 1, "store_url": True, "url_storage": store, "fingerprinter": KnownDigest(sha256),
+            "file_path": str(recording.path),
+            "chunk_size": self.chunk_size,
+            "client": client,
+            "metadata": recording.upload_metadata(sha256, METADATA_LIMIT),
+            "retries": 3,
+            "retry_delay": 1,
+            "store_url": True,
+            "url_storage": store,
+            "fingerprinter": KnownDigest(sha256),
             "upload_checksum": True,
         }
         try:
@@ -163,8 +182,9 @@ class DockAgent:
         return FileStorage(str(self.state_dir / "uploads.json"))
 
     def _held(self, sha256: str) -> bool:
-        response = httpx.get(f"{self.server}/api/v1/items", params={"sha256": sha256},
-                             headers=self.headers, timeout=30)
+        response = httpx.get(
+            f"{self.server}/api/v1/items", params={"sha256": sha256}, headers=self.headers, timeout=30
+        )
         response.raise_for_status()
         return any(item["sha256"] == sha256 and item["verified"] for item in response.json())
 
@@ -193,4 +213,3 @@ def _reason(error: TusCommunicationError) -> str:
         return str(json.loads(content)["error"])
     except (ValueError, KeyError, TypeError):
         return f"server answered {error.status_code}"
-

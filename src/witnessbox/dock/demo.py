@@ -1,11 +1,15 @@
-"""The demo data set: simulated cameras docked through the real upload path."""
+"""The demo data set: a small force, simulated cameras docked through the real upload path."""
 
 import contextlib
 import logging
+import secrets
 import time
+from pathlib import Path
 
 import httpx
 
+from witnessbox.accounts.roles import Role
+from witnessbox.accounts.service import NewUser
 from witnessbox.bootstrap import Container
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.errors import Conflict
@@ -13,28 +17,69 @@ from witnessbox.dock.agent import DockAgent
 from witnessbox.media.simulate import CameraSpec, write_camera_folders
 
 log = logging.getLogger(__name__)
-DEMO = Actor(kind=ActorKind.SYSTEM, id="demo", name="demo data loader", is_admin=True)
-OFFICERS = ("PC 1142", "PC 2087", "PCSO 3310")
+DEMO = Actor(kind=ActorKind.SYSTEM, id="demo", name="demo data loader")
+TEAM = "Response Team A"
+OFFICERS = (("1142", "Alex Morgan", "PC"), ("2087", "Sam Patel", "PC"), ("3310", "Jo Clarke", "PCSO"))
+OTHERS = (
+    ("4410", "Chris Evans", "PS", Role.SUPERVISOR),
+    ("5120", "Dana Reid", "DC", Role.INVESTIGATOR),
+    ("6001", "Lee Carter", "Insp", Role.PROFESSIONAL_STANDARDS),
+)
 
 
 def load_demo(container: Container, base_url: str) -> None:
-    """Once the server answers: register demo cameras and a dock, simulate footage, dock it."""
+    """Once the server answers: create people, cameras and a dock, simulate footage, dock it."""
     if container.evidence.list_items(actor=DEMO, limit=1):
         log.info("demo: items already present, nothing to load")
         return
     _wait_until_up(base_url)
-    for number, officer in enumerate(OFFICERS, start=1):
-        serial = f"WBX{number:05d}"
+    password = _demo_password(container.settings.data_dir.resolve() / "demo-password")
+    _people(container, password)
+    for number, (collar, _name, _rank) in enumerate(OFFICERS, start=1):
         with contextlib.suppress(Conflict):
-            container.devices.register_camera(serial, model=CameraSpec(serial).model,
-                                              officer=officer, actor=DEMO)
+            container.devices.register_camera(
+                f"WBX{number:05d}", model=CameraSpec("x").model, officer=collar, actor=DEMO
+            )
     _dock, token = container.devices.register_dock(f"demo-dock-{int(time.time())}", actor=DEMO)
     cameras = container.settings.data_dir.resolve() / "demo-cameras"
-    write_camera_folders(cameras, cameras=len(OFFICERS), minutes=0.5, recordings_per_camera=2,
-                         width=1280, height=720)
+    write_camera_folders(
+        cameras, cameras=len(OFFICERS), minutes=0.5, recordings_per_camera=2, width=1280, height=720
+    )
     agent = DockAgent(server=base_url, token=token, wipe=True)
     agent.run(sorted(p for p in cameras.iterdir() if p.is_dir()), watch=False)
-    log.info("demo: docked simulated cameras from %s", cameras)
+    log.info(
+        "demo: sign in as 1142 (officer), 4410 (supervisor), 5120 (investigator) or 6001 "
+        "(professional standards) with the password in %s",
+        cameras.parent / "demo-password",
+    )
+
+
+def _people(container: Container, password: str) -> None:
+    with contextlib.suppress(Conflict):
+        container.users.create_team(TEAM, station="Norwich Bethel Street", actor=DEMO)
+    for collar, name, rank in OFFICERS:
+        _add(
+            container,
+            NewUser(collar, name, frozenset({Role.OFFICER}), rank=rank, password=password, teams=(TEAM,)),
+        )
+    for collar, name, rank, role in OTHERS:
+        supervises = (TEAM,) if role == Role.SUPERVISOR else ()
+        _add(
+            container,
+            NewUser(collar, name, frozenset({role}), rank=rank, password=password, supervises=supervises),
+        )
+
+
+def _add(container: Container, new: NewUser) -> None:
+    with contextlib.suppress(Conflict):
+        container.users.create_user(new, actor=DEMO)
+
+
+def _demo_password(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _wait_until_up(base_url: str, timeout_s: float = 30) -> None:

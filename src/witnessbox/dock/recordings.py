@@ -31,7 +31,9 @@ class Recording:
     def upload_metadata(self, sha256: str, limit: int) -> dict[str, str]:
         """tus Upload-Metadata: the required keys plus the camera's metadata (thinned to fit)."""
         metadata = {
-            "filename": self.path.name, "sha256": sha256, "camera": self.camera,
+            "filename": self.path.name,
+            "sha256": sha256,
+            "camera": self.camera,
             "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         if self.camera_metadata is not None:
@@ -47,8 +49,12 @@ class Recording:
 
 def find_recordings(folders: list[Path]) -> list[Recording]:
     """Every recording in the camera folders (searched recursively), oldest first."""
-    found = [_recording(p) for folder in folders for p in sorted(folder.rglob("*"))
-             if p.is_file() and p.suffix.lower() == ".mp4"]
+    found = [
+        _recording(p)
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix.lower() == ".mp4"
+    ]
     return sorted((r for r in found if r is not None), key=lambda r: r.started_at)
 
 
@@ -59,8 +65,9 @@ def _recording(path: Path) -> Recording | None:
         sidecar = None
     if sidecar is not None:
         started = datetime.fromisoformat(str(sidecar["started_at"]).replace("Z", "+00:00"))
-        return Recording(path, str(sidecar["camera"]), started.astimezone(UTC),
-                         path.with_suffix(".json"), sidecar)
+        return Recording(
+            path, str(sidecar["camera"]), started.astimezone(UTC), path.with_suffix(".json"), sidecar
+        )
     match = FILENAME.match(path.name)
     if match is None:
         return None

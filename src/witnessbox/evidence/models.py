@@ -38,7 +38,10 @@ class Item(Base):
     camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id"), index=True)
     camera_serial: Mapped[str | None] = mapped_column(String(64))
     dock_id: Mapped[str | None] = mapped_column(ForeignKey("docks.id"))
-    officer: Mapped[str | None] = mapped_column(String(64), index=True)
+    officer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    officer: Mapped[str | None] = mapped_column(String(160))  # name as it was at upload
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    restricted: Mapped[bool] = mapped_column(default=False)  # in a complaint case: PSD only
     recorded_start: Mapped[datetime] = mapped_column(index=True)
     recorded_end: Mapped[datetime | None]
     upload_started_at: Mapped[datetime]

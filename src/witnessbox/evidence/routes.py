@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import current_actor
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import InvalidInput
+from witnessbox.core.errors import InvalidInput, ReasonRequired
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.evidence.schemas import ItemOut
 from witnessbox.evidence.service import EvidenceService
@@ -33,7 +33,8 @@ Evidence = Annotated[EvidenceService, Depends(evidence_service)]
 
 @api.get("", response_model=list[ItemOut])
 def list_items(
-    actor: Caller, evidence: Evidence,
+    actor: Caller,
+    evidence: Evidence,
     sha256: Annotated[str | None, Query(description="find the item holding these bytes")] = None,
     state: ItemState | None = None,
     before: Annotated[str | None, Query(description="id of the last item of the previous page")] = None,
@@ -50,10 +51,16 @@ def list_items(
     return [ItemOut.of(item, API) for item in items]
 
 
+Reason = Annotated[
+    str | None,
+    Query(description="why you are opening an item that is not yours, your team's or shared with you"),
+]
+
+
 @api.get("/{item_id}", response_model=ItemOut)
-def show_item(item_id: str, actor: Caller, evidence: Evidence) -> ItemOut:
-    """One item with its media facts and derivatives."""
-    return ItemOut.of(evidence.view_item(item_id, actor=actor), API)
+def show_item(item_id: str, actor: Caller, evidence: Evidence, reason: Reason = None) -> ItemOut:
+    """One item with its media facts and derivatives (403 `reason required` until a reason is given)."""
+    return ItemOut.of(evidence.view_item(item_id, actor=actor, reason=reason), API)
 
 
 @api.get("/{item_id}/original")
@@ -66,34 +73,55 @@ def original(item_id: str, request: Request, actor: Caller, evidence: Evidence) 
 @api.get("/{item_id}/proxy")
 def proxy(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The browser-playable copy (faststart, keyframes ≤ 2 s apart)."""
-    access = evidence.open_derivative(item_id, DerivativeKind.PROXY, actor=actor,
-                                      first_request=is_first_request(request))
+    access = evidence.open_derivative(
+        item_id, DerivativeKind.PROXY, actor=actor, first_request=is_first_request(request)
+    )
     return blob_response(evidence.blobs, access, attachment=False)
 
 
 @api.get("/{item_id}/thumbnails")
 def thumbnails(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The thumbnail strip: one JPEG of evenly spaced frames side by side."""
-    access = evidence.open_derivative(item_id, DerivativeKind.THUMBNAIL_STRIP, actor=actor,
-                                      first_request=False)
+    access = evidence.open_derivative(
+        item_id, DerivativeKind.THUMBNAIL_STRIP, actor=actor, first_request=False
+    )
     return blob_response(evidence.blobs, access, attachment=False)
 
 
 @pages.get("/", response_class=HTMLResponse)
-def library(request: Request, actor: Caller, evidence: Evidence,
-            before: str | None = None) -> Response:
+def library(request: Request, actor: Caller, evidence: Evidence, before: str | None = None) -> Response:
     """The list of recordings."""
     items = evidence.list_items(actor=actor, before=before, limit=50)
     return templates(request).TemplateResponse(
-        request, "evidence/library.html", {"items": items, "actor": actor})
+        request, "evidence/library.html", {"items": items, "actor": actor}
+    )
 
 
 @pages.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
-    """One recording, playing in the browser."""
-    item = evidence.view_item(item_id, actor=actor)
+    """One recording, playing in the browser (after asking why, when the policy wants a reason)."""
+    try:
+        item = evidence.view_item(item_id, actor=actor)
+    except ReasonRequired as ask:
+        return templates(request).TemplateResponse(
+            request,
+            "evidence/reason.html",
+            {"item_id": item_id, "actor": actor, "why": ask.reason},
+            status_code=403,
+        )
+    shares = request.app.state.sharing.shares_of(item.id, actor=actor)
     return templates(request).TemplateResponse(
-        request, "evidence/item.html", {"item": item, "actor": actor, "api": f"{API}/{item.id}"})
+        request,
+        "evidence/item.html",
+        {"item": item, "actor": actor, "api": f"{API}/{item.id}", "shares": shares},
+    )
+
+
+@pages.post("/items/{item_id}/reason")
+def give_reason(item_id: str, actor: Caller, evidence: Evidence, reason: Annotated[str, Form()]) -> Response:
+    """Record why the actor is opening the item, then show it."""
+    evidence.view_item(item_id, actor=actor, reason=reason)
+    return RedirectResponse(f"/items/{item_id}", status_code=303)
 
 
 def templates(request: Request) -> Jinja2Templates:

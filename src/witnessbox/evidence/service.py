@@ -8,17 +8,27 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from witnessbox.accounts.grants import is_granted, reason_given, record_reason
+from witnessbox.accounts.policy import Access, ItemColumns, ItemFacts, decide, visible_items
+from witnessbox.accounts.roles import Permission
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import NotFound
+from witnessbox.core.errors import NotFound, ReasonRequired
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Derivative, DerivativeKind, Item, ItemState
 from witnessbox.storage import BlobStore
 
 PAGE_SIZE = 50
+ITEM_COLUMNS = ItemColumns(
+    id=Item.id.expression,
+    officer_id=Item.officer_id.expression,
+    team_id=Item.team_id.expression,
+    restricted=Item.restricted.expression,
+    state=Item.state.expression,
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,9 @@ class ItemDraft:
     camera_id: str | None
     camera_serial: str | None
     dock_id: str | None
+    officer_id: str | None
     officer: str | None
+    team_id: str | None
     recorded_start: datetime
     upload_started_at: datetime
     gps_track: list[Any] | None = None
@@ -75,15 +87,26 @@ class EvidenceService:
         """Create an item for durable, hash-verified bytes, in the caller's transaction."""
         now = self.clock.now()
         item = Item(
-            id=new_id(), state=ItemState.PROCESSING, uploaded_at=now, hash_algorithm="sha256",
+            id=new_id(),
+            state=ItemState.PROCESSING,
+            uploaded_at=now,
+            hash_algorithm="sha256",
             **draft.__dict__,
         )
         session.add(item)
         session.flush()
         self.audit.record(
-            session, AuditTag.EVIDENCE_ITEM_CREATED, actor=actor, subject=Subject("item", item.id),
-            details={"sha256": item.sha256, "size": item.size, "filename": item.filename,
-                     "camera": item.camera_serial, "officer": item.officer},
+            session,
+            AuditTag.EVIDENCE_ITEM_CREATED,
+            actor=actor,
+            subject=Subject("item", item.id),
+            details={
+                "sha256": item.sha256,
+                "size": item.size,
+                "filename": item.filename,
+                "camera": item.camera_serial,
+                "officer": item.officer,
+            },
         )
         return item
 
@@ -92,11 +115,21 @@ class EvidenceService:
         return session.scalars(select(Item).where(Item.sha256 == sha256)).first()
 
     def list_items(
-        self, *, actor: Actor, sha256: str | None = None, state: ItemState | None = None,
-        before: str | None = None, limit: int = PAGE_SIZE,
+        self,
+        *,
+        actor: Actor,
+        sha256: str | None = None,
+        state: ItemState | None = None,
+        before: str | None = None,
+        limit: int = PAGE_SIZE,
     ) -> list[Item]:
         """Items newest first, paged by id (keyset: fast however deep)."""
-        query = select(Item).order_by(Item.id.desc()).limit(min(max(limit, 1), 500))
+        query = (
+            select(Item)
+            .where(visible_items(actor, ITEM_COLUMNS, self.clock.now()))
+            .order_by(Item.id.desc())
+            .limit(min(max(limit, 1), 500))
+        )
         if sha256:
             query = query.where(Item.sha256 == sha256.lower())
         if state:
@@ -107,46 +140,115 @@ class EvidenceService:
             return list(session.scalars(query))
 
     def confirm(self, sha256: str, *, actor: Actor) -> list[Item]:
-        """A dock asks whether its bytes are safely held; the answer is audited."""
+        """A dock (or uploader) asks whether its bytes are safely held; the answer is audited.
+
+        Knowing a recording's SHA-256 means holding its bytes, so a dock is answered
+        for any item; people get only items the policy lets them see.
+        """
+        if decide(actor, Permission.ITEM_CONFIRM) != Access.ALLOW:
+            return self.list_items(actor=actor, sha256=sha256)
         with self.db.transaction() as uow:
             items = list(uow.session.scalars(select(Item).where(Item.sha256 == sha256.lower())))
             for item in items:
                 self.audit.record(
-                    uow.session, AuditTag.EVIDENCE_ITEM_CONFIRMED, actor=actor,
+                    uow.session,
+                    AuditTag.EVIDENCE_ITEM_CONFIRMED,
+                    actor=actor,
                     subject=Subject("item", item.id),
                     details={"sha256": item.sha256, "verified": item.verified_at is not None},
                 )
         return items
 
-    def view_item(self, item_id: str, *, actor: Actor) -> Item:
-        """Open one item's record; audited as a view."""
+    def authorise(
+        self, item_id: str, permission: Permission, *, actor: Actor, reason: str | None = None
+    ) -> Item:
+        """Ask the policy about one item; record a reason when one is given; raise when refused.
+
+        Refusals are audited too. An item the actor may not see at all is reported as
+        absent, so ids reveal nothing.
+        """
+        now = self.clock.now()
         with self.db.transaction() as uow:
             item = self._get(uow.session, item_id)
-            self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_VIEWED, actor=actor,
-                              subject=Subject("item", item.id))
+            if reason:
+                record_reason(uow.session, actor, item.id, reason, now)
+                self.audit.record(
+                    uow.session,
+                    AuditTag.EVIDENCE_ITEM_REASON_GIVEN,
+                    actor=actor,
+                    subject=Subject("item", item.id),
+                    details={"reason": reason},
+                )
+            access = decide(actor, permission, self._facts(uow.session, actor, item))
+        if access == Access.ALLOW:
+            return item
+        self._audit_refusal(item_id, permission, access, actor)
+        if access == Access.NEEDS_REASON:
+            raise ReasonRequired(
+                "this recording is not yours, your team's or shared with you: say why you are opening it"
+            )
+        raise NotFound(f"no item {item_id}")
+
+    def _facts(self, session: Session, actor: Actor, item: Item) -> ItemFacts:
+        now = self.clock.now()
+        return ItemFacts(
+            officer_id=item.officer_id,
+            team_id=item.team_id,
+            restricted=item.restricted,
+            granted=is_granted(session, actor, item.id, now),
+            reason_given=reason_given(session, actor, item.id, now),
+            quarantined=item.state == ItemState.QUARANTINED,
+        )
+
+    def _audit_refusal(self, item_id: str, permission: Permission, access: Access, actor: Actor) -> None:
+        with self.db.transaction() as uow:
+            self.audit.record(
+                uow.session,
+                AuditTag.ACCOUNT_ACCESS_DENIED,
+                actor=actor,
+                subject=Subject("item", item_id),
+                details={"permission": str(permission), "access": str(access)},
+            )
+
+    def view_item(self, item_id: str, *, actor: Actor, reason: str | None = None) -> Item:
+        """Open one item's record; audited as a view."""
+        self.authorise(item_id, Permission.ITEM_VIEW, actor=actor, reason=reason)
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            self.audit.record(
+                uow.session, AuditTag.EVIDENCE_ITEM_VIEWED, actor=actor, subject=Subject("item", item.id)
+            )
         return item
 
     def open_original(self, item_id: str, *, actor: Actor, first_request: bool) -> BlobAccess:
         """Authorise and audit a download of the original bytes."""
+        self.authorise(item_id, Permission.ITEM_DOWNLOAD, actor=actor)
         with self.db.transaction() as uow:
             item = self._get(uow.session, item_id)
             if first_request:
-                self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_DOWNLOADED, actor=actor,
-                                  subject=Subject("item", item.id), details={"sha256": item.sha256})
+                self.audit.record(
+                    uow.session,
+                    AuditTag.EVIDENCE_ITEM_DOWNLOADED,
+                    actor=actor,
+                    subject=Subject("item", item.id),
+                    details={"sha256": item.sha256},
+                )
         return BlobAccess(item.sha256, item.size, "video/mp4", item.filename)
 
     def open_derivative(
         self, item_id: str, kind: DerivativeKind, *, actor: Actor, first_request: bool
     ) -> BlobAccess:
         """Authorise (and for the proxy, audit a play of) one derivative."""
+        self.authorise(item_id, Permission.ITEM_PLAY, actor=actor)
         with self.db.transaction() as uow:
             item = self._get(uow.session, item_id)
             made = item.derivative(kind)
             if made is None:
                 raise NotFound(f"item {item_id} has no {kind} yet (state: {item.state})")
             if first_request and kind == DerivativeKind.PROXY:
-                self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_PLAYED, actor=actor,
-                                  subject=Subject("item", item.id))
+                self.audit.record(
+                    uow.session, AuditTag.EVIDENCE_ITEM_PLAYED, actor=actor, subject=Subject("item", item.id)
+                )
         return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
 
     def blob(self, access: BlobAccess, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -161,15 +263,26 @@ class EvidenceService:
             if existing is not None:
                 return existing
             made = Derivative(
-                id=new_id(), item_id=item.id, source_sha256=item.sha256, hash_algorithm="sha256",
-                created_at=self.clock.now(), **draft.__dict__,
+                id=new_id(),
+                item_id=item.id,
+                source_sha256=item.sha256,
+                hash_algorithm="sha256",
+                created_at=self.clock.now(),
+                **draft.__dict__,
             )
             uow.session.add(made)
             self.audit.record(
-                uow.session, AuditTag.EVIDENCE_DERIVATIVE_CREATED, actor=actor,
+                uow.session,
+                AuditTag.EVIDENCE_DERIVATIVE_CREATED,
+                actor=actor,
                 subject=Subject("item", item.id),
-                details={"kind": str(draft.kind), "sha256": draft.sha256, "operation": draft.operation,
-                         "parameters": draft.parameters, "software": draft.software_version},
+                details={
+                    "kind": str(draft.kind),
+                    "sha256": draft.sha256,
+                    "operation": draft.operation,
+                    "parameters": draft.parameters,
+                    "software": draft.software_version,
+                },
             )
         return made
 
@@ -179,35 +292,64 @@ class EvidenceService:
             item = self._get(uow.session, item_id)
             if item.verified_at is None:
                 item.verified_at = self.clock.now()
-                self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_VERIFIED, actor=actor,
-                                  subject=Subject("item", item.id), details={"sha256": item.sha256})
+                self.audit.record(
+                    uow.session,
+                    AuditTag.EVIDENCE_ITEM_VERIFIED,
+                    actor=actor,
+                    subject=Subject("item", item.id),
+                    details={"sha256": item.sha256},
+                )
 
     def record_media_facts(self, item_id: str, facts: dict[str, Any], *, actor: Actor) -> None:
         """Store what probing found."""
         with self.db.transaction() as uow:
             item = self._get(uow.session, item_id)
             item.media_facts = facts
-            for name in ("container", "video_codec", "audio_codec", "width", "height", "fps",
-                         "duration_s"):
+            for name in ("container", "video_codec", "audio_codec", "width", "height", "fps", "duration_s"):
                 setattr(item, name, facts.get(name))
             item.has_audio = facts.get("audio_codec") is not None
             duration = facts.get("duration_s")
             if isinstance(duration, int | float):
                 item.recorded_end = item.recorded_start + timedelta(seconds=duration)
-            self.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_PROBED, actor=actor,
-                              subject=Subject("item", item.id), details=facts)
+            self.audit.record(
+                uow.session,
+                AuditTag.EVIDENCE_ITEM_PROBED,
+                actor=actor,
+                subject=Subject("item", item.id),
+                details=facts,
+            )
 
     def set_state(self, item_id: str, state: ItemState, *, actor: Actor, reason: str | None = None) -> None:
         """Move an item to ready or quarantined (with the reason an administrator will read)."""
-        tag = {ItemState.READY: AuditTag.EVIDENCE_ITEM_READY,
-               ItemState.QUARANTINED: AuditTag.EVIDENCE_ITEM_QUARANTINED}[state]
+        tag = {
+            ItemState.READY: AuditTag.EVIDENCE_ITEM_READY,
+            ItemState.QUARANTINED: AuditTag.EVIDENCE_ITEM_QUARANTINED,
+        }[state]
         with self.db.transaction() as uow:
             item = self._get(uow.session, item_id)
             if item.state == state and item.state_reason == reason:
                 return
             item.state, item.state_reason = state, reason
-            self.audit.record(uow.session, tag, actor=actor, subject=Subject("item", item.id),
-                              details={"reason": reason} if reason else {})
+            self.audit.record(
+                uow.session,
+                tag,
+                actor=actor,
+                subject=Subject("item", item.id),
+                details={"reason": reason} if reason else {},
+            )
+
+    def restrict(self, session: Session, item_id: str, *, case_reference: str, actor: Actor) -> None:
+        """Make an item professional-standards-only (it joined a complaint case), in this transaction."""
+        item = self._get(session, item_id)
+        if not item.restricted:
+            item.restricted = True
+            self.audit.record(
+                session,
+                AuditTag.EVIDENCE_ITEM_RESTRICTED,
+                actor=actor,
+                subject=Subject("item", item.id),
+                details={"case": case_reference},
+            )
 
     def get(self, item_id: str) -> Item:
         """Load an item for internal use (jobs); not audited, never for people."""

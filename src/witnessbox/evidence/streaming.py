@@ -30,9 +30,13 @@ def blob_response(blobs: BlobStore, access: BlobAccess, *, attachment: bool) -> 
     if path is None:
         raise NotFound("this store serves bytes through signed URLs, not through the app")
     return EvidenceFileResponse(
-        path, media_type=access.media_type,
+        path,
+        media_type=access.media_type,
         filename=access.filename if attachment else None,
         content_disposition_type="attachment" if attachment else "inline",
-        headers={"ETag": f'"{access.sha256}"', "Cache-Control": "private, max-age=3600",
-                 "X-Content-SHA256": access.sha256},
+        headers={
+            "ETag": f'"{access.sha256}"',
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-SHA256": access.sha256,
+        },
     )

@@ -26,8 +26,13 @@ class Declaration:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, as kept on the upload row and returned by HEAD."""
-        return {"filename": self.filename, "sha256": self.sha256, "camera": self.camera,
-                "started_at": self.started_at.isoformat(), **self.extra}
+        return {
+            "filename": self.filename,
+            "sha256": self.sha256,
+            "camera": self.camera,
+            "started_at": self.started_at.isoformat(),
+            **self.extra,
+        }
 
 
 def parse_upload_metadata(header: str | None, *, limit: int) -> dict[str, str]:
@@ -63,8 +68,11 @@ def declaration_from(pairs: dict[str, str]) -> Declaration:
         raise InvalidInput(f"sha256 is not 64 hex characters: {pairs['sha256'][:80]!r}") from error
     extra = {k: v for k, v in pairs.items() if k not in REQUIRED_KEYS and k != "camera_metadata"}
     return Declaration(
-        filename=_filename(pairs["filename"]), sha256=sha256, camera=pairs["camera"].strip(),
-        started_at=_utc_time(pairs["started_at"]), extra=extra,
+        filename=_filename(pairs["filename"]),
+        sha256=sha256,
+        camera=pairs["camera"].strip(),
+        started_at=_utc_time(pairs["started_at"]),
+        extra=extra,
         camera_metadata=_camera_metadata(pairs.get("camera_metadata")),
     )
 

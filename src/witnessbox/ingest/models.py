@@ -28,6 +28,7 @@ class Upload(Base):
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     dock_id: Mapped[str | None] = mapped_column(ForeignKey("docks.id"), index=True)
     uploader: Mapped[str] = mapped_column(String(128))
+    uploader_id: Mapped[str] = mapped_column(String(64))
     length: Mapped[int] = mapped_column(BigInteger)
     offset: Mapped[int] = mapped_column(BigInteger, default=0)
     declared_sha256: Mapped[str] = mapped_column(String(64), index=True)

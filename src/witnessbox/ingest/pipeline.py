@@ -76,8 +76,9 @@ class Pipeline:
 
     def give_up(self, item_id: str, error: str) -> None:
         """After the last failed attempt, show the item to administrators with the reason."""
-        self.evidence.set_state(item_id, ItemState.QUARANTINED, actor=SYSTEM,
-                                reason=f"processing failed after retries: {error}")
+        self.evidence.set_state(
+            item_id, ItemState.QUARANTINED, actor=SYSTEM, reason=f"processing failed after retries: {error}"
+        )
 
     def _steps(self, work: Work, progress: Progress) -> None:
         work.facts = self._probe(work)
@@ -112,8 +113,9 @@ class Pipeline:
             strip = thumbnail_strip(work.original, out)
         except MediaError as bad:
             raise Quarantine(f"thumbnails: {bad.reason}") from bad
-        self._store(work, out, DerivativeKind.THUMBNAIL_STRIP, "image/jpeg", "thumbnail_strip",
-                    strip.as_dict())
+        self._store(
+            work, out, DerivativeKind.THUMBNAIL_STRIP, "image/jpeg", "thumbnail_strip", strip.as_dict()
+        )
 
     def _proxy(self, work: Work, progress: Progress) -> None:
         if work.item.derivative(DerivativeKind.PROXY) is not None or work.facts is None:
@@ -123,16 +125,31 @@ class Pipeline:
             made = make_proxy(work.original, out, work.facts, progress=progress)
         except MediaError as bad:
             raise Quarantine(f"proxy: {bad.reason}") from bad
-        self._store(work, out, DerivativeKind.PROXY, "video/mp4", f"proxy:{made.method}",
-                    made.parameters)
+        self._store(work, out, DerivativeKind.PROXY, "video/mp4", f"proxy:{made.method}", made.parameters)
 
-    def _store(self, work: Work, path: Path, kind: DerivativeKind, media_type: str,
-               operation: str, parameters: dict[str, object]) -> None:
+    def _store(
+        self,
+        work: Work,
+        path: Path,
+        kind: DerivativeKind,
+        media_type: str,
+        operation: str,
+        parameters: dict[str, object],
+    ) -> None:
         stored = self.blobs.put(_chunks(path))
-        self.evidence.add_derivative(work.item.id, DerivativeDraft(
-            kind=kind, sha256=stored.sha256, size=stored.size, media_type=media_type,
-            operation=operation, parameters=dict(parameters), software_version=software(),
-        ), actor=SYSTEM)
+        self.evidence.add_derivative(
+            work.item.id,
+            DerivativeDraft(
+                kind=kind,
+                sha256=stored.sha256,
+                size=stored.size,
+                media_type=media_type,
+                operation=operation,
+                parameters=dict(parameters),
+                software_version=software(),
+            ),
+            actor=SYSTEM,
+        )
 
     @contextmanager
     def _workspace(self, item: Item) -> Iterator[Work]:

@@ -50,23 +50,26 @@ Tus = Depends(require_tus)
 def discover(request: Request) -> Response:
     """What this server supports (no credential needed: it reveals nothing)."""
     ingest: IngestService = request.app.state.ingest
-    return Response(status_code=204, headers={
-        "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
-        "Tus-Max-Size": str(ingest.limits.max_bytes),
-        "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
-    })
+    return Response(
+        status_code=204,
+        headers={
+            "Tus-Resumable": TUS_VERSION,
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Max-Size": str(ingest.limits.max_bytes),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+        },
+    )
 
 
 @router.post("/", status_code=201, dependencies=[Tus])
 async def create(request: Request, actor: Caller, ingest: Ingest) -> Response:
     """Create an upload from Upload-Length and Upload-Metadata; optionally take the first bytes."""
     limit = request.app.state.settings.max_metadata_bytes
-    declaration = declaration_from(parse_upload_metadata(request.headers.get("upload-metadata"),
-                                                         limit=limit))
+    declaration = declaration_from(parse_upload_metadata(request.headers.get("upload-metadata"), limit=limit))
     status = await asyncio.to_thread(ingest.create, declaration, _length(request), actor=actor)
     if request.headers.get("content-type") == OFFSET_CONTENT_TYPE:
-        status = await ingest.append(status.id, 0, _body(request), actor=actor,
-                                     checksum=_checksum(request))
+        status = await ingest.append(status.id, 0, _body(request), actor=actor, checksum=_checksum(request))
     response = _tus_response(201, status)
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{status.id}"
     return response
@@ -80,8 +83,7 @@ def head(upload_id: str, actor: Caller, ingest: Ingest) -> Response:
     response.headers["Upload-Length"] = str(status.length)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Upload-Metadata"] = ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}"
-        for key, value in status.metadata.items()
+        f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in status.metadata.items()
     )
     return response
 
@@ -92,8 +94,7 @@ async def append(upload_id: str, request: Request, actor: Caller, ingest: Ingest
     if request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
         raise UnsupportedMedia(f"Content-Type must be {OFFSET_CONTENT_TYPE}")
     offset = _number(request, "upload-offset")
-    status = await ingest.append(upload_id, offset, _body(request), actor=actor,
-                                 checksum=_checksum(request))
+    status = await ingest.append(upload_id, offset, _body(request), actor=actor, checksum=_checksum(request))
     return _tus_response(204, status)
 
 
@@ -105,8 +106,11 @@ def terminate(upload_id: str, actor: Caller, ingest: Ingest) -> Response:
 
 
 def _tus_response(status_code: int, status: UploadStatus) -> Response:
-    headers = {"Tus-Resumable": TUS_VERSION, "Upload-Offset": str(status.offset),
-               "Upload-Expires": status.expires_at}
+    headers = {
+        "Tus-Resumable": TUS_VERSION,
+        "Upload-Offset": str(status.offset),
+        "Upload-Expires": status.expires_at,
+    }
     if status.item_id:
         headers["Witnessbox-Item"] = status.item_id
     return Response(status_code=status_code, headers=headers)

@@ -13,6 +13,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from witnessbox.accounts.roles import Permission
+from witnessbox.accounts.service import require
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM, Actor, ActorKind
@@ -20,7 +22,7 @@ from witnessbox.core.clock import Clock
 from witnessbox.core.errors import Conflict, Gone, IntegrityFailure, InvalidInput, NotFound, TooLarge
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, UnitOfWork
-from witnessbox.devices.service import camera_by_serial
+from witnessbox.devices.service import attribute, camera_by_serial
 from witnessbox.evidence.models import Item
 from witnessbox.evidence.service import EvidenceService, ItemDraft
 from witnessbox.ingest.metadata import Declaration, bookmarks, gps_track
@@ -56,8 +58,15 @@ class IngestService:
     """Turns verified uploads into evidence items."""
 
     def __init__(
-        self, db: Database, audit: AuditLog, clock: Clock, staging: Staging, blobs: BlobStore,
-        evidence: EvidenceService, jobs: JobRunner, limits: UploadLimits,
+        self,
+        db: Database,
+        audit: AuditLog,
+        clock: Clock,
+        staging: Staging,
+        blobs: BlobStore,
+        evidence: EvidenceService,
+        jobs: JobRunner,
+        limits: UploadLimits,
     ) -> None:
         self.db, self.audit, self.clock = db, audit, clock
         self.staging, self.blobs, self.evidence = staging, blobs, evidence
@@ -65,6 +74,7 @@ class IngestService:
 
     def create(self, declaration: Declaration, length: int, *, actor: Actor) -> UploadStatus:
         """Start an upload after checking the length, the camera and the declaration."""
+        require(actor, Permission.UPLOAD_CREATE)
         if length < 1:
             raise InvalidInput("Upload-Length must be a positive number of bytes")
         if length > self.limits.max_bytes:
@@ -79,30 +89,45 @@ class IngestService:
             uow.session.add(upload)
             uow.after_commit(lambda: self.staging.create(upload.id))
             self.audit.record(
-                uow.session, AuditTag.INGEST_UPLOAD_CREATED, actor=actor,
+                uow.session,
+                AuditTag.INGEST_UPLOAD_CREATED,
+                actor=actor,
                 subject=Subject("upload", upload.id),
-                details={"sha256": declaration.sha256, "length": length, "camera": camera.serial,
-                         "filename": declaration.filename},
+                details={
+                    "sha256": declaration.sha256,
+                    "length": length,
+                    "camera": camera.serial,
+                    "filename": declaration.filename,
+                },
             )
         return _status(upload)
 
     def _new_upload(self, declaration: Declaration, length: int, actor: Actor) -> Upload:
         now = self.clock.now()
         return Upload(
-            id=new_id(), dock_id=actor.id if actor.kind is ActorKind.DOCK else None,
-            uploader=actor.name, length=length, offset=0, declared_sha256=declaration.sha256,
-            camera_serial=declaration.camera, filename=declaration.filename,
+            id=new_id(),
+            dock_id=actor.id if actor.kind is ActorKind.DOCK else None,
+            uploader=actor.name,
+            uploader_id=actor.id,
+            length=length,
+            offset=0,
+            declared_sha256=declaration.sha256,
+            camera_serial=declaration.camera,
+            filename=declaration.filename,
             recording_started_at=declaration.started_at,
             upload_metadata={**declaration.as_dict(), "camera_metadata": declaration.camera_metadata},
-            state=UploadState.RECEIVING, created_at=now, expires_at=now + self.limits.expiry,
+            state=UploadState.RECEIVING,
+            created_at=now,
+            expires_at=now + self.limits.expiry,
         )
 
     def _refuse_creation(self, declaration: Declaration, actor: Actor, reason: str) -> None:
         with self.db.transaction() as uow:
             self.audit.record(
-                uow.session, AuditTag.INGEST_UPLOAD_REFUSED, actor=actor,
-                details={"reason": reason, "camera": declaration.camera,
-                         "sha256": declaration.sha256},
+                uow.session,
+                AuditTag.INGEST_UPLOAD_REFUSED,
+                actor=actor,
+                details={"reason": reason, "camera": declaration.camera, "sha256": declaration.sha256},
             )
 
     def status(self, upload_id: str, *, actor: Actor) -> UploadStatus:
@@ -113,7 +138,12 @@ class IngestService:
         return _status(upload)
 
     async def append(
-        self, upload_id: str, offset: int, body: AsyncIterator[bytes], *, actor: Actor,
+        self,
+        upload_id: str,
+        offset: int,
+        body: AsyncIterator[bytes],
+        *,
+        actor: Actor,
         checksum: ChunkChecksum | None = None,
     ) -> UploadStatus:
         """Append a PATCH body at `offset`; on the last byte, verify and create the item."""
@@ -147,8 +177,12 @@ class IngestService:
         if not self.blobs.exists(upload.declared_sha256):
             actual = self.staging.running_hash(upload_id, upload.length).digest.hexdigest()
             if actual != upload.declared_sha256:
-                self._refuse(upload_id, actor, f"SHA-256 of the bytes received ({actual}) "
-                             f"differs from the one declared ({upload.declared_sha256})")
+                self._refuse(
+                    upload_id,
+                    actor,
+                    f"SHA-256 of the bytes received ({actual}) "
+                    f"differs from the one declared ({upload.declared_sha256})",
+                )
             self.blobs.adopt(self.staging.path(upload_id), upload.declared_sha256)
         self.staging.discard(upload_id)
         return self._create_item(upload_id, actor)
@@ -159,8 +193,13 @@ class IngestService:
             assert upload is not None
             upload.state, upload.refusal_reason = UploadState.REFUSED, reason
             upload.finished_at = self.clock.now()
-            self.audit.record(uow.session, AuditTag.INGEST_UPLOAD_REFUSED, actor=actor,
-                              subject=Subject("upload", upload_id), details={"reason": reason})
+            self.audit.record(
+                uow.session,
+                AuditTag.INGEST_UPLOAD_REFUSED,
+                actor=actor,
+                subject=Subject("upload", upload_id),
+                details={"reason": reason},
+            )
         self.staging.discard(upload_id)
         raise IntegrityFailure(f"refused: {reason}; nothing was stored, keep the recording")
 
@@ -174,22 +213,35 @@ class IngestService:
             if item is None:
                 item = self._new_item(uow, upload, actor)
             else:
-                self.audit.record(uow.session, AuditTag.INGEST_UPLOAD_DUPLICATE, actor=actor,
-                                  subject=Subject("item", item.id),
-                                  details={"upload": upload.id, "sha256": item.sha256})
+                self.audit.record(
+                    uow.session,
+                    AuditTag.INGEST_UPLOAD_DUPLICATE,
+                    actor=actor,
+                    subject=Subject("item", item.id),
+                    details={"upload": upload.id, "sha256": item.sha256},
+                )
             upload.state, upload.item_id = UploadState.COMPLETE, item.id
             upload.finished_at = self.clock.now()
         return upload
 
     def _new_item(self, uow: UnitOfWork, upload: Upload, actor: Actor) -> Item:
         camera = camera_by_serial(uow.session, upload.camera_serial or "")
+        officer = attribute(uow.session, camera.id, upload.recording_started_at) if camera else None
         camera_metadata = upload.upload_metadata.get("camera_metadata")
         draft = ItemDraft(
-            sha256=upload.declared_sha256, size=upload.length, filename=upload.filename,
-            camera_id=camera.id if camera else None, camera_serial=upload.camera_serial,
-            dock_id=upload.dock_id, officer=camera.officer if camera else None,
-            recorded_start=upload.recording_started_at, upload_started_at=upload.created_at,
-            gps_track=gps_track(camera_metadata), bookmarks=bookmarks(camera_metadata),
+            sha256=upload.declared_sha256,
+            size=upload.length,
+            filename=upload.filename,
+            camera_id=camera.id if camera else None,
+            camera_serial=upload.camera_serial,
+            dock_id=upload.dock_id,
+            officer_id=officer.user_id if officer else None,
+            officer=officer.display_name if officer else None,
+            team_id=officer.team_id if officer else None,
+            recorded_start=upload.recording_started_at,
+            upload_started_at=upload.created_at,
+            gps_track=gps_track(camera_metadata),
+            bookmarks=bookmarks(camera_metadata),
             camera_metadata=camera_metadata,
         )
         if camera is not None:
@@ -205,21 +257,35 @@ class IngestService:
             if upload.state != UploadState.RECEIVING:
                 raise Conflict(f"upload is {upload.state} and cannot be terminated")
             upload.state, upload.finished_at = UploadState.TERMINATED, self.clock.now()
-            self.audit.record(uow.session, AuditTag.INGEST_UPLOAD_TERMINATED, actor=actor,
-                              subject=Subject("upload", upload_id), details={"offset": upload.offset})
+            self.audit.record(
+                uow.session,
+                AuditTag.INGEST_UPLOAD_TERMINATED,
+                actor=actor,
+                subject=Subject("upload", upload_id),
+                details={"offset": upload.offset},
+            )
         self.staging.discard(upload_id)
 
     def expire(self) -> int:
         """Delete the bytes of uploads that were not finished in time (periodic)."""
         now = self.clock.now()
         with self.db.transaction() as uow:
-            stale = list(uow.session.scalars(select(Upload).where(
-                Upload.state == UploadState.RECEIVING, Upload.expires_at < now).with_for_update()))
+            stale = list(
+                uow.session.scalars(
+                    select(Upload)
+                    .where(Upload.state == UploadState.RECEIVING, Upload.expires_at < now)
+                    .with_for_update()
+                )
+            )
             for upload in stale:
                 upload.state, upload.finished_at = UploadState.EXPIRED, now
-                self.audit.record(uow.session, AuditTag.INGEST_UPLOAD_EXPIRED, actor=SYSTEM,
-                                  subject=Subject("upload", upload.id),
-                                  details={"offset": upload.offset, "length": upload.length})
+                self.audit.record(
+                    uow.session,
+                    AuditTag.INGEST_UPLOAD_EXPIRED,
+                    actor=SYSTEM,
+                    subject=Subject("upload", upload.id),
+                    details={"offset": upload.offset, "length": upload.length},
+                )
         for upload in stale:
             self.staging.discard(upload.id)
         return len(stale)
@@ -238,8 +304,7 @@ class IngestService:
     def _owned(self, session: Session, upload_id: str, actor: Actor) -> Upload:
         upload = session.get(Upload, upload_id)
         # Another dock's upload is reported as absent, not forbidden: ids are not secrets to leak.
-        if upload is None or (upload.dock_id is not None and upload.dock_id != actor.id
-                              and not actor.is_admin):
+        if upload is None or (upload.uploader_id != actor.id and not actor.is_admin):
             raise NotFound(f"no upload {upload_id}")
         return upload
 
@@ -247,7 +312,10 @@ class IngestService:
 def _status(upload: Upload) -> UploadStatus:
     metadata = {k: v for k, v in upload.upload_metadata.items() if isinstance(v, str)}
     return UploadStatus(
-        id=upload.id, length=upload.length, offset=upload.offset,
+        id=upload.id,
+        length=upload.length,
+        offset=upload.offset,
         expires_at=upload.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-        item_id=upload.item_id, metadata=metadata,
+        item_id=upload.item_id,
+        metadata=metadata,
     )

@@ -62,9 +62,15 @@ class JobRunner:
         """Create a job row in this transaction; send it to the queue after commit."""
         now = self.clock.now()
         job = JobRecord(
-            id=new_id(), kind=kind, subject_id=subject_id, state=JobState.QUEUED,
-            attempts=0, max_attempts=self.kinds[kind].max_attempts, progress=0.0,
-            created_at=now, updated_at=now,
+            id=new_id(),
+            kind=kind,
+            subject_id=subject_id,
+            state=JobState.QUEUED,
+            attempts=0,
+            max_attempts=self.kinds[kind].max_attempts,
+            progress=0.0,
+            created_at=now,
+            updated_at=now,
         )
         uow.session.add(job)
         uow.after_commit(lambda: self._send(job.id))
@@ -101,9 +107,11 @@ class JobRunner:
         def write(fraction: float) -> None:
             with self.db.transaction() as uow:
                 uow.session.execute(
-                    update(JobRecord).where(JobRecord.id == job_id)
+                    update(JobRecord)
+                    .where(JobRecord.id == job_id)
                     .values(progress=max(0.0, min(1.0, fraction)), updated_at=self.clock.now())
                 )
+
         return write
 
     def _fail(self, job_id: str, error: str) -> JobState:
@@ -120,8 +128,9 @@ class JobRunner:
             give_up(job.subject_id or "", error)
         return self._finish(job_id, JobState.FAILED, error=error)
 
-    def _finish(self, job_id: str, state: JobState, *, outcome: str | None = None,
-                error: str | None = None) -> JobState:
+    def _finish(
+        self, job_id: str, state: JobState, *, outcome: str | None = None, error: str | None = None
+    ) -> JobState:
         with self.db.transaction() as uow:
             job = uow.session.get(JobRecord, job_id, with_for_update=True)
             assert job is not None
@@ -136,12 +145,16 @@ class JobRunner:
         """Re-send jobs left queued or running longer than `older_than` (a worker died)."""
         cutoff = self.clock.now() - older_than
         with self.db.transaction() as uow:
-            stuck = list(uow.session.scalars(
-                select(JobRecord).where(
-                    or_(JobRecord.state == JobState.QUEUED, JobRecord.state == JobState.RUNNING),
-                    JobRecord.updated_at < cutoff,
-                ).with_for_update()
-            ))
+            stuck = list(
+                uow.session.scalars(
+                    select(JobRecord)
+                    .where(
+                        or_(JobRecord.state == JobState.QUEUED, JobRecord.state == JobState.RUNNING),
+                        JobRecord.updated_at < cutoff,
+                    )
+                    .with_for_update()
+                )
+            )
             for job in stuck:
                 job.state, job.updated_at = JobState.QUEUED, self.clock.now()
                 uow.after_commit(partial(self._send, job.id))

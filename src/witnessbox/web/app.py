@@ -16,12 +16,14 @@ from starlette.responses import Response
 
 from witnessbox import __version__
 from witnessbox.accounts import routes as account_routes
-from witnessbox.accounts.service import AccountService, AdminAccount
 from witnessbox.bootstrap import Container
-from witnessbox.core.errors import NotAuthenticated, WitnessboxError
+from witnessbox.cases import routes as case_routes
+from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError
+from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
+from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
 
@@ -29,27 +31,40 @@ log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
 
-def create_app(container: Container, admin: AdminAccount, *, workers: int = 0) -> FastAPI:
+def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     """Build the ASGI app around a container; `workers` > 0 runs job consumers in-process."""
-    app = FastAPI(title="Witnessbox", version=__version__, lifespan=_lifespan(container, workers),
-                  docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
-    accounts = AccountService(container.db, container.audit, container.clock, admin)
+    app = FastAPI(
+        title="Witnessbox",
+        version=__version__,
+        lifespan=_lifespan(container, workers),
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
     app.state.settings = container.settings
-    app.state.accounts = accounts
-    app.state.devices = container.devices
-    app.state.evidence = container.evidence
-    app.state.ingest = container.ingest
-    app.state.authenticator = WebAuthenticator(accounts, container.devices)
+    for name in ("users", "signin", "tokens", "devices", "evidence", "ingest", "sharing", "cases"):
+        setattr(app.state, name, getattr(container, name))
+    app.state.authenticator = WebAuthenticator(container.signin, container.tokens)
     app.state.templates = _templates()
-    for router in (ingest_routes.router, evidence_routes.api, evidence_routes.pages,
-                   account_routes.router, health_router):
+    for router in (
+        ingest_routes.router,
+        evidence_routes.api,
+        evidence_routes.pages,
+        sharing_routes.api,
+        sharing_routes.pages,
+        case_routes.api,
+        device_routes.api,
+        account_routes.router,
+        account_routes.api,
+        health_router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     app.middleware("http")(_request_context)
@@ -58,9 +73,7 @@ def create_app(container: Container, admin: AdminAccount, *, workers: int = 0) -
     return app
 
 
-def _lifespan(
-    container: Container, workers: int
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         consumer = start_embedded_consumer(container.huey, workers) if workers else None
@@ -70,18 +83,24 @@ def _lifespan(
             if consumer is not None:
                 consumer.stop(graceful=True)
             container.close()
+
     return lifespan
 
 
 def _templates() -> Jinja2Templates:
     folders = [PACKAGE / "web" / "templates"] + [
-        PACKAGE / name / "templates" for name in ("accounts", "evidence")]
+        PACKAGE / name / "templates" for name in ("accounts", "evidence")
+    ]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=env, context_processors=[_page_context])
 
 
-async def _request_context(request: Request,
-                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+def _page_context(request: Request) -> dict[str, object]:
+    """What every page may use: the CSRF token for its forms."""
+    return {"csrf_token": getattr(request.state, "csrf_token", "")}
+
+
+async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
     response = await call_next(request)
     response.headers["X-Request-ID"] = request.state.request_id
@@ -104,11 +123,12 @@ async def _service_error(request: Request, error: WitnessboxError) -> Response:
         headers["Tus-Version"] = "1.0.0"
     if isinstance(error, NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="witnessbox"'
+    if isinstance(error, TooManyAttempts):
+        headers["Retry-After"] = str(error.retry_after_s)
     return JSONResponse({"error": error.reason}, status_code=error.status, headers=headers)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     # Never show a stack trace to a client; the log has it, tied to the request id.
     log.exception("unexpected error in request %s", getattr(request.state, "request_id", "?"))
-    return JSONResponse({"error": "internal error", "request_id": request.state.request_id},
-                        status_code=500)
+    return JSONResponse({"error": "internal error", "request_id": request.state.request_id}, status_code=500)

@@ -10,7 +10,6 @@ from pathlib import Path
 import uvicorn
 from rich.console import Console
 
-from witnessbox.accounts.service import AdminAccount
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
 from witnessbox.web.app import create_app
@@ -25,12 +24,13 @@ def run_server(settings: Settings, *, host: str, port: int, on_start: StartHook 
     """Serve until interrupted; `on_start(container, base_url)` runs in a thread alongside."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = build(settings)
-    admin = AdminAccount.from_password(settings.admin_username, admin_password(settings))
-    app = create_app(container, admin, workers=settings.workers)
+    container.users.ensure_administrator(settings.admin_username, admin_password(settings))
+    app = create_app(container, workers=settings.workers)
     base = f"http://{host}:{port}"
     if on_start is not None:
-        threading.Thread(target=on_start, args=(container, base), daemon=True,
-                         name="witnessbox-on-start").start()
+        threading.Thread(
+            target=on_start, args=(container, base), daemon=True, name="witnessbox-on-start"
+        ).start()
     console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
 
@@ -41,9 +41,10 @@ def admin_password(settings: Settings) -> str:
         return settings.admin_password.get_secret_value()
     path = settings.data_dir.resolve() / "admin-password"
     if not path.exists():
-        _write_secret(path, secrets.token_urlsafe(12))
-        console.print(f"First run: sign in as [bold]{settings.admin_username}[/bold] with the "
-                      f"password in {path}")
+        _write_secret(path, secrets.token_urlsafe(16))
+        console.print(
+            f"First run: sign in as [bold]{settings.admin_username}[/bold] with the password in {path}"
+        )
     return path.read_text().strip()
 
 
@@ -52,4 +53,3 @@ def _write_secret(path: Path, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(value + "\n")
-

@@ -1,0 +1,49 @@
+"""The roles of the force's people, and the permissions the policy decides on."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a person does in the force (shared/DOMAIN.md); a person may hold several."""
+
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    INVESTIGATOR = "investigator"
+    DISCLOSURE_OFFICER = "disclosure_officer"
+    PROFESSIONAL_STANDARDS = "professional_standards"
+    TRAINING_OFFICER = "training_officer"
+    AUDITOR = "auditor"
+    SYSTEM_ADMINISTRATOR = "system_administrator"
+
+
+class Permission(StrEnum):
+    """Actions, named area:object:action, that `policy.decide` answers for."""
+
+    ITEM_LIST = "evidence:item:list"
+    ITEM_VIEW = "evidence:item:view"
+    ITEM_PLAY = "evidence:item:play"
+    ITEM_DOWNLOAD = "evidence:item:download"
+    ITEM_CONFIRM = "evidence:item:confirm"
+    ITEM_SHARE = "sharing:item:share"
+    ITEM_VIEW_QUARANTINE = "evidence:item:view_quarantine"
+    UPLOAD_CREATE = "ingest:upload:create"
+    CASE_CREATE = "cases:case:create"
+    CASE_MANAGE = "cases:case:manage"
+    HOLD_MANAGE = "cases:hold:manage"
+    USER_MANAGE = "accounts:user:manage"
+    DEVICE_MANAGE = "devices:device:manage"
+    CAMERA_SIGN_OUT = "devices:camera:sign_out"
+    AUDIT_VERIFY = "audit:trail:verify"
+    JOB_VIEW = "jobs:job:view"
+
+
+ROLE_LABELS = {
+    Role.OFFICER: "Officer / PCSO",
+    Role.SUPERVISOR: "Supervisor",
+    Role.INVESTIGATOR: "Investigator",
+    Role.DISCLOSURE_OFFICER: "Disclosure officer",
+    Role.PROFESSIONAL_STANDARDS: "Professional standards",
+    Role.TRAINING_OFFICER: "Training officer",
+    Role.AUDITOR: "Auditor",
+    Role.SYSTEM_ADMINISTRATOR: "System administrator",
+}

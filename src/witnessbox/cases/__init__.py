@@ -1,0 +1,1 @@
+"""Cases: sets of items for an investigation or a complaint, their members and restrictions."""

@@ -1,0 +1,1 @@
+"""Sharing items with colleagues and teams (and later, outside the force)."""
