@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: SecretStr | None = None  # generated and printed once when unset
     public_url: str | None = None  # the address clients use, for absolute upload URLs
+    trusted_proxies: str = ""  # comma-separated addresses of TLS proxies whose X-Forwarded-* to trust
 
     max_upload_bytes: int = 64 * 1024**3  # a long shift at a high bitrate stays well under 64 GiB
     upload_expiry_hours: int = 72  # an interrupted upload may resume for three days

@@ -32,7 +32,12 @@ def run_server(settings: Settings, *, host: str, port: int, on_start: StartHook 
             target=on_start, args=(container, base), daemon=True, name="witnessbox-on-start"
         ).start()
     console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10,
+        # Behind the force's TLS proxy, trust its X-Forwarded-* so cookies get Secure and HSTS is sent.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None, server_header=False,
+    )
 
 
 def admin_password(settings: Settings) -> str:

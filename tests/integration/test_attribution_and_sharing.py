@@ -1,0 +1,130 @@
+"""Uploads are attributed to whoever had the camera; shares reach their recipients and end on time."""
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.factories.people import TEAM, make_force
+from witnessbox.accounts.roles import Permission
+from witnessbox.bootstrap import Container, build
+from witnessbox.config import Settings
+from witnessbox.core.actor import SYSTEM
+from witnessbox.core.clock import FixedClock
+from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
+from witnessbox.ingest.metadata import Declaration
+
+
+async def _body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _upload(container: Container, camera: str, started_at: datetime, data: bytes) -> str:
+    declaration = Declaration(filename="clip.mp4", sha256=hashlib.sha256(data).hexdigest(), camera=camera,
+                              started_at=started_at, extra={}, camera_metadata=None)
+    status = container.ingest.create(declaration, len(data), actor=SYSTEM)
+    done = asyncio.run(container.ingest.append(status.id, 0, _body(data), actor=SYSTEM))
+    assert done.item_id
+    return done.item_id
+
+
+@pytest.fixture
+def clocked(settings: Settings) -> tuple[Container, FixedClock]:
+    clock = FixedClock(datetime(2026, 11, 26, 7, 0, tzinfo=UTC))
+    container = build(settings, clock=clock)
+    container.jobs.queue = type("Nowhere", (), {"send": lambda self, job_id, delay_s=0: None})()
+    yield container, clock
+    container.close()
+
+
+def test_pool_camera_recordings_go_to_whoever_signed_it_out(clocked: tuple[Container, FixedClock]) -> None:
+    """GIVEN a pool camera signed out by one officer, then another WHEN recordings from each shift upload
+    (after both shifts) THEN each is attributed to the officer who had the camera when it started recording."""
+    container, clock = clocked
+    force = make_force(container, camera=None)
+    container.devices.register_camera("POOL1", pool="Bethel Street", actor=SYSTEM)
+    container.devices.sign_out("POOL1", actor=force.actor("owner"))
+    first_shift = clock.now() + timedelta(hours=1)
+    clock.advance(hours=12)
+    container.devices.sign_out("POOL1", actor=force.actor("stranger"))
+    second_shift = clock.now() + timedelta(hours=1)
+    clock.advance(hours=3)
+    early = container.evidence.get(_upload(container, "POOL1", first_shift, b"early shift"))
+    late = container.evidence.get(_upload(container, "POOL1", second_shift, b"late shift"))
+    assert early.officer_id == force.ids["owner"] and early.team_id is not None
+    assert late.officer_id == force.ids["stranger"]
+    before_any = container.evidence.get(_upload(container, "POOL1", first_shift - timedelta(days=1), b"x"))
+    assert before_any.officer_id is None
+
+
+def test_only_officers_sign_out_cameras(clocked: tuple[Container, FixedClock]) -> None:
+    """GIVEN an auditor WHEN they try to sign out a camera THEN it is refused."""
+    container, _ = clocked
+    force = make_force(container, camera=None)
+    container.devices.register_camera("POOL1", actor=SYSTEM)
+    with pytest.raises(Forbidden):
+        container.devices.sign_out("POOL1", actor=force.actor("auditor"))
+
+
+def test_share_with_a_colleague_notifies_and_expires(clocked: tuple[Container, FixedClock]) -> None:
+    """GIVEN the owner's item WHEN shared with a stranger until tomorrow THEN the stranger sees it and is
+    notified; after the expiry it is gone again."""
+    container, clock = clocked
+    force = make_force(container)
+    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    stranger = force.actor("stranger")
+    assert container.evidence.list_items(actor=stranger) == []
+    container.sharing.share(item_id, actor=force.actor("owner"), collar_number=force.collar("stranger"),
+                            expires_at=clock.now() + timedelta(days=1))
+    assert [i.id for i in container.evidence.list_items(actor=stranger)] == [item_id]
+    assert container.evidence.authorise(item_id, Permission.ITEM_PLAY, actor=stranger).id == item_id
+    [note] = container.users.notifications(actor=stranger)
+    assert "shared" in note.text and note.link == f"/items/{item_id}"
+    clock.advance(days=2)
+    assert container.evidence.list_items(actor=stranger) == []
+    with pytest.raises(NotFound):
+        container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=stranger)
+
+
+def test_share_with_a_team_reaches_every_member(clocked: tuple[Container, FixedClock]) -> None:
+    """GIVEN the owner's item WHEN shared with the owner's team THEN a team-mate sees it; revoking ends it."""
+    container, clock = clocked
+    force = make_force(container)
+    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    teammate = force.actor("teammate")
+    assert container.evidence.list_items(actor=teammate) == []
+    share = container.sharing.share(item_id, actor=force.actor("owner"), team=TEAM)
+    assert [i.id for i in container.evidence.list_items(actor=teammate)] == [item_id]
+    container.sharing.revoke(share.id, actor=force.actor("owner"))
+    assert container.evidence.list_items(actor=teammate) == []
+
+
+def test_nobody_shares_what_they_cannot_see(clocked: tuple[Container, FixedClock]) -> None:
+    """GIVEN the owner's item WHEN a stranger tries to share it, or the owner shares with nobody THEN refused."""
+    container, clock = clocked
+    force = make_force(container)
+    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    with pytest.raises(NotFound):
+        container.sharing.share(item_id, actor=force.actor("stranger"), collar_number=force.collar("teammate"))
+    with pytest.raises(InvalidInput):
+        container.sharing.share(item_id, actor=force.actor("owner"), collar_number="no-such-person")
+
+
+def test_complaint_case_hides_footage_from_the_officer_complained_about(
+        clocked: tuple[Container, FixedClock]) -> None:
+    """GIVEN the owner's item WHEN professional standards put it in a complaint case THEN the owner, their
+    supervisor and investigators lose it; professional standards keep it."""
+    container, clock = clocked
+    force = make_force(container)
+    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    psd = force.actor("psd")
+    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint 26/0042 received")
+    case = container.cases.create("PSD-26-0042", "Complaint about arrest", kind="complaint", actor=psd)
+    container.cases.add_items(case.id, [item_id], actor=psd)
+    for persona in ("owner", "supervisor", "investigator"):
+        assert container.evidence.list_items(actor=force.actor(persona)) == [], persona
+        with pytest.raises(NotFound):
+            container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=force.actor(persona))
+    assert [i.id for i in container.evidence.list_items(actor=psd)] == [item_id]
