@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ from typing import Any
 
 import httpx
 
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party noise; stdout is the table
+
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 OUT = BENCH / "out"
 MB = 1_000_000  # throughput is in MB/s = 10^6 bytes per second
 MiB = 1024 * 1024
@@ -40,7 +42,7 @@ CAMERA = "WBX00001"
 STARTED = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
 ISSUED = datetime(2020, 1, 1, tzinfo=UTC)  # the camera is the officer's from long before STARTED
 # The recording every benchmark uses: 1080p25 H.264 at 8 Mbit/s, one-second GOPs,
-# 10 unique seconds repeated (fast to make, byte-identical on every machine).
+# 10 unique seconds repeated (seconds to make, the same bytes on a given FFmpeg build).
 WIDTH, HEIGHT, FPS, VIDEO_BITRATE, UNIQUE_S = 1920, 1080, 25, 8_000_000, 10
 PROXY_TEST_SECONDS = 600
 
@@ -55,6 +57,11 @@ def clear_status() -> None:
     """Erase the progress line."""
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def load_average() -> float:
+    """The 1-minute load average: other work on this 2-core machine moves every figure."""
+    return os.getloadavg()[0]
 
 
 def mbps(size: int, seconds: float) -> float:

@@ -19,13 +19,16 @@ Measures, on one simulated 1080p recording of about --size-gb GiB (cached in ben
   with the server's own timestamps saying where the time went.
 
 The SHA-256 a dock computes at the source is timed separately and not included.
-MB = 10^6 bytes. Run: `python bench/ingest.py [--size-gb 2] [--keep]`.
+Each upload is compared with the bound measured in the same round (--rounds, interleaved),
+because this disk's speed wanders. MB = 10^6 bytes.
+Run: `python bench/ingest.py [--size-gb 2] [--rounds 2] [--keep]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import time
@@ -42,6 +45,7 @@ from _common import (
     bare_server,
     clear_status,
     fmt,
+    load_average,
     mbps,
     median,
     pipeline_times,
@@ -178,11 +182,13 @@ def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def report(name: str, size: int, source_s: float, rounds: list[Round], proxies: list[ProxyTrial]) -> None:
+def report(name: str, size: int, source_s: float, rounds: list[Round], proxies: list[ProxyTrial],
+           load: tuple[float, float]) -> None:
     """Print the figures as tables on stdout."""
     console = Console(width=160)
     bounds = Table(title=f"Ingest: {name}, {size:,} B ({size / 1e9:.2f} GB); MB = 10^6 B; "
-                         f"{len(rounds)} interleaved rounds", title_justify="left")
+                         f"{len(rounds)} interleaved rounds; load average {load[0]:.1f} at start, "
+                         f"{load[1]:.1f} at end ({os.cpu_count()} CPUs)", title_justify="left")
     for column in ("machine bound (same file, same round)", "openssl dgst -sha256 MB/s",
                    "dd bs=8M conv=fsync MB/s", "bound MB/s (slower)"):
         bounds.add_column(column, justify="left" if column.startswith("machine") else "right")
@@ -255,7 +261,7 @@ def main() -> int:
     """Parse arguments, run every measurement, print the tables, clean up."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=2.0, help="size of the big recording in GiB")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=2,
                         help="interleaved rounds of bound + every upload (this disk's speed wanders)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the big recording in bench/out for the next run "
@@ -265,6 +271,7 @@ def main() -> int:
     short = recording(PROXY_TEST_SECONDS)
     big = recording_of_size(args.size_gb)
     name, size = big.name, big.stat().st_size
+    load_at_start = load_average()
     try:
         status("SHA-256 at the source")
         sha_short, _ = sha256_at_source(short)
@@ -290,7 +297,7 @@ def main() -> int:
         clear_status()
         if not args.keep and big != short:
             _drop_recording(big)
-    report(name, size, source_s, rounds, proxies)
+    report(name, size, source_s, rounds, proxies, (load_at_start, load_average()))
     return 0
 
 

@@ -45,6 +45,7 @@ from _common import (
     clear_status,
     fmt,
     free_port,
+    load_average,
     mbps,
     median,
     percentile,
@@ -274,10 +275,10 @@ def measure(target: Target, original: Path, args: argparse.Namespace) -> Figures
     check_range(target, original)
     status(f"{target.name}: full-file GETs")
     full = [full_get(target) for _ in range(args.runs)]
+    status(f"{target.name}: mid-file seeks")
+    ttfb, total = seeks(target, size, args.seeks)  # before (b), so no backlog from the load test lingers
     status(f"{target.name}: {SMALL_RANGE // 1024} KiB ranges, {args.clients} clients, {args.seconds} s")
     rate, p50, p99, errors = small_ranges(target, size, args.clients, args.seconds)
-    status(f"{target.name}: mid-file seeks")
-    ttfb, total = seeks(target, size, args.seeks)
     return Figures(full, rate, p50, p99, errors, ttfb, total)
 
 
@@ -286,11 +287,13 @@ def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def report(name: str, size: int, args: argparse.Namespace, ours: Figures, theirs: Figures) -> None:
+def report(name: str, size: int, args: argparse.Namespace, ours: Figures, theirs: Figures,
+           load: tuple[float, float]) -> None:
     """The final table on stdout."""
     console = Console(width=160)
     table = Table(title=f"Streaming {name}, {size:,} B ({size / 1e9:.2f} GB), same stored file, "
-                        f"MB = 10^6 B", title_justify="left")
+                        f"MB = 10^6 B; load average {load[0]:.1f} at start, {load[1]:.1f} at end "
+                        f"({os.cpu_count()} CPUs)", title_justify="left")
     for column in ("measure", "witnessbox", "nginx", "witnessbox / nginx"):
         table.add_column(column, justify="left" if column == "measure" else "right")
 
@@ -344,6 +347,7 @@ def main() -> int:
 
     source = recording_of_size(args.size_gb)
     name, size = source.name, source.stat().st_size
+    load_at_start = load_average()
     try:
         status("SHA-256 at the source")
         sha256 = sha256_plain(source)
@@ -362,7 +366,7 @@ def main() -> int:
         clear_status()
         if not args.keep:
             shutil.rmtree(source.parent, ignore_errors=True)
-    report(name, size, args, ours, theirs)
+    report(name, size, args, ours, theirs, (load_at_start, load_average()))
     return 0
 
 

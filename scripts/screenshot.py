@@ -2,10 +2,12 @@
 """Make docs/screenshot.png: the recordings list of a fresh `witnessbox serve --demo`.
 
 Starts the server on its embedded default in a temporary data directory and on a
-free port, waits until the demo recordings are ready, signs in with the password
-the server wrote on first run, and photographs the list in Debian's Chromium.
+free port, signs in as a demo person with the password the demo wrote to
+<data dir>/demo-password (by default 6001, professional standards, who may see
+every recording), waits until every demo recording is listed and ready, and
+photographs the list in Debian's Chromium.
 
-    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png]
+    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--user 6001]
 
 Needs the `playwright` Python package and /usr/bin/chromium (no browser download).
 """
@@ -18,10 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -48,50 +48,73 @@ def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
             cwd=data_dir.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def items(base: str, password: str) -> list[dict[str, Any]]:
-    """The items, asked for with HTTP Basic as the administrator (how scripts call the API)."""
-    try:
-        response = httpx.get(f"{base}/api/v1/items", auth=("admin", password), timeout=10)
-        response.raise_for_status()
-    except httpx.HTTPError:
-        return []
-    listed: list[dict[str, Any]] = response.json()
-    return listed
+class Demo:
+    """The running demo server: its address, data directory, process and log."""
+
+    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+        self.base, self.data_dir, self.log = f"http://127.0.0.1:{port}", data_dir, log
+        self.process = start_demo(data_dir, port, log)
+
+    def fail(self, why: str) -> None:
+        """Stop with the reason and the end of the server's log."""
+        sys.exit(f"{why}\n--- server log ---\n{self.log.read_text()[-3000:]}")
+
+    def password(self, deadline: float) -> str:
+        """The demo people's password, once the demo loader has written it."""
+        path = self.data_dir / "demo-password"
+        while not path.exists():
+            if self.process.poll() is not None:
+                self.fail("server exited")
+            if time.monotonic() > deadline:
+                self.fail(f"{path} did not appear")
+            time.sleep(0.5)
+        return path.read_text().strip()
+
+    def stop(self) -> None:
+        """Terminate the server, then kill it if it lingers."""
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
-def wait_for_demo(base: str, data_dir: Path, server: subprocess.Popen[bytes], log: Path,
-                  timeout_s: float) -> str:
-    """Wait until every demo item has left `processing`; return the admin password."""
-    deadline = time.monotonic() + timeout_s
-    states: list[str] = []
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"server exited:\n{log.read_text()[-3000:]}")
-        password_file = data_dir / "admin-password"
-        if password_file.exists():
-            password = password_file.read_text().strip()
-            states = [item["state"] for item in items(base, password)]
-            if len(states) >= DEMO_ITEMS and "processing" not in states:
-                return password
-        time.sleep(1)
-    sys.exit(f"demo items not ready after {timeout_s:.0f} s (states: {states}):\n"
-             f"{log.read_text()[-3000:]}")
+def sign_in(page: Page, demo: Demo, user: str, password: str) -> None:
+    """Sign in through the form, as a person would."""
+    page.goto(f"{demo.base}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{demo.base}/")
 
 
-def photograph(base: str, password: str, out: Path, width: int, height: int) -> None:
-    """Sign in and save the recordings list, thumbnails loaded."""
+def wait_until_ready(page: Page, demo: Demo, deadline: float) -> None:
+    """Reload the list until every demo recording is listed and none is still processing."""
+    while True:
+        page.goto(f"{demo.base}/")
+        rows = page.locator("table.items tbody tr").count()
+        processing = page.locator(".state.processing").count()
+        if rows >= DEMO_ITEMS and processing == 0:
+            return
+        if demo.process.poll() is not None:
+            demo.fail("server exited")
+        if time.monotonic() > deadline:
+            demo.fail(f"demo not ready: {rows} recordings listed, {processing} processing")
+        time.sleep(2)
+
+
+def photograph(demo: Demo, args: argparse.Namespace, deadline: float) -> None:
+    """Sign in, wait for the demo, save the list with its thumbnails loaded."""
+    password = demo.password(deadline)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(f"{base}/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_selector("table.items img.thumb")
+        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        sign_in(page, demo, args.user, password)
+        wait_until_ready(page, demo, deadline)
         page.wait_for_function(
             "() => [...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(args.out))
         browser.close()
 
 
@@ -99,6 +122,8 @@ def main() -> None:
     """Parse arguments, run the demo, take the picture, stop the server."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--user", default="6001",
+                        help="collar number of the demo person to sign in as (6001: professional standards)")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the demo")
@@ -106,18 +131,11 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is missing: apt-get install chromium")
     with tempfile.TemporaryDirectory(prefix="witnessbox-screenshot-") as temp:
-        data_dir, log, port = Path(temp) / "witnessbox-data", Path(temp) / "server.log", free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_demo(data_dir, port, log)
+        demo = Demo(Path(temp) / "witnessbox-data", free_port(), Path(temp) / "server.log")
         try:
-            password = wait_for_demo(base, data_dir, server, log, args.timeout)
-            photograph(base, password, args.out, args.width, args.height)
+            photograph(demo, args, time.monotonic() + args.timeout)
         finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            demo.stop()
     print(f"wrote {args.out}")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from witnessbox.accounts.passwords import PasswordPolicy
 from witnessbox.accounts.service import UserService
 from witnessbox.accounts.signin import SignInService
+from witnessbox.accounts.sso import SsoConfig, SsoService, parse_role_map
 from witnessbox.accounts.tokens import TokenService
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.signing import CheckpointSigner
@@ -22,6 +23,7 @@ from witnessbox.core.clock import Clock, SystemClock
 from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.service import DeviceService
+from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.service import EvidenceService
 from witnessbox.ingest.jobs import register_ingest_jobs
 from witnessbox.ingest.pipeline import Pipeline
@@ -52,6 +54,8 @@ class Container:
     ingest: IngestService
     sharing: SharingService
     cases: CaseService
+    sso: SsoService | None  # single sign-on; None unless an identity provider is configured
+    categorise: CategorisationService
     jobs: JobRunner
     huey: Huey
 
@@ -94,9 +98,41 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ingest=ingest,
         sharing=SharingService(db, audit, clock, evidence, users),
         cases=CaseService(db, audit, clock, evidence),
+        categorise=CategorisationService(db, audit, clock, evidence, _category_rules(settings)),
         jobs=jobs,
         huey=huey,
+        sso=_sso(settings, db, audit, clock),
     )
+
+
+def _category_rules(settings: Settings) -> CategoryRules:
+    """The force's offence categories and reference formats."""
+    return CategoryRules.from_patterns(
+        settings.offence_categories, settings.incident_number_pattern, settings.crime_reference_pattern
+    )
+
+
+def _sso(settings: Settings, db: Database, audit: AuditLog, clock: Clock) -> SsoService | None:
+    """Sign-in through the identity provider when one is configured; a half-configured one is refused."""
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id or settings.oidc_client_secret is None:
+        raise ValueError(
+            "WITNESSBOX_OIDC_ISSUER is set: "
+            "set WITNESSBOX_OIDC_CLIENT_ID and WITNESSBOX_OIDC_CLIENT_SECRET too"
+        )
+    config = SsoConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        display_name=settings.oidc_display_name,
+        scopes=settings.oidc_scopes,
+        groups_claim=settings.oidc_groups_claim,
+        collar_claim=settings.oidc_collar_claim,
+        role_map=parse_role_map(settings.oidc_role_map),
+        create_users=settings.oidc_create_users,
+    )
+    return SsoService(db, audit, clock, config)
 
 
 def _audit_job(audit: AuditLog, session: Session, job: JobRecord) -> None:

@@ -30,8 +30,37 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 64 * 1024**3  # a long shift at a high bitrate stays well under 64 GiB
     upload_expiry_hours: int = 72  # an interrupted upload may resume for three days
     max_metadata_bytes: int = 64 * 1024
+    offence_categories: list[str] = [
+        "Domestic abuse",
+        "Stop and search",
+        "Use of force",
+        "Public order",
+        "Road traffic",
+        "Violence against the person",
+        "Theft",
+        "Criminal damage",
+        "Drugs",
+        "Sexual offences",
+        "Mental health",
+        "Other",
+    ]
+    # The force's records system formats (Niche, Athena...); defaults fit e.g. 26/123456 and CR/12345/26.
+    incident_number_pattern: str = r"^\d{2}/\d{3,7}$"
+    crime_reference_pattern: str = r"^[A-Z]{2}/\d{3,7}/\d{2}$"
     stuck_job_minutes: int = 15
     audit_checkpoint_minutes: int = 60
+
+    # Single sign-on with the force's identity provider (OpenID Connect); off while oidc_issuer is unset.
+    oidc_issuer: str | None = None  # discovery document at issuer + /.well-known/openid-configuration
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_display_name: str = "force sign-in"  # shown as "Sign in with <name>"
+    oidc_scopes: str = "openid profile email"  # add the scope that releases groups, if the provider has one
+    oidc_groups_claim: str = "groups"
+    # provider group -> Witnessbox roles, JSON in the env var: {"bwv-officers": ["officer"]}
+    oidc_role_map: dict[str, list[str]] = Field(default_factory=dict)
+    oidc_collar_claim: str = "preferred_username"  # the claim that carries the collar number
+    oidc_create_users: bool = True  # False: only people already added (by collar number) may sign in
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""

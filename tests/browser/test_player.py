@@ -1,6 +1,7 @@
 """The browser path: sign in, find a docked recording in the list, play it and seek."""
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -8,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import browser_missing
-from tests.conftest import ADMIN_PASSWORD, LiveServer
-from tests.factories.media import tiny_recording
+from tests.conftest import LiveServer
+from tests.factories.media import STARTED, tiny_recording
+from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import build
@@ -25,13 +27,18 @@ if (missing := browser_missing()) is not None:
 
 CLIP_SECONDS = 4.0
 SERIAL = "WBX00001"
+OWNER = PERSONAS["owner"][0]  # the officer camera SERIAL is issued to
 
 
 def _dock_one_clip(server: LiveServer, tmp_path: Path) -> str:
-    """Register a camera and a dock, upload one tiny clip through the dock agent; its item id."""
+    """Make a small force, issue the camera to the owner, register a dock, upload one clip; its item id."""
     container = build(server.settings)
     try:
-        container.devices.register_camera(SERIAL, actor=SYSTEM, officer="PC 1142")
+        make_force(container, camera=None)
+        container.devices.register_camera(SERIAL, actor=SYSTEM)
+        # Issued from before the clip was recorded, whatever today's date: uploads are attributed
+        # to whoever held the camera when the recording started.
+        container.devices.assign(SERIAL, OWNER, actor=SYSTEM, starts_at=STARTED - timedelta(days=1))
         _dock, token = container.devices.register_dock("browser-test", actor=SYSTEM)
     finally:
         container.close()
@@ -44,9 +51,9 @@ def _dock_one_clip(server: LiveServer, tmp_path: Path) -> str:
 
 def _wait_until_ready(server: LiveServer, timeout_s: float = 60) -> str:
     deadline = time.monotonic() + timeout_s
-    with server.admin() as admin:
+    with server.owner() as owner:
         while time.monotonic() < deadline:
-            items = admin.get("/api/v1/items").json()
+            items = owner.get("/api/v1/items").json()
             if items and items[0]["state"] != "processing":
                 assert items[0]["state"] == "ready", items[0]["reason"]
                 return str(items[0]["id"])
@@ -67,8 +74,8 @@ def _audited(server: LiveServer, item_id: str) -> list[str]:
 
 def _sign_in(page: "Page", base: str) -> None:
     page.goto(f"{base}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.fill("input[name=username]", OWNER)
+    page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
 
@@ -87,9 +94,9 @@ def _seek(page: "Page", seconds: float) -> float:
 
 def test_signed_in_user_plays_and_seeks_a_docked_recording(
         live_server: LiveServer, tmp_path: Path, page: "Page", artifacts: Path) -> None:
-    """GIVEN a clip uploaded by the dock agent and processed WHEN an administrator signs in, opens it
-    and seeks to the middle THEN the <video> loads the whole clip, lands there and keeps playing,
-    and the audit trail records the view and the play."""
+    """GIVEN a clip uploaded by the dock agent and processed WHEN the officer whose camera recorded it
+    signs in, opens it and seeks to the middle THEN the <video> loads the whole clip, lands there and
+    keeps playing, and the audit trail records the view and the play."""
     item_id = _dock_one_clip(live_server, tmp_path)
 
     _sign_in(page, live_server.url)

@@ -32,7 +32,17 @@ def request_actor(request: Request) -> Actor:
 
 
 async def current_actor(request: Request) -> Actor:
-    """Who is making this request; NotAuthenticated when nobody recognisable is.
+    """The person making this request; docks are refused (they only upload and confirm)."""
+    actor = await device_or_person(request)
+    if actor.kind == ActorKind.DOCK:
+        raise Forbidden("a dock credential may only upload recordings and confirm them")
+    return actor
+
+
+async def device_or_person(request: Request) -> Actor:
+    """Who is making this request, a dock included; NotAuthenticated when nobody recognisable is.
+
+    Only the upload endpoint and the confirm-by-hash listing accept docks.
 
     A state-changing request that rides on the session cookie must also carry the
     session's CSRF token (form field or X-CSRF-Token header); bearer tokens are not

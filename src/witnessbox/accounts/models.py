@@ -23,6 +23,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     password_changed_at: Mapped[datetime | None]
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last authenticator time-step accepted, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None]
     oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]

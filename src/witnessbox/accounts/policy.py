@@ -8,7 +8,8 @@ Everything that reads or changes evidence asks `decide` (one item, in Python) or
   teams' recordings (supervisors), and items shared with you or your team or
   given to you through a case you work.
 - Wider access, granted with a recorded reason: investigators may open any
-  unrestricted item, professional standards any item.
+  unrestricted item, professional standards any item. Categorising needs close
+  access (or professional standards).
 - Administrators and auditors run the system; they see no footage unless one of
   the rules above also gives it to them. Administrators see quarantined items'
   records (never their bytes) so they can act on them.
@@ -27,7 +28,13 @@ from witnessbox.accounts.roles import Permission, Role
 from witnessbox.core.actor import Actor, ActorKind
 
 ITEM_PERMISSIONS = frozenset(
-    {Permission.ITEM_VIEW, Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD, Permission.ITEM_SHARE}
+    {
+        Permission.ITEM_VIEW,
+        Permission.ITEM_PLAY,
+        Permission.ITEM_DOWNLOAD,
+        Permission.ITEM_SHARE,
+        Permission.ITEM_CATEGORISE,
+    }
 )
 FOOTAGE_ROLES = frozenset(
     {
@@ -96,13 +103,15 @@ def decide(actor: Actor, permission: Permission, item: ItemFacts | None = None) 
 
 
 def _item_access(actor: Actor, permission: Permission, item: ItemFacts) -> Access:
-    if permission == Permission.ITEM_VIEW and item.quarantined and actor.has_role(Role.SYSTEM_ADMINISTRATOR):
-        return Access.ALLOW  # the record and its reason, so it can be dealt with; never the bytes
     psd = actor.has_role(Role.PROFESSIONAL_STANDARDS)
     if item.restricted and not psd:
         return Access.DENY
+    if permission == Permission.ITEM_VIEW and item.quarantined and actor.has_role(Role.SYSTEM_ADMINISTRATOR):
+        return Access.ALLOW  # the record and its reason, so it can be dealt with; never the bytes
     if _close(actor, item):
         return Access.ALLOW
+    if permission == Permission.ITEM_CATEGORISE:
+        return Access.ALLOW if psd else Access.DENY  # describing footage needs close access
     if psd or actor.has_role(Role.INVESTIGATOR):
         return Access.ALLOW if item.reason_given else Access.NEEDS_REASON
     return Access.DENY
@@ -141,7 +150,7 @@ def visible_items(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElem
     else:
         footage = and_(unrestricted, _close_sql(actor, items, now))
     if actor.has_role(Role.SYSTEM_ADMINISTRATOR):
-        return or_(footage, items.state == "quarantined")
+        return or_(footage, and_(unrestricted, items.state == "quarantined"))
     return footage
 
 

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     ITEM_DOWNLOAD = "evidence:item:download"
     ITEM_CONFIRM = "evidence:item:confirm"
     ITEM_SHARE = "sharing:item:share"
+    ITEM_CATEGORISE = "evidence:item:categorise"
     ITEM_VIEW_QUARANTINE = "evidence:item:view_quarantine"
     UPLOAD_CREATE = "ingest:upload:create"
     CASE_CREATE = "cases:case:create"

@@ -3,11 +3,11 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from witnessbox.accounts.models import Notification, Team, TeamMember, User
+from witnessbox.accounts.models import Notification, Team, TeamMember, User, WebSession
 from witnessbox.accounts.passwords import PasswordPolicy
 from witnessbox.accounts.policy import Access, decide
 from witnessbox.accounts.roles import Permission, Role
@@ -134,6 +134,16 @@ class UserService:
             user = self._user(uow.session, user_id)
             user.password_hash = self.passwords.hash(password, user=user)
             user.password_changed_at = self.clock.now()
+            # A new password ends every other session of that person (a leaked one stops working).
+            uow.session.execute(
+                update(WebSession)
+                .where(
+                    WebSession.user_id == user.id,
+                    WebSession.revoked_at.is_(None),
+                    WebSession.id != (actor.session_id or ""),
+                )
+                .values(revoked_at=self.clock.now())
+            )
             self.audit.record(
                 uow.session, AuditTag.ACCOUNT_PASSWORD_CHANGED, actor=actor, subject=Subject("user", user.id)
             )
@@ -200,6 +210,11 @@ class UserService:
         """A user by id."""
         with self.db.read() as session:
             return self._user(session, user_id)
+
+    def get_managed(self, user_id: str, *, actor: Actor) -> User:
+        """A user's full record, for the administrators who manage people."""
+        require(actor, Permission.USER_MANAGE)
+        return self.get(user_id)
 
     def by_collar_number(self, collar_number: str) -> User | None:
         """A user by collar number."""

@@ -4,10 +4,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from witnessbox.accounts import totp
 from witnessbox.accounts.models import SignInAttempt, User, WebSession
 from witnessbox.accounts.passwords import PasswordPolicy
 from witnessbox.accounts.service import actor_for
@@ -15,7 +17,14 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
+from witnessbox.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 from witnessbox.core.ids import new_id, new_token
 from witnessbox.db.session import Database
 
@@ -65,7 +74,9 @@ class SignInService:
             wait = int(THROTTLE_WINDOW.total_seconds())
             raise TooManyAttempts(f"too many failed sign-ins; try again in {wait // 60} minutes", wait)
 
-    def _record_attempt(self, username: str, request: Actor, ok: bool) -> None:
+    def _record_attempt(
+        self, username: str, request: Actor, ok: bool, failed: AuditTag = AuditTag.ACCOUNT_SIGNIN_FAILED
+    ) -> None:
         with self.db.transaction() as uow:
             uow.session.add(
                 SignInAttempt(
@@ -77,9 +88,7 @@ class SignInService:
                 )
             )
             if not ok:
-                self.audit.record(
-                    uow.session, AuditTag.ACCOUNT_SIGNIN_FAILED, actor=request, details={"username": username}
-                )
+                self.audit.record(uow.session, failed, actor=request, details={"username": username})
 
     def start_session(
         self,
@@ -214,3 +223,70 @@ class SignInService:
             self.audit.record(
                 uow.session, AuditTag.ACCOUNT_SESSION_REVOKED, actor=actor, subject=Subject("session", row.id)
             )
+
+    def check_second_factor(self, token: str, code: str, *, request: Actor) -> None:
+        """Finish a pending sign-in with an authenticator code; throttled and audited like passwords."""
+        row, user = self.session(token, allow_pending=True)
+        if not row.second_factor_pending:
+            return
+        self._throttle(row.username, request.source_address)
+        ok = self._use_code(user, code)
+        self._record_attempt(row.username, request, ok, failed=AuditTag.ACCOUNT_TOTP_FAILED)
+        if not ok:
+            raise NotAuthenticated("that code is wrong or was already used; wait for the next one")
+        self.complete_second_factor(token, request=request)
+
+    def enable_second_factor(self, secret: str, code: str, *, actor: Actor) -> None:
+        """Turn on authenticator codes once the person proves their app holds `secret`."""
+        if not totp.looks_like_secret(secret):
+            raise InvalidInput("the enrolment has expired; start again")
+        step = totp.matching_step(secret, code, self.clock.now())
+        if step is None:
+            raise InvalidInput("that code does not match; check the phone's clock and try the next code")
+        with self.db.transaction() as uow:
+            user = self._own_user(uow.session, actor)
+            if user.totp_secret:
+                raise Conflict("authenticator codes are already on; turn them off first")
+            user.totp_secret, user.totp_last_step = secret, step
+            self.audit.record(
+                uow.session, AuditTag.ACCOUNT_TOTP_ENABLED, actor=actor, subject=Subject("user", user.id)
+            )
+
+    def disable_second_factor(self, code: str, *, actor: Actor) -> None:
+        """Turn authenticator codes off; a current code proves the person still holds the app."""
+        with self.db.read() as session:
+            user = self._own_user(session, actor)
+        if not user.totp_secret:
+            raise Conflict("authenticator codes are not on")
+        self._throttle(user.collar_number, actor.source_address)
+        ok = self._use_code(user, code)
+        self._record_attempt(user.collar_number, actor, ok, failed=AuditTag.ACCOUNT_TOTP_FAILED)
+        if not ok:
+            raise InvalidInput("that code is wrong or was already used; wait for the next one")
+        with self.db.transaction() as uow:
+            user = self._own_user(uow.session, actor)
+            user.totp_secret = user.totp_last_step = None
+            self.audit.record(
+                uow.session, AuditTag.ACCOUNT_TOTP_DISABLED, actor=actor, subject=Subject("user", user.id)
+            )
+
+    def _use_code(self, user: User, code: str) -> bool:
+        """Check a code and claim its time-step, atomically, so a code (or an older one) works once."""
+        if not user.totp_secret:
+            return False
+        step = totp.matching_step(user.totp_secret, code, self.clock.now(), after=user.totp_last_step)
+        if step is None:
+            return False
+        with self.db.transaction() as uow:
+            claimed = uow.session.execute(
+                update(User)
+                .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                .values(totp_last_step=step)
+            )
+            return cast("CursorResult[Any]", claimed).rowcount == 1
+
+    def _own_user(self, session: Session, actor: Actor) -> User:
+        user = session.get(User, actor.id)
+        if user is None:
+            raise NotFound("no such user")
+        return user

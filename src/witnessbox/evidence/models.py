@@ -61,6 +61,14 @@ class Item(Base):
     gps_track: Mapped[list[Any] | None]
     bookmarks: Mapped[list[Any] | None]
     camera_metadata: Mapped[dict[str, Any] | None]
+    evidential: Mapped[bool | None] = mapped_column(index=True)  # None: not yet categorised
+    category: Mapped[str | None] = mapped_column(String(64), index=True)
+    incident_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    crime_reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str | None] = mapped_column(String(255))
+    notes: Mapped[str | None] = mapped_column(Text)
+    categorised_at: Mapped[datetime | None]
+    categorised_by: Mapped[str | None] = mapped_column(String(160))
 
     derivatives: Mapped[list["Derivative"]] = relationship(
         back_populates="item", order_by="Derivative.kind", lazy="selectin"

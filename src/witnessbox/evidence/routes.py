@@ -7,11 +7,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import current_actor, device_or_person
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, ReasonRequired
+from witnessbox.evidence.categorise import Categorisation, CategorisationService
 from witnessbox.evidence.models import DerivativeKind, ItemState
-from witnessbox.evidence.schemas import ItemOut
+from witnessbox.evidence.schemas import CategorisationIn, ItemOut
 from witnessbox.evidence.service import EvidenceService
 from witnessbox.evidence.streaming import blob_response, is_first_request
 from witnessbox.storage.base import check_sha256
@@ -33,7 +34,7 @@ Evidence = Annotated[EvidenceService, Depends(evidence_service)]
 
 @api.get("", response_model=list[ItemOut])
 def list_items(
-    actor: Caller,
+    actor: Annotated[Actor, Depends(device_or_person)],
     evidence: Evidence,
     sha256: Annotated[str | None, Query(description="find the item holding these bytes")] = None,
     state: ItemState | None = None,
@@ -61,6 +62,35 @@ Reason = Annotated[
 def show_item(item_id: str, actor: Caller, evidence: Evidence, reason: Reason = None) -> ItemOut:
     """One item with its media facts and derivatives (403 `reason required` until a reason is given)."""
     return ItemOut.of(evidence.view_item(item_id, actor=actor, reason=reason), API)
+
+
+def categorisation_service(request: Request) -> CategorisationService:
+    """The CategorisationService the app was built with."""
+    service: CategorisationService = request.app.state.categorise
+    return service
+
+
+Categorise = Annotated[CategorisationService, Depends(categorisation_service)]
+
+
+def _change(body: CategorisationIn) -> Categorisation:
+    given = body.model_fields_set - {"item_ids"}
+    return Categorisation(**{name: getattr(body, name) for name in given})
+
+
+@api.patch("/{item_id}", response_model=ItemOut)
+def categorise_item(
+    item_id: str, body: CategorisationIn, actor: Caller, evidence: Evidence, categorise: Categorise
+) -> ItemOut:
+    """Categorise one item: evidential, offence category, references, title, notes (audited before/after)."""
+    categorise.categorise([item_id], _change(body), actor=actor)
+    return ItemOut.of(evidence.get(item_id), API)
+
+
+@api.post("/categorise")
+def categorise_items(body: CategorisationIn, actor: Caller, categorise: Categorise) -> dict[str, int]:
+    """Categorise many items at once: all or nothing."""
+    return {"changed": categorise.categorise(body.item_ids or [], _change(body), actor=actor)}
 
 
 @api.get("/{item_id}/original")
@@ -113,7 +143,32 @@ def item_page(item_id: str, request: Request, actor: Caller, evidence: Evidence)
     return templates(request).TemplateResponse(
         request,
         "evidence/item.html",
-        {"item": item, "actor": actor, "api": f"{API}/{item.id}", "shares": shares},
+        {
+            "item": item,
+            "actor": actor,
+            "api": f"{API}/{item.id}",
+            "shares": shares,
+            "categories": request.app.state.categorise.rules.categories,
+        },
+    )
+
+
+@pages.post("/items/categorise")
+async def categorise_form(request: Request, actor: Caller, categorise: Categorise) -> Response:
+    """The library's bulk form and the item page's form (same fields; `item_ids` repeated)."""
+    form = await request.form()
+    ids = [str(value) for value in form.getlist("item_ids")]
+    fields = {
+        name: str(form[name])
+        for name in ("category", "incident_number", "crime_reference", "title", "notes")
+        if name in form and str(form[name]).strip()
+    }
+    evidential = {"yes": True, "no": False}.get(str(form.get("evidential", "")))
+    extra = {"evidential": evidential} if evidential is not None else {}
+    categorise.categorise(ids, Categorisation(**fields, **extra), actor=actor)
+    back = str(form.get("back") or "/")
+    return RedirectResponse(
+        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
     )
 
 

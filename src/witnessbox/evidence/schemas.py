@@ -40,6 +40,12 @@ class ItemOut(BaseModel):
     recorded_end: datetime | None
     uploaded_at: datetime
     verified: bool = Field(description="the stored original was re-read and matched its SHA-256")
+    evidential: bool | None = Field(description="true/false once categorised; null while uncategorised")
+    category: str | None
+    incident_number: str | None
+    crime_reference: str | None
+    title: str | None
+    notes: str | None
     media: dict[str, Any] | None
     gps_track: list[Any] | None
     bookmarks: list[Any] | None
@@ -67,6 +73,12 @@ class ItemOut(BaseModel):
             recorded_end=item.recorded_end,
             uploaded_at=item.uploaded_at,
             verified=item.verified_at is not None,
+            evidential=item.evidential,
+            category=item.category,
+            incident_number=item.incident_number,
+            crime_reference=item.crime_reference,
+            title=item.title,
+            notes=item.notes,
             media=item.media_facts,
             gps_track=item.gps_track,
             bookmarks=item.bookmarks,
@@ -92,3 +104,17 @@ def _derivative(made: Derivative, url: str) -> DerivativeOut:
         created_at=made.created_at,
         url=f"{url}/{path}",
     )
+
+
+class CategorisationIn(BaseModel):
+    """Fields to set on one item, or on many with `item_ids`; omitted fields stay as they are, null clears."""
+
+    model_config = {"extra": "forbid"}
+
+    item_ids: list[str] | None = None
+    evidential: bool | None = None
+    category: str | None = None
+    incident_number: str | None = None
+    crime_reference: str | None = None
+    title: str | None = None
+    notes: str | None = None

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.requests import ClientDisconnect
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import device_or_person
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, PreconditionFailed, UnsupportedMedia
 from witnessbox.ingest.metadata import declaration_from, parse_upload_metadata
@@ -27,7 +27,7 @@ OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 BODY_IDLE_S = 30.0
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"])
-Caller = Annotated[Actor, Depends(current_actor)]
+Caller = Annotated[Actor, Depends(device_or_person)]
 
 
 def ingest_service(request: Request) -> IngestService:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from witnessbox import __version__
 from witnessbox.accounts import routes as account_routes
+from witnessbox.accounts import sso_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError
@@ -49,8 +50,19 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = container.settings
-    for name in ("users", "signin", "tokens", "devices", "evidence", "ingest", "sharing", "cases"):
+    for name in (
+        "users",
+        "signin",
+        "tokens",
+        "devices",
+        "evidence",
+        "ingest",
+        "sharing",
+        "cases",
+        "categorise",
+    ):
         setattr(app.state, name, getattr(container, name))
+    app.state.sso = container.sso  # None unless an identity provider is configured
     app.state.authenticator = WebAuthenticator(container.signin, container.tokens)
     app.state.templates = _templates()
     for router in (
@@ -62,6 +74,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         case_routes.api,
         device_routes.api,
         account_routes.router,
+        sso_routes.router,
         account_routes.api,
         health_router,
     ):
@@ -96,8 +109,12 @@ def _templates() -> Jinja2Templates:
 
 
 def _page_context(request: Request) -> dict[str, object]:
-    """What every page may use: the CSRF token for its forms."""
-    return {"csrf_token": getattr(request.state, "csrf_token", "")}
+    """What every page may use: the CSRF token for its forms; the identity provider's name, if any."""
+    sso = getattr(request.app.state, "sso", None)
+    return {
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "sso_name": sso.display_name if sso else None,
+    }
 
 
 async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

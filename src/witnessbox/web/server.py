@@ -33,10 +33,15 @@ def run_server(settings: Settings, *, host: str, port: int, on_start: StartHook 
         ).start()
     console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
     uvicorn.run(
-        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10,
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
         # Behind the force's TLS proxy, trust its X-Forwarded-* so cookies get Secure and HSTS is sent.
         proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None, server_header=False,
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        server_header=False,
     )
 
 

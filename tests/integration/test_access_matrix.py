@@ -1,0 +1,668 @@
+"""Every route of the app, called by every persona over a real server, answers as the access rules say.
+
+The routes are read from the app's router, so a new route fails `EXPECTED` until someone
+writes down who may call it. The expected sets come from the rules in
+`witnessbox.accounts.policy` (its docstring) and the roles table in shared/DOMAIN.md, not
+from watching the app. One ready item recorded by "owner" is in an investigation case
+worked by "case_member"; investigators and professional standards reach it only with a
+recorded reason.
+
+Outcomes: ALLOW is a 2xx or a 3xx other than a bounce to /login; DENY is 401, 403, 404 or
+a bounce to /login. Any other status means the request itself was wrong, and a 5xx is a
+crash: both fail the test.
+"""
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import create_engine, text
+from starlette.routing import Mount
+
+from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port
+from tests.factories.media import tiny_recording
+from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
+from witnessbox.accounts.roles import Permission, Role
+from witnessbox.accounts.service import NewUser, actor_for
+from witnessbox.bootstrap import Container, build
+from witnessbox.cases.models import CaseKind
+from witnessbox.config import Settings
+from witnessbox.core.actor import SYSTEM, Actor
+from witnessbox.evidence.models import ItemState
+from witnessbox.evidence.service import ItemDraft
+from witnessbox.ingest.models import Upload
+from witnessbox.web.app import create_app
+
+TUS = {"Tus-Resumable": "1.0.0"}
+OFFSET_CONTENT = "application/offset+octet-stream"
+CAMERA, POOL_CAMERA = "WBX00001", "POOL0001"
+LEAD = ("5199", "Jo Lead")  # the investigator who runs the case (not a persona: personas test outsiders)
+RECIPIENT = ("7999", "Val Recipient")  # whom every share in this module goes to, so shares change no persona
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALLOW, DENY = "ALLOW", "DENY"
+
+# --- personas and who may do what ------------------------------------------------------------
+
+PERSONA_NAMES = ("anonymous", "owner", "teammate", "supervisor", "other_supervisor", "case_member",
+                 "stranger", "investigator", "psd", "trainer", "auditor", "sysadmin", "dock")
+EVERYONE = frozenset(PERSONA_NAMES)
+PEOPLE = EVERYONE - {"anonymous", "dock"}  # signed-in people; a dock is a device, not a person
+# Close access to the item: its officer, the supervisor of its team, a member of its case.
+ITEM_READERS = frozenset({"owner", "supervisor", "case_member"})
+# Wider access once a reason is recorded: investigators (unrestricted items), professional standards.
+WITH_A_REASON = frozenset({"investigator", "psd"})
+UPLOADERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger", "investigator",
+                       "psd", "dock"})  # Permission.UPLOAD_CREATE, and docks
+CAMERA_USERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger"})
+CASE_OPENERS = frozenset({"investigator", "psd"})  # Permission.CASE_CREATE
+CASE_READERS = frozenset({"case_member", "psd"})  # members; professional standards see every case
+
+
+@dataclass(frozen=True)
+class Send:
+    """What one call carries besides its credentials."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    data: dict[str, str] | None = None
+    content: bytes | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+
+Recipe = Callable[["World", str], Send]
+
+
+@dataclass(frozen=True)
+class Row:
+    """Who may call one route, and how to call it well-formed (so only authorisation can refuse)."""
+
+    allowed: frozenset[str]
+    send: Recipe = lambda _world, _persona: Send()
+    session: str = "shared"  # "shared" signed-in client, "fresh" new sign-in per call, "none" no cookie
+    order: int = 0  # rows that change what later calls see run after the others, in this order
+    signs_out: bool = False  # success is a redirect to exactly /login
+    same_for_all: bool = False  # never asks who calls (e.g. SSO, unconfigured here): one answer for all
+
+
+def _tus_create(world: "World", _persona: str) -> Send:
+    return Send(headers={**TUS, "Upload-Length": "1000",
+                         "Upload-Metadata": _metadata(secrets.token_hex(32))})
+
+
+def _tus_patch(world: "World", _persona: str) -> Send:
+    headers = {**TUS, "Content-Type": OFFSET_CONTENT, "Upload-Offset": str(world.upload_offset())}
+    return Send(headers=headers, content=b"x")
+
+
+def _login(_world: "World", persona: str) -> Send:
+    collar = PERSONAS[persona if persona in PEOPLE else "owner"][0]
+    return Send(data={"username": collar, "password": PASSWORD})
+
+
+def _totp_enable(world: "World", persona: str) -> Send:
+    """A real enrolment (the code of the step before now, so the next step's code can turn it off)."""
+    secret = world.totp_secrets.setdefault(persona, pyotp.random_base32())
+    totp = pyotp.TOTP(secret)
+    return Send(data={"secret": secret, "code": totp.generate_otp(totp.timecode(datetime.now(UTC)) - 1)})
+
+
+def _totp_disable(world: "World", persona: str) -> Send:
+    secret = world.totp_secrets.get(persona, pyotp.random_base32())
+    return Send(data={"code": pyotp.TOTP(secret).now()})
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+def _form(**values: str) -> Recipe:
+    return lambda _world, _persona: Send(data=values)
+
+
+def _json(value: Any) -> Recipe:
+    return lambda _world, _persona: Send(json=value)
+
+
+ADMIN = frozenset({"sysadmin"})  # Permission.USER_MANAGE
+OWNER_OR_ADMIN = frozenset({"owner", "sysadmin"})  # the owner's session or token: its owner, or an administrator
+EXPECTED: dict[tuple[str, str], Row] = {
+    # public: the same for everyone, nobody needs to be known
+    ("GET", "/login"): Row(EVERYONE),
+    ("POST", "/login"): Row(EVERYONE, _login, session="none"),
+    ("GET", "/login/sso"): Row(EVERYONE, same_for_all=True),
+    ("GET", "/login/sso/callback"): Row(EVERYONE, same_for_all=True),
+    ("GET", "/healthz"): Row(EVERYONE),
+    ("GET", "/metrics"): Row(EVERYONE),
+    ("OPTIONS", "/api/v1/uploads/"): Row(EVERYONE, lambda _w, _p: Send(headers=TUS)),
+    # the second sign-in step needs a session (a finished one passes straight through)
+    ("GET", "/login/totp"): Row(PEOPLE),
+    ("POST", "/login/totp"): Row(PEOPLE, lambda w, p: Send(data={"code": "000000", "csrf_token": w.csrf.get(p, "")})),
+    # resumable uploads: anyone who may upload starts one; only its creator (here the dock) touches it
+    ("POST", "/api/v1/uploads/"): Row(UPLOADERS, _tus_create),
+    ("HEAD", "/api/v1/uploads/{upload_id}"): Row(frozenset({"dock"}), lambda _w, _p: Send(headers=TUS)),
+    ("PATCH", "/api/v1/uploads/{upload_id}"): Row(frozenset({"dock"}), _tus_patch),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): Row(
+        frozenset({"dock"}), lambda w, _p: Send(path={"upload_id": w.new_dock_upload()}, headers=TUS)),
+    # items
+    ("GET", "/api/v1/items"): Row(PEOPLE | {"dock"}),  # a filtered list (contents: see below); docks confirm here
+    ("GET", "/api/v1/items/{item_id}"): Row(ITEM_READERS),
+    ("GET", "/api/v1/items/{item_id}/original"): Row(ITEM_READERS),
+    ("GET", "/api/v1/items/{item_id}/proxy"): Row(ITEM_READERS),
+    ("GET", "/api/v1/items/{item_id}/thumbnails"): Row(ITEM_READERS),
+    ("GET", "/"): Row(PEOPLE),
+    ("GET", "/items/{item_id}"): Row(ITEM_READERS),  # investigators and PSD get the reason form (403)
+    # categorising describes footage: close access, or professional standards; a reason is not enough
+    ("PATCH", "/api/v1/items/{item_id}"): Row(ITEM_READERS | {"psd"}, _json({"title": "Matrix check"})),
+    ("POST", "/api/v1/items/categorise"): Row(
+        ITEM_READERS | {"psd"}, lambda w, _p: Send(json={"item_ids": [w.item_id], "title": "Matrix check"})),
+    ("POST", "/items/categorise"): Row(
+        ITEM_READERS | {"psd"}, lambda w, _p: Send(data={"item_ids": w.item_id, "title": "Matrix check", "back": "/"})),
+    ("POST", "/items/{item_id}/reason"): Row(
+        ITEM_READERS | WITH_A_REASON, _form(reason="checking the access matrix"), order=9),
+    # sharing (always with RECIPIENT, who is no persona)
+    ("POST", "/api/v1/items/{item_id}/shares"): Row(ITEM_READERS, _json({"collar_number": RECIPIENT[0]})),
+    ("GET", "/api/v1/items/{item_id}/shares"): Row(ITEM_READERS),
+    ("POST", "/items/{item_id}/share"): Row(ITEM_READERS, _form(recipient=RECIPIENT[0], kind="person")),
+    # the person who shared, or an administrator (SharingService.revoke: access management, not footage)
+    ("DELETE", "/api/v1/shares/{share_id}"): Row(
+        OWNER_OR_ADMIN, lambda w, _p: Send(path={"share_id": w.new_share()})),
+    # cases
+    ("POST", "/api/v1/cases"): Row(CASE_OPENERS, lambda _w, _p: Send(
+        json={"reference": _unique("ACC-"), "title": "Access matrix"})),
+    ("GET", "/api/v1/cases/{case_id}"): Row(CASE_READERS),
+    ("POST", "/api/v1/cases/{case_id}/members"): Row(  # re-inviting a member: authorised, changes nothing
+        CASE_READERS, _json({"collar_number": PERSONAS["case_member"][0]})),
+    ("POST", "/api/v1/cases/{case_id}/items"): Row(  # PSD must first give a reason for the item
+        frozenset({"case_member"}), lambda w, _p: Send(json={"item_ids": [w.item_id]})),
+    # devices
+    ("POST", "/api/v1/cameras/{serial}/sign-out"): Row(CAMERA_USERS),
+    # the signed-in person's own account
+    ("POST", "/logout"): Row(PEOPLE, session="fresh", signs_out=True),
+    ("GET", "/api/v1/me"): Row(PEOPLE),
+    ("GET", "/api/v1/notifications"): Row(PEOPLE),
+    ("POST", "/api/v1/notifications/read"): Row(PEOPLE),
+    ("GET", "/notifications"): Row(PEOPLE),
+    ("POST", "/notifications/read"): Row(PEOPLE),
+    ("GET", "/account/password"): Row(PEOPLE),
+    ("POST", "/account/password"): Row(PEOPLE, _form(current=PASSWORD, new=PASSWORD, again=PASSWORD)),
+    ("GET", "/account/security"): Row(PEOPLE),
+    ("POST", "/account/security/enable"): Row(PEOPLE, _totp_enable, order=1),
+    ("POST", "/account/security/disable"): Row(PEOPLE, _totp_disable, order=2),
+    ("GET", "/account/sessions"): Row(PEOPLE),
+    ("POST", "/account/sessions/{session_id}/revoke"): Row(
+        OWNER_OR_ADMIN, lambda w, _p: Send(path={"session_id": w.new_owner_session()})),
+    ("GET", "/account/tokens"): Row(PEOPLE),
+    ("POST", "/account/tokens"): Row(PEOPLE, _form(name="matrix script")),
+    ("POST", "/account/tokens/{token_id}/revoke"): Row(
+        OWNER_OR_ADMIN, lambda w, _p: Send(path={"token_id": w.new_owner_token()})),
+    ("GET", "/api/v1/tokens"): Row(PEOPLE),
+    ("POST", "/api/v1/tokens"): Row(PEOPLE, _json({"name": "matrix script"})),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Row(
+        OWNER_OR_ADMIN, lambda w, _p: Send(path={"token_id": w.new_owner_token()})),
+    # administration (RECIPIENT is the person administered)
+    ("GET", "/admin/users"): Row(ADMIN),
+    ("POST", "/admin/users"): Row(ADMIN, lambda _w, _p: Send(
+        data={"collar_number": _unique("N"), "name": "New Starter", "roles": "officer"})),
+    ("GET", "/admin/users/import"): Row(ADMIN),
+    ("POST", "/admin/users/import"): Row(ADMIN, lambda _w, _p: Send(files={"file": (
+        "people.csv", f"collar_number,name,roles\n{_unique('I')},Imported Person,officer\n".encode(), "text/csv")})),
+    ("GET", "/admin/users/{user_id}"): Row(ADMIN),
+    ("POST", "/admin/users/{user_id}/roles"): Row(ADMIN, _form(roles="officer")),
+    ("POST", "/admin/users/{user_id}/active"): Row(ADMIN, _form(active="true")),
+    ("POST", "/admin/users/{user_id}/password"): Row(ADMIN, _form(password="quite another long passphrase")),
+    ("POST", "/admin/users/{user_id}/sessions/{session_id}/revoke"): Row(
+        ADMIN, lambda w, _p: Send(path={"session_id": w.new_owner_session()})),
+    ("GET", "/admin/teams"): Row(ADMIN),
+    ("POST", "/admin/teams"): Row(ADMIN, lambda _w, _p: Send(data={"name": _unique("Team ")})),
+}
+FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
+
+# Cells where the app differs from the rules today, each reported to the maintainers. The
+# matrix leaves them out; test_known_defect (strict xfail) fails once one is fixed, so the
+# entry is removed and the cell is checked again.
+ADMIN_ON_ANY_UPLOAD = ("IngestService._owned lets any administrator HEAD, PATCH or DELETE another "
+                       "party's upload (`not actor.is_admin`); only its creator should")
+KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {
+    ("HEAD", "/api/v1/uploads/{upload_id}", "sysadmin"): ADMIN_ON_ANY_UPLOAD,
+    ("PATCH", "/api/v1/uploads/{upload_id}", "sysadmin"): ADMIN_ON_ANY_UPLOAD,
+    ("DELETE", "/api/v1/uploads/{upload_id}", "sysadmin"): ADMIN_ON_ANY_UPLOAD,
+}
+
+
+# --- reading the routes from the app ------------------------------------------------------------
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every route the app serves, pages and included routers too.
+
+    FastAPI keeps included routers as lazy `_IncludedRouter` entries; `iter_route_contexts`
+    (what FastAPI's own OpenAPI generator walks) expands them with their prefixes.
+    """
+    found: set[tuple[str, str]] = set()
+    for context in iter_route_contexts(app.routes):
+        route, path = context.original_route, str(context.path)
+        if isinstance(route, APIRoute):
+            found.update((method, path) for method in context.methods or ())
+        elif path not in FRAMEWORK_PATHS:
+            kind = "mount" if isinstance(route, Mount) else type(route).__name__
+            raise AssertionError(f"{kind} at {path} is not an APIRoute: teach the access matrix to call it")
+    return found
+
+
+def test_route_enumeration_finds_every_kind_of_route(container: Container) -> None:
+    """GIVEN the app WHEN its routes are enumerated THEN API routes, tus verbs and schema-less pages are all there, and so is every path of the OpenAPI schema."""
+    app = create_app(container)
+    routes = app_routes(app)
+    for known in [("PATCH", "/api/v1/uploads/{upload_id}"), ("OPTIONS", "/api/v1/uploads/"),
+                  ("GET", "/items/{item_id}"), ("POST", "/login"), ("GET", "/metrics"), ("GET", "/")]:
+        assert known in routes
+    documented = {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
+                  for method in operations}
+    assert documented <= routes
+    assert not any(path in FRAMEWORK_PATHS for _method, path in routes)
+
+
+# --- the world the calls run in -------------------------------------------------------------------
+
+@contextlib.contextmanager
+def fresh_database_url(folder: Path) -> Iterator[str]:
+    """A SQLite file, or (WITNESSBOX_TEST_DATABASE_URL set) a new PostgreSQL schema dropped afterwards."""
+    base = os.environ.get("WITNESSBOX_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{folder / 'witnessbox.db'}"
+        return
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@dataclass
+class World:
+    """A running server, the force, and the objects the calls point at."""
+
+    server: LiveServer
+    container: Container
+    force: Force
+    dock_token: str
+    item_id: str = ""
+    item_sha256: str = ""
+    restricted_item_id: str = ""
+    restricted_sha256: str = ""
+    unreasoned_item_id: str = ""
+    upload_id: str = ""
+    case_id: str = ""
+    share_id: str = ""
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+    csrf: dict[str, str] = field(default_factory=dict)
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+
+    def actor(self, who: str) -> Actor:
+        """The Actor of a persona, or of LEAD."""
+        if who == "lead":
+            user = self.container.users.by_collar_number(LEAD[0])
+            assert user is not None
+            return actor_for(user)
+        return self.force.actor(who)
+
+    def path_values(self) -> dict[str, str]:
+        """What each path parameter name is filled with unless a row says otherwise."""
+        recipient = self.container.users.by_collar_number(RECIPIENT[0])
+        assert recipient is not None
+        return {"item_id": self.item_id, "upload_id": self.upload_id, "case_id": self.case_id,
+                "share_id": self.share_id, "serial": POOL_CAMERA, "user_id": recipient.id}
+
+    def new_owner_session(self) -> str:
+        """The id of a fresh browser session of the owner's (not the one the owner's client uses)."""
+        owner = self.actor("owner")
+        before = {row.id for row in self.container.signin.list_sessions(actor=owner)}
+        user = self.container.users.get(owner.id)
+        self.container.signin.start_session(user, request=owner)
+        [new] = {row.id for row in self.container.signin.list_sessions(actor=owner)} - before
+        return new
+
+    def new_owner_token(self) -> str:
+        """The id of a fresh API token of the owner's."""
+        return self.container.tokens.issue_user_token("throwaway", actor=self.actor("owner"))[0].id
+
+    def dock_headers(self) -> dict[str, str]:
+        """The dock's credential."""
+        return {"Authorization": f"Bearer {self.dock_token}"}
+
+    def new_dock_upload(self) -> str:
+        """A fresh, empty upload started by the dock."""
+        created = httpx.post(f"{self.server.url}/api/v1/uploads/", headers={
+            **TUS, **self.dock_headers(), "Upload-Length": "1000",
+            "Upload-Metadata": _metadata(secrets.token_hex(32))})
+        assert created.status_code == 201, created.text
+        return created.headers["location"].rsplit("/", 1)[-1]
+
+    def upload_offset(self) -> int:
+        """Where the shared dock upload stands now."""
+        with self.container.db.read() as session:
+            upload = session.get(Upload, self.upload_id)
+            assert upload is not None
+            return upload.offset
+
+    def new_share(self) -> str:
+        """A fresh share of the item, made by its owner, with RECIPIENT."""
+        return self.container.sharing.share(self.item_id, actor=self.actor("owner"),
+                                            collar_number=RECIPIENT[0]).id
+
+    def add_item(self, name: str) -> tuple[str, str]:
+        """An item record of the owner's (no bytes: enough for the record routes), ready."""
+        owner = self.actor("owner")
+        now = datetime.now(UTC)
+        draft = ItemDraft(sha256=secrets.token_hex(32), size=1, filename=name, camera_id=None,
+                          camera_serial=CAMERA, dock_id=None, officer_id=owner.id, officer=owner.name,
+                          team_id=sorted(owner.teams)[0], recorded_start=now, upload_started_at=now)
+        with self.container.db.transaction() as uow:
+            item = self.container.evidence.create_item(uow.session, draft, actor=SYSTEM)
+            item_id, sha256 = item.id, item.sha256
+        self.container.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
+        return item_id, sha256
+
+
+def _metadata(sha256: str, camera: str = CAMERA) -> str:
+    values = {"filename": "clip.mp4", "sha256": sha256, "camera": camera,
+              "started_at": "2026-11-26T08:30:00Z"}
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+def _sign_in(url: str, persona: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=url, timeout=30)
+    response = client.post("/login", data={"username": PERSONAS[persona][0], "password": PASSWORD})
+    assert response.status_code == 303, f"{persona} could not sign in: {response.status_code}"
+    return client, str(client.get("/api/v1/me").json()["csrf_token"])
+
+
+def _add_people(container: Container) -> None:
+    for collar, name, roles in ((*LEAD, {Role.INVESTIGATOR}), (*RECIPIENT, {Role.OFFICER})):
+        container.users.create_user(NewUser(collar, name, frozenset(roles)), actor=SYSTEM)
+    # recordings made "today" at 08:30 go to the owner whatever the wall clock says
+    container.devices.assign(CAMERA, PERSONAS["owner"][0], actor=SYSTEM,
+                             starts_at=datetime(2020, 1, 1, tzinfo=UTC))
+    container.devices.register_camera(POOL_CAMERA, pool="Central", actor=SYSTEM)
+
+
+def _upload_ready_item(world: World, folder: Path) -> None:
+    data = tiny_recording(folder).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    created = httpx.post(f"{world.server.url}/api/v1/uploads/", content=data, timeout=60, headers={
+        **TUS, **world.dock_headers(), "Upload-Length": str(len(data)), "Upload-Metadata": _metadata(digest),
+        "Content-Type": OFFSET_CONTENT})
+    assert created.status_code == 201, created.text
+    world.item_id, world.item_sha256 = created.headers["witnessbox-item"], digest
+    deadline = time.monotonic() + 90
+    while world.container.evidence.get(world.item_id).state == ItemState.PROCESSING:
+        assert time.monotonic() < deadline, "the item was not processed"
+        time.sleep(0.2)
+    item = world.container.evidence.get(world.item_id)
+    assert item.state == ItemState.READY and item.officer_id == world.force.ids["owner"], item.state_reason
+    assert len(item.derivatives) == 2
+
+
+def _open_cases(world: World) -> None:
+    """LEAD's investigation holds the item and the restricted item; PSD's complaint restricts the latter."""
+    cases, evidence = world.container.cases, world.container.evidence
+    lead, psd = world.actor("lead"), world.actor("psd")
+    world.restricted_item_id, world.restricted_sha256 = world.add_item("complaint.mp4")
+    world.unreasoned_item_id = world.add_item("nobody-asked-yet.mp4")[0]
+    case = cases.create("ACC-INV-1", "Assault outside the Feathers", actor=lead)
+    world.case_id = case.id
+    cases.add_member(case.id, PERSONAS["case_member"][0], actor=lead)
+    for item_id in (world.item_id, world.restricted_item_id):
+        evidence.authorise(item_id, Permission.ITEM_VIEW, actor=lead, reason="building the case file")
+    cases.add_items(case.id, [world.item_id, world.restricted_item_id], actor=lead)
+    complaint = cases.create("ACC-PSD-1", "Complaint about the arrest", actor=psd, kind=CaseKind.COMPLAINT)
+    evidence.authorise(world.restricted_item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint received")
+    cases.add_items(complaint.id, [world.restricted_item_id], actor=psd)
+    assert evidence.get(world.restricted_item_id).restricted
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One server and one set of data for every test of this module (building it takes seconds)."""
+    folder = tmp_path_factory.mktemp("access-matrix")
+    with fresh_database_url(folder) as database_url:
+        settings = Settings(data_dir=folder / "data", database_url=database_url,
+                            queue_name=f"wbx-test-{secrets.token_hex(4)}",
+                            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
+                            admin_password=ADMIN_PASSWORD, workers=2)  # type: ignore[arg-type]
+        container = build(settings)
+        force = make_force(container)
+        _add_people(container)
+        dock_token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
+        server.start()
+        world = World(server=server, container=container, force=force, dock_token=dock_token)
+        try:
+            _upload_ready_item(world, folder / "camera")
+            _open_cases(world)
+            world.share_id = world.new_share()
+            world.upload_id = world.new_dock_upload()
+            world.clients["anonymous"] = httpx.Client(base_url=server.url, timeout=30)
+            world.clients["dock"] = httpx.Client(base_url=server.url, timeout=30, headers=world.dock_headers())
+            for persona in sorted(PEOPLE):
+                world.clients[persona], world.csrf[persona] = _sign_in(server.url, persona)
+            yield world
+        finally:
+            for client in world.clients.values():
+                client.close()
+            server.stop()
+            container.close()
+
+
+# --- calling -----------------------------------------------------------------------------------------
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"no value for path parameter {name!r} of {template}: add it to World.path_values"
+        return values[name]
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", value, template)
+
+
+def call(world: World, method: str, path: str, persona: str) -> httpx.Response:
+    """Call one route as one persona, well-formed, with the persona's credentials."""
+    row = EXPECTED[(method, path)]
+    send = row.send(world, persona)
+    headers = dict(send.headers)
+    if not path.startswith("/api/"):
+        headers.setdefault("Accept", "text/html")
+    if row.session == "fresh" and persona in PEOPLE:
+        client, csrf = _sign_in(world.server.url, persona)
+    elif row.session == "none" or persona not in PEOPLE:  # no cookie may stick to anonymous or the dock
+        client, csrf = _bare_client(world, persona), ""
+    else:
+        client, csrf = world.clients[persona], world.csrf[persona]
+    if csrf and method in UNSAFE:
+        headers["X-CSRF-Token"] = csrf
+    try:
+        return client.request(method, _fill(path, {**world.path_values(), **send.path}), headers=headers,
+                              params=send.params, json=send.json, data=send.data, content=send.content,
+                              files=send.files)
+    finally:
+        if client is not world.clients.get(persona):
+            client.close()
+
+
+def _bare_client(world: World, persona: str) -> httpx.Client:
+    """A client with no cookies, carrying the dock's token when the dock calls."""
+    headers = world.dock_headers() if persona == "dock" else {}
+    return httpx.Client(base_url=world.server.url, timeout=30, headers=headers)
+
+
+def outcome(row: Row, response: httpx.Response) -> str:
+    """ALLOW, DENY, or a description of a response that is neither (a bad request, or a crash)."""
+    status, location = response.status_code, response.headers.get("location", "")
+    if status in (401, 403, 404):
+        return DENY
+    if response.is_redirect and location.startswith("/login"):
+        return ALLOW if row.signs_out and location == "/login" else DENY
+    if 200 <= status < 400:
+        return ALLOW
+    return f"status {status}: {response.text[:200]}"
+
+
+def _ordered(routes: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted(routes, key=lambda route: (EXPECTED[route].order, route))
+
+
+def test_every_route_answers_every_persona_as_the_rules_say(world: World) -> None:
+    """GIVEN every route of the app and every persona WHEN each persona calls each route, well-formed THEN exactly the personas in EXPECTED are let through, nobody else, and nothing crashes."""
+    routes = app_routes(create_app(world.container))
+    unlisted = sorted(routes - EXPECTED.keys())
+    assert not unlisted, f"routes missing from EXPECTED (write down who may call them): {unlisted}"
+    assert not EXPECTED.keys() - routes, f"EXPECTED rows for routes that are gone: {EXPECTED.keys() - routes}"
+    problems: list[str] = []
+    for method, path in _ordered(routes):
+        row = EXPECTED[(method, path)]
+        answers = {persona: call(world, method, path, persona) for persona in PERSONA_NAMES}
+        if row.same_for_all:
+            statuses = {persona: response.status_code for persona, response in answers.items()}
+            if len(set(statuses.values())) != 1 or max(statuses.values()) >= 500:
+                problems.append(f"NOT THE SAME {method} {path}: {statuses}")
+            continue
+        for persona, response in answers.items():
+            got = outcome(row, response)
+            want = ALLOW if persona in row.allowed else DENY
+            if (method, path, persona) in KNOWN_DEFECTS:
+                continue
+            if got not in (ALLOW, DENY):
+                problems.append(f"BROKEN      {method} {path} as {persona}: {got}")
+            elif got != want:
+                kind = "UNEXPECTED ALLOW" if got == ALLOW else "UNEXPECTED DENY "
+                problems.append(f"{kind} {method} {path} as {persona}: {response.status_code}")
+    assert not problems, f"{len(problems)} cells differ from EXPECTED:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("cell", [pytest.param(cell, id=" ".join(cell), marks=pytest.mark.xfail(
+    strict=True, reason=reason)) for cell, reason in KNOWN_DEFECTS.items()])
+def test_known_defect(world: World, cell: tuple[str, str, str]) -> None:
+    """GIVEN a cell the app gets wrong today WHEN it is called THEN it should answer as EXPECTED (xfail until fixed)."""
+    method, path, persona = cell
+    row = EXPECTED[(method, path)]
+    want = ALLOW if persona in row.allowed else DENY
+    assert outcome(row, call(world, method, path, persona)) == want
+
+
+# --- what lists show, reasons, restriction -----------------------------------------------------
+
+SEES_THE_ITEM = ITEM_READERS | WITH_A_REASON  # listed without a reason; opening it may then ask for one
+
+
+def _listed(world: World, persona: str, **params: str) -> set[str]:
+    response = world.clients[persona].get("/api/v1/items", params=params)
+    assert response.status_code == 200, (persona, response.status_code)
+    return {item["id"] for item in response.json()}
+
+
+def test_lists_show_the_item_exactly_to_those_who_may_see_it(world: World) -> None:
+    """GIVEN the owner's item WHEN each persona lists items (API and library page) THEN it is listed exactly for those the rules let see it."""
+    for persona in sorted(EVERYONE - {"anonymous"}):
+        expected = persona in SEES_THE_ITEM
+        assert (world.item_id in _listed(world, persona)) is expected, persona
+        if persona != "dock":
+            page = world.clients[persona].get("/", headers={"Accept": "text/html"})
+            assert (world.item_id in page.text) is expected, persona
+    assert world.clients["anonymous"].get("/api/v1/items").status_code == 401
+
+
+def test_a_dock_confirms_its_upload_by_hash(world: World) -> None:
+    """GIVEN the item the dock uploaded WHEN the dock and the people who may see it ask by SHA-256 THEN they get the item."""
+    for persona in sorted(SEES_THE_ITEM | {"dock"}):
+        assert _listed(world, persona, sha256=world.item_sha256) == {world.item_id}, persona
+
+
+@pytest.mark.xfail(strict=True, reason="EvidenceService.confirm skips the policy filter for every person with a "
+                   "footage role (ITEM_CONFIRM), so knowing a hash returns the full record of any item")
+def test_asking_by_hash_reveals_nothing_to_others(world: World) -> None:
+    """GIVEN items a persona may not see (one of them restricted) WHEN they ask by its SHA-256 THEN the answer is empty."""
+    leaks = []
+    for persona in sorted(PEOPLE - SEES_THE_ITEM):
+        if _listed(world, persona, sha256=world.item_sha256):
+            leaks.append(f"{persona} gets the owner's item by its hash")
+    for persona in sorted(PEOPLE - {"psd"}):
+        if _listed(world, persona, sha256=world.restricted_sha256):
+            leaks.append(f"{persona} gets the restricted item by its hash")
+    assert not leaks, leaks
+
+
+def test_a_reason_opens_the_item_to_investigators_and_professional_standards(world: World) -> None:
+    """GIVEN an item nobody outside its close circle has opened WHEN an investigator or PSD opens it without, then with, a reason THEN first 403 (and the page asks why), then allowed, and it stays allowed."""
+    item = f"/api/v1/items/{world.unreasoned_item_id}"
+    for persona in sorted(WITH_A_REASON):
+        client = world.clients[persona]
+        refused = client.get(item)
+        assert refused.status_code == 403 and "why" in refused.json()["error"], persona
+        page = client.get(f"/items/{world.unreasoned_item_id}", headers={"Accept": "text/html"})
+        assert page.status_code == 403 and 'name="reason"' in page.text, persona
+        assert client.get(item, params={"reason": "occurrence 26/4411: the arrest"}).status_code == 200
+        assert client.get(item).status_code == 200, f"{persona}: a reason covers the next requests"
+        assert client.get(f"/items/{world.unreasoned_item_id}").status_code == 200
+
+
+@pytest.mark.parametrize(("persona", "status"), [
+    ("teammate", 404), ("stranger", 404), ("trainer", 404), ("auditor", 404), ("sysadmin", 404),
+    ("dock", 403)])  # docks are refused every route but upload and confirm
+def test_a_reason_opens_nothing_for_others(world: World, persona: str, status: int) -> None:
+    """GIVEN someone with no wider access WHEN they give a reason for the owner's item THEN it is still absent (and nothing crashes)."""
+    response = world.clients[persona].get(f"/api/v1/items/{world.item_id}", params={"reason": "just curious, honest"})
+    assert response.status_code == status, (response.status_code, response.text[:200])
+
+
+def test_a_restricted_item_is_for_professional_standards_only(world: World) -> None:
+    """GIVEN an item of the owner's in an investigation case and then a complaint case WHEN each persona looks THEN only PSD may view or list it; the owner, their supervisor, the case's members and investigators may not."""
+    item = f"/api/v1/items/{world.restricted_item_id}"
+    wrong = []
+    for persona in sorted(PEOPLE):
+        may = persona == "psd"
+        client = world.clients[persona]
+        views = [client.get(item), client.get(item, params={"reason": "complaint review, honest"}),
+                 client.get(f"/items/{world.restricted_item_id}", headers={"Accept": "text/html"})]
+        got = [outcome(EXPECTED[("GET", "/api/v1/items/{item_id}")], response) for response in views]
+        listed = world.restricted_item_id in _listed(world, persona)
+        if got != [ALLOW if may else DENY] * 3 or listed is not may:
+            wrong.append(f"{persona}: views {[r.status_code for r in views]}, listed {listed}")
+    assert not wrong, wrong
+
+
+def test_a_scoped_token_is_narrowed_to_its_scopes(world: World) -> None:
+    """GIVEN the owner's API tokens, one scoped to listing, one to viewing and playing, one unscoped WHEN each lists, views, plays and downloads the owner's item THEN each does exactly what its scopes allow (and the roles allow)."""
+    item = f"/api/v1/items/{world.item_id}"
+    owner = world.actor("owner")
+    answers = {}
+    for name, scopes in (("list", {Permission.ITEM_LIST}), ("view+play", {Permission.ITEM_VIEW, Permission.ITEM_PLAY}),
+                         ("all", None)):
+        secret = world.container.tokens.issue_user_token(
+            f"scoped {name}", actor=owner, scopes=frozenset(scopes) if scopes is not None else None)[1]
+        with httpx.Client(base_url=world.server.url, headers={"Authorization": f"Bearer {secret}"}) as client:
+            listed = world.item_id in {i["id"] for i in client.get("/api/v1/items").json()}
+            answers[name] = (listed, *(client.get(f"{item}{part}").status_code
+                                       for part in ("", "/proxy", "/original")))
+    assert answers == {"list": (True, 404, 404, 404), "view+play": (False, 200, 200, 404),
+                       "all": (True, 200, 200, 200)}
