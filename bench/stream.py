@@ -180,11 +180,12 @@ def check_range(target: Target, original: Path) -> None:
 def seeks(target: Target, size: int, count: int) -> tuple[list[float], list[float]]:
     """64 KiB Range requests around the middle of the file on one keep-alive connection (ms)."""
     rng = random.Random(1)
+    spread = min(32 * MiB, size // 4)
     connection = Connection(target)
     ttfb, total = [], []
     try:
         for index in range(count + 5):
-            offset = size // 2 + rng.randrange(-32 * MiB, 32 * MiB)
+            offset = size // 2 + rng.randrange(-spread, spread)
             code, length, first, seconds, _ = connection.get(
                 {"Range": f"bytes={offset}-{offset + SEEK_RANGE - 1}"})
             if code != 206 or length != SEEK_RANGE:

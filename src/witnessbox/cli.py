@@ -20,6 +20,7 @@ from witnessbox.bootstrap import Container, build
 from witnessbox.config import load_settings
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.errors import WitnessboxError
+from witnessbox.jobs.huey_queue import POLL_S
 
 app = typer.Typer(help="Witnessbox: evidence management for body-worn video.", no_args_is_help=True)
 cameras = typer.Typer(help="Register and list cameras.", no_args_is_help=True)
@@ -76,7 +77,7 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = container_for(data_dir)
-    Consumer(container.huey, workers=threads, worker_type="thread").run()
+    Consumer(container.huey, workers=threads, worker_type="thread", max_delay=POLL_S).run()
 
 
 @app.command()

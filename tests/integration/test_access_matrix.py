@@ -236,13 +236,7 @@ FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-red
 # Cells where the app differs from the rules today, each reported to the maintainers. The
 # matrix leaves them out; test_known_defect (strict xfail) fails once one is fixed, so the
 # entry is removed and the cell is checked again.
-ADMIN_ON_ANY_UPLOAD = ("IngestService._owned lets any administrator HEAD, PATCH or DELETE another "
-                       "party's upload (`not actor.is_admin`); only its creator should")
-KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {
-    ("HEAD", "/api/v1/uploads/{upload_id}", "sysadmin"): ADMIN_ON_ANY_UPLOAD,
-    ("PATCH", "/api/v1/uploads/{upload_id}", "sysadmin"): ADMIN_ON_ANY_UPLOAD,
-    ("DELETE", "/api/v1/uploads/{upload_id}", "sysadmin"): ADMIN_ON_ANY_UPLOAD,
-}
+KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}
 
 
 # --- reading the routes from the app ------------------------------------------------------------
@@ -598,8 +592,6 @@ def test_a_dock_confirms_its_upload_by_hash(world: World) -> None:
         assert _listed(world, persona, sha256=world.item_sha256) == {world.item_id}, persona
 
 
-@pytest.mark.xfail(strict=True, reason="EvidenceService.confirm skips the policy filter for every person with a "
-                   "footage role (ITEM_CONFIRM), so knowing a hash returns the full record of any item")
 def test_asking_by_hash_reveals_nothing_to_others(world: World) -> None:
     """GIVEN items a persona may not see (one of them restricted) WHEN they ask by its SHA-256 THEN the answer is empty."""
     leaks = []
@@ -666,3 +658,11 @@ def test_a_scoped_token_is_narrowed_to_its_scopes(world: World) -> None:
                                        for part in ("", "/proxy", "/original")))
     assert answers == {"list": (True, 404, 404, 404), "view+play": (False, 200, 200, 404),
                        "all": (True, 200, 200, 200)}
+
+
+def test_a_reason_reveals_nothing_about_items_you_may_not_see(world: World) -> None:
+    """GIVEN an item the stranger may not see and an id that names nothing WHEN the stranger opens both with a too-short reason THEN both answers are the same 404."""
+    stranger = world.clients["stranger"]
+    real = stranger.get(f"/api/v1/items/{world.item_id}", params={"reason": "x"})
+    made_up = stranger.get(f"/api/v1/items/{'0' * 26}", params={"reason": "x"})
+    assert (real.status_code, made_up.status_code) == (404, 404)

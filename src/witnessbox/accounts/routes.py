@@ -33,6 +33,7 @@ from witnessbox.core.errors import (
     TooManyAttempts,
     WitnessboxError,
 )
+from witnessbox.core.urls import local_target
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -113,18 +114,13 @@ def _see_other(target: str) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _local(target: str) -> str:
-    """Only redirect within this site."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
-
-
 # --- signing in -------------------------------------------------------------------------------
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
     """The sign-in form."""
-    return _page(request, "login", {"next": _local(next), "error": None})
+    return _page(request, "login", {"next": local_target(next), "error": None})
 
 
 @router.post("/login")
@@ -139,7 +135,7 @@ def login(
     try:
         user = signin.check_password(username, password, request=request_actor(request))
     except (NotAuthenticated, TooManyAttempts) as refused:
-        return _page(request, "login", {"next": _local(next), **_refusal(refused)})
+        return _page(request, "login", {"next": local_target(next), **_refusal(refused)})
     pending = bool(user.totp_secret)
     token = signin.start_session(
         user,
@@ -147,7 +143,7 @@ def login(
         user_agent=request.headers.get("user-agent"),
         second_factor_pending=pending,
     )
-    target = f"/login/totp?next={quote(_local(next))}" if pending else _local(next)
+    target = f"/login/totp?next={quote(local_target(next))}" if pending else local_target(next)
     response = _see_other(target)
     set_session_cookie(request, response, token)
     return response
@@ -169,7 +165,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 def totp_form(request: Request, signin: SignIn, next: str = "/") -> Response:
     """The second step of signing in: the code from the person's authenticator app."""
     csrf = signin.csrf_token(request.cookies.get(SESSION_COOKIE, ""))
-    return _page(request, "totp", {"next": _local(next), "form_csrf": csrf, "error": None})
+    return _page(request, "totp", {"next": local_target(next), "form_csrf": csrf, "error": None})
 
 
 @router.post("/login/totp")
@@ -186,9 +182,9 @@ def totp_check(
     try:
         signin.check_second_factor(token, code, request=request_actor(request))
     except (NotAuthenticated, TooManyAttempts) as refused:
-        context = {"next": _local(next), "form_csrf": signin.csrf_token(token), **_refusal(refused)}
+        context = {"next": local_target(next), "form_csrf": signin.csrf_token(token), **_refusal(refused)}
         return _page(request, "totp", context)
-    return _see_other(_local(next))
+    return _see_other(local_target(next))
 
 
 @router.post("/logout")

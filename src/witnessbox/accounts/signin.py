@@ -30,6 +30,7 @@ from witnessbox.db.session import Database
 
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_ABSOLUTE = timedelta(hours=12)
+LAST_SEEN_EVERY = timedelta(minutes=1)
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -129,24 +130,34 @@ class SignInService:
         )
 
     def session(self, token: str, *, allow_pending: bool = False) -> tuple[WebSession, User]:
-        """The live session and its user; slides the idle time-out forward."""
+        """The live session and its user; slides the idle time-out forward.
+
+        Read-only on almost every request (a player sends many Range requests): the
+        last-seen time is written at most once a minute, which is all the idle
+        time-out needs.
+        """
         now = self.clock.now()
-        with self.db.transaction() as uow:
-            row = uow.session.scalars(
-                select(WebSession).where(WebSession.token_hash == _digest(token))
-            ).first()
+        with self.db.read() as session:
+            row = session.scalars(select(WebSession).where(WebSession.token_hash == _digest(token))).first()
             if row is None or row.revoked_at or row.expires_at < now or row.last_seen_at + SESSION_IDLE < now:
                 raise NotAuthenticated("session has ended; sign in again")
             if row.second_factor_pending and not allow_pending:
                 raise NotAuthenticated("finish signing in with your authenticator code")
-            user = uow.session.get(User, row.user_id)
+            user = session.get(User, row.user_id)
             if user is None or not user.active:
                 raise NotAuthenticated("account disabled")
-            row.last_seen_at = now
+        if now - row.last_seen_at > LAST_SEEN_EVERY:
+            with self.db.transaction() as uow:
+                seen = update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now)
+                uow.session.execute(seen)
         return row, user
 
     def session_actor(self, token: str) -> Actor:
         """The actor behind a live, fully signed-in session cookie."""
+        return self.session_and_csrf(token)[0]
+
+    def session_and_csrf(self, token: str) -> tuple[Actor, str]:
+        """The actor behind a live session cookie, and the CSRF token its forms carry (one lookup)."""
         row, user = self.session(token)
         actor = actor_for(user)
         return Actor(
@@ -157,7 +168,7 @@ class SignInService:
             teams=actor.teams,
             supervises=actor.supervises,
             session_id=row.id,
-        )
+        ), row.csrf_token
 
     def check_csrf(self, token: str, given: str | None) -> None:
         """Refuse a state-changing form that lacks this session's CSRF token."""

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from witnessbox.accounts.dependencies import request_actor
 from witnessbox.accounts.routes import set_session_cookie, signin_service, templates
 from witnessbox.accounts.sso import PENDING_LIFETIME, SsoCallback, SsoRefused, SsoService
+from witnessbox.core.urls import local_target
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
@@ -24,7 +25,7 @@ def start(request: Request, next: str = "/") -> Response:
     if sso is None:
         return _refused(request, SsoRefused("Single sign-on is not set up here.", 404))
     try:
-        started = sso.begin(next_url=_local(next), redirect_uri=_callback_url(request))
+        started = sso.begin(next_url=local_target(next), redirect_uri=_callback_url(request))
     except SsoRefused as refused:
         return _refused(request, refused)
     response = RedirectResponse(started.url, status_code=303)
@@ -86,9 +87,3 @@ def _callback_url(request: Request) -> str:
     if public_url:
         return public_url.rstrip("/") + "/login/sso/callback"
     return str(request.url_for("sso_callback"))
-
-
-def _local(target: str) -> str:
-    """Only go on to a page of this site; browsers read "/\\host" like "//host", another site."""
-    local = target.startswith("/") and not target.startswith(("//", "/\\"))
-    return target if local and target.isprintable() else "/"

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from witnessbox.accounts.dependencies import current_actor, device_or_person
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, ReasonRequired
+from witnessbox.core.urls import local_target
 from witnessbox.evidence.categorise import Categorisation, CategorisationService
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.evidence.schemas import CategorisationIn, ItemOut
@@ -167,9 +168,7 @@ async def categorise_form(request: Request, actor: Caller, categorise: Categoris
     extra = {"evidential": evidential} if evidential is not None else {}
     categorise.categorise(ids, Categorisation(**fields, **extra), actor=actor)
     back = str(form.get("back") or "/")
-    return RedirectResponse(
-        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
-    )
+    return RedirectResponse(local_target(back), status_code=303)
 
 
 @pages.post("/items/{item_id}/reason")

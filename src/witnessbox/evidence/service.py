@@ -13,7 +13,7 @@ from witnessbox.accounts.policy import Access, ItemColumns, ItemFacts, decide, v
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
-from witnessbox.core.actor import Actor
+from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import Clock
 from witnessbox.core.errors import NotFound, ReasonRequired
 from witnessbox.core.ids import new_id
@@ -145,7 +145,7 @@ class EvidenceService:
         Knowing a recording's SHA-256 means holding its bytes, so a dock is answered
         for any item; people get only items the policy lets them see.
         """
-        if decide(actor, Permission.ITEM_CONFIRM) != Access.ALLOW:
+        if actor.kind != ActorKind.DOCK or decide(actor, Permission.ITEM_CONFIRM) != Access.ALLOW:
             return self.list_items(actor=actor, sha256=sha256)
         with self.db.transaction() as uow:
             items = list(uow.session.scalars(select(Item).where(Item.sha256 == sha256.lower())))
@@ -167,19 +167,12 @@ class EvidenceService:
         Refusals are audited too. An item the actor may not see at all is reported as
         absent, so ids reveal nothing.
         """
-        now = self.clock.now()
-        with self.db.transaction() as uow:
-            item = self._get(uow.session, item_id)
-            if reason:
-                record_reason(uow.session, actor, item.id, reason, now)
-                self.audit.record(
-                    uow.session,
-                    AuditTag.EVIDENCE_ITEM_REASON_GIVEN,
-                    actor=actor,
-                    subject=Subject("item", item.id),
-                    details={"reason": reason},
-                )
-            access = decide(actor, permission, self._facts(uow.session, actor, item))
+        with self.db.read() as session:
+            item = self._get(session, item_id)
+            access = decide(actor, permission, self._facts(session, actor, item))
+        # A reason is taken only from someone the policy would let in with one.
+        if reason and access == Access.NEEDS_REASON:
+            access = self._with_reason(item, permission, actor, reason)
         if access == Access.ALLOW:
             return item
         self._audit_refusal(item_id, permission, access, actor)
@@ -188,6 +181,19 @@ class EvidenceService:
                 "this recording is not yours, your team's or shared with you: say why you are opening it"
             )
         raise NotFound(f"no item {item_id}")
+
+    def _with_reason(self, item: Item, permission: Permission, actor: Actor, reason: str) -> Access:
+        now = self.clock.now()
+        with self.db.transaction() as uow:
+            record_reason(uow.session, actor, item.id, reason, now)
+            self.audit.record(
+                uow.session,
+                AuditTag.EVIDENCE_ITEM_REASON_GIVEN,
+                actor=actor,
+                subject=Subject("item", item.id),
+                details={"reason": reason},
+            )
+            return decide(actor, permission, self._facts(uow.session, actor, item))
 
     def _facts(self, session: Session, actor: Actor, item: Item) -> ItemFacts:
         now = self.clock.now()
@@ -222,33 +228,26 @@ class EvidenceService:
 
     def open_original(self, item_id: str, *, actor: Actor, first_request: bool) -> BlobAccess:
         """Authorise and audit a download of the original bytes."""
-        self.authorise(item_id, Permission.ITEM_DOWNLOAD, actor=actor)
-        with self.db.transaction() as uow:
-            item = self._get(uow.session, item_id)
-            if first_request:
-                self.audit.record(
-                    uow.session,
-                    AuditTag.EVIDENCE_ITEM_DOWNLOADED,
-                    actor=actor,
-                    subject=Subject("item", item.id),
-                    details={"sha256": item.sha256},
-                )
+        item = self.authorise(item_id, Permission.ITEM_DOWNLOAD, actor=actor)
+        if first_request:
+            self._audit_access(item, AuditTag.EVIDENCE_ITEM_DOWNLOADED, actor, {"sha256": item.sha256})
         return BlobAccess(item.sha256, item.size, "video/mp4", item.filename)
+
+    def _audit_access(self, item: Item, tag: AuditTag, actor: Actor, details: dict[str, Any]) -> None:
+        with self.db.transaction() as uow:
+            subject = Subject("item", item.id)
+            self.audit.record(uow.session, tag, actor=actor, subject=subject, details=details)
 
     def open_derivative(
         self, item_id: str, kind: DerivativeKind, *, actor: Actor, first_request: bool
     ) -> BlobAccess:
         """Authorise (and for the proxy, audit a play of) one derivative."""
-        self.authorise(item_id, Permission.ITEM_PLAY, actor=actor)
-        with self.db.transaction() as uow:
-            item = self._get(uow.session, item_id)
-            made = item.derivative(kind)
-            if made is None:
-                raise NotFound(f"item {item_id} has no {kind} yet (state: {item.state})")
-            if first_request and kind == DerivativeKind.PROXY:
-                self.audit.record(
-                    uow.session, AuditTag.EVIDENCE_ITEM_PLAYED, actor=actor, subject=Subject("item", item.id)
-                )
+        item = self.authorise(item_id, Permission.ITEM_PLAY, actor=actor)
+        made = item.derivative(kind)
+        if made is None:
+            raise NotFound(f"item {item_id} has no {kind} yet (state: {item.state})")
+        if first_request and kind == DerivativeKind.PROXY:
+            self._audit_access(item, AuditTag.EVIDENCE_ITEM_PLAYED, actor, {})
         return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
 
     def blob(self, access: BlobAccess, start: int = 0, end: int | None = None) -> Iterator[bytes]:

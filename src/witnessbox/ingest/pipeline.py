@@ -21,7 +21,7 @@ from witnessbox.media.probe import MediaFacts, probe
 from witnessbox.media.proxy import make_proxy, software_versions
 from witnessbox.media.thumbnails import thumbnail_strip
 from witnessbox.storage import BlobStore
-from witnessbox.storage.base import rehash
+from witnessbox.storage.base import rehash, store_file
 
 Progress = Callable[[float], None]
 
@@ -136,7 +136,7 @@ class Pipeline:
         operation: str,
         parameters: dict[str, object],
     ) -> None:
-        stored = self.blobs.put(_chunks(path))
+        stored = store_file(self.blobs, path)
         self.evidence.add_derivative(
             work.item.id,
             DerivativeDraft(
@@ -168,9 +168,3 @@ class Pipeline:
             for chunk in self.blobs.read(item.sha256):
                 out.write(chunk)
         return copy
-
-
-def _chunks(path: Path, size: int = 1024 * 1024) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(size):
-            yield chunk

@@ -303,8 +303,8 @@ class IngestService:
 
     def _owned(self, session: Session, upload_id: str, actor: Actor) -> Upload:
         upload = session.get(Upload, upload_id)
-        # Another dock's upload is reported as absent, not forbidden: ids are not secrets to leak.
-        if upload is None or (upload.uploader_id != actor.id and not actor.is_admin):
+        # Only whoever started an upload may see or continue it; to anyone else it does not exist.
+        if upload is None or (upload.uploader_id != actor.id and actor.kind != ActorKind.SYSTEM):
             raise NotFound(f"no upload {upload_id}")
         return upload
 

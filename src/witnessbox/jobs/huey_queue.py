@@ -13,6 +13,9 @@ from huey.consumer import Consumer
 from witnessbox.jobs.runner import JobRunner
 
 log = logging.getLogger(__name__)
+# An idle huey worker backs off to polling every 10 s by default; a docked recording
+# should become playable in seconds, so idle workers look at least twice a second.
+POLL_S = 0.5
 
 
 def make_huey(url: str, *, name: str = "witnessbox") -> Huey:
@@ -59,6 +62,6 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
 def start_embedded_consumer(huey: Huey, workers: int) -> Consumer:
     """Start consumer threads inside this process; the caller stops them."""
-    consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", periodic=True)
+    consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", periodic=True, max_delay=POLL_S)
     consumer.start()
     return consumer

@@ -6,6 +6,7 @@ BlobInfo, which makes every ingest step safe to repeat.
 """
 
 import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,16 @@ def check_sha256(value: str) -> str:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError(f"not a SHA-256 hex digest: {value[:80]!r}")
     return digest
+
+
+def store_file(store: BlobStore, path: Path) -> BlobInfo:
+    """Hash a finished local file, make it durable, and hand it over (a rename, for a local store)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 * READ_CHUNK):
+            digest.update(chunk)
+        os.fsync(handle.fileno())
+    return store.adopt(path, digest.hexdigest())
 
 
 def rehash(store: BlobStore, sha256: str) -> str:

@@ -5,6 +5,7 @@ into place and the directory fsynced, then made read-only: a blob is either
 absent or whole, even across a power cut.
 """
 
+import errno
 import hashlib
 import os
 import stat
@@ -67,9 +68,18 @@ class LocalBlobStore:
         try:
             path.replace(target)
         except OSError as error:
-            raise StorageError(f"cannot move upload into the evidence store: {error}") from error
+            if error.errno != errno.EXDEV:
+                raise StorageError(f"cannot move a file into the evidence store: {error}") from error
+            return self._copy_in(path)
         fsync_directory(target.parent)
         return BlobInfo(sha256=check_sha256(sha256), size=target.stat().st_size)
+
+    def _copy_in(self, path: Path) -> BlobInfo:
+        """A file on another filesystem cannot be renamed in: copy it (hashing again) and remove it."""
+        with path.open("rb") as handle:
+            info = self.put(iter(lambda: handle.read(READ_CHUNK), b""))
+        path.unlink()
+        return info
 
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""

@@ -1,8 +1,7 @@
 """The web application factory: routers, middleware, templates, error pages, job consumer."""
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -27,16 +26,10 @@ from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
+from witnessbox.web.middleware import RequestContext
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
 
 
 def create_app(container: Container, *, workers: int = 0) -> FastAPI:
@@ -80,7 +73,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
-    app.middleware("http")(_request_context)
+    app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
     return app
@@ -115,17 +108,6 @@ def _page_context(request: Request) -> dict[str, object]:
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "sso_name": sso.display_name if sso else None,
     }
-
-
-async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-    response = await call_next(request)
-    response.headers["X-Request-ID"] = request.state.request_id
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.url.scheme == "https":
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    return response
 
 
 def _wants_html(request: Request) -> bool:

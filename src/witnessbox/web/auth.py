@@ -22,7 +22,6 @@ class WebAuthenticator:
         if scheme.lower() == "bearer" and credential.strip():
             return self.tokens.authenticate(credential.strip())
         if token := request.cookies.get(SESSION_COOKIE):
-            actor = self.signin.session_actor(token)
-            request.state.csrf_token = self.signin.csrf_token(token)
+            actor, request.state.csrf_token = self.signin.session_and_csrf(token)
             return actor
         raise NotAuthenticated("sign in, or send a token as 'Authorization: Bearer ...'")
