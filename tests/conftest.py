@@ -35,21 +35,30 @@ def pytest_report_header() -> list[str]:
             f"queue={'Redis' if REDIS_URL else 'huey SQLite'}"]
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A database of our own: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+@contextmanager
+def fresh_database_url(folder: Path) -> Iterator[str]:
+    """A SQLite file in `folder`, or (PostgreSQL configured) a new schema dropped afterwards."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'witnessbox.db'}"
+        yield f"sqlite:///{folder / 'witnessbox.db'}"
         return
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of our own for one test."""
+    with fresh_database_url(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ crash: both fail the test.
 """
 
 import base64
-import contextlib
 import hashlib
 import os
 import re
@@ -30,10 +29,9 @@ import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import create_engine, text
 from starlette.routing import Mount
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port
+from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
 from tests.factories.media import tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.accounts.roles import Permission, Role
@@ -273,24 +271,6 @@ def test_route_enumeration_finds_every_kind_of_route(container: Container) -> No
 
 # --- the world the calls run in -------------------------------------------------------------------
 
-@contextlib.contextmanager
-def fresh_database_url(folder: Path) -> Iterator[str]:
-    """A SQLite file, or (WITNESSBOX_TEST_DATABASE_URL set) a new PostgreSQL schema dropped afterwards."""
-    base = os.environ.get("WITNESSBOX_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{folder / 'witnessbox.db'}"
-        return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @dataclass

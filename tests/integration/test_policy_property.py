@@ -8,7 +8,6 @@ policy module's docstring written again independently: it never calls the policy
 """
 
 import contextlib
-import os
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
 
+from tests.conftest import fresh_database_url
 from witnessbox.accounts.grants import add_grant, revoke_grants
 from witnessbox.accounts.roles import Permission, Role
 from witnessbox.accounts.service import NewUser, actor_for
@@ -171,24 +170,6 @@ class Rules:
 
 # --- building an example through the services ------------------------------------------------------
 
-@contextlib.contextmanager
-def fresh_database_url(folder: Path) -> Iterator[str]:
-    """A SQLite file, or (WITNESSBOX_TEST_DATABASE_URL set) a new PostgreSQL schema dropped afterwards."""
-    base = os.environ.get("WITNESSBOX_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{folder / 'witnessbox.db'}"
-        return
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
@@ -159,16 +160,7 @@ class SignInService:
     def session_and_csrf(self, token: str) -> tuple[Actor, str]:
         """The actor behind a live session cookie, and the CSRF token its forms carry (one lookup)."""
         row, user = self.session(token)
-        actor = actor_for(user)
-        return Actor(
-            kind=actor.kind,
-            id=actor.id,
-            name=actor.name,
-            roles=actor.roles,
-            teams=actor.teams,
-            supervises=actor.supervises,
-            session_id=row.id,
-        ), row.csrf_token
+        return replace(actor_for(user), session_id=row.id), row.csrf_token
 
     def check_csrf(self, token: str, given: str | None) -> None:
         """Refuse a state-changing form that lacks this session's CSRF token."""

@@ -1,6 +1,7 @@
 """API tokens for scripts and docks: random, shown once, SHA-256 at rest, scoped, expiring."""
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -122,16 +123,7 @@ class TokenService:
         user = uow.session.get(User, token.user_id)
         if user is None or not user.active:
             raise NotAuthenticated("the token's owner is disabled")
-        actor = actor_for(user)
-        return Actor(
-            kind=actor.kind,
-            id=actor.id,
-            name=actor.name,
-            roles=actor.roles,
-            teams=actor.teams,
-            supervises=actor.supervises,
-            scopes=scopes,
-        )
+        return replace(actor_for(user), scopes=scopes)
 
     def revoke(self, token_id: str, *, actor: Actor) -> None:
         """Revoke a token (its owner, or an administrator)."""
