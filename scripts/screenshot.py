@@ -108,7 +108,8 @@ def wait_until_ready(page: Page, demo: Demo, deadline: float) -> None:
         if demo.process.poll() is not None:
             demo.fail("server exited")
         if time.monotonic() > deadline:
-            demo.fail(f"demo not ready: {rows} recordings listed, {processing} processing")
+            demo.fail(f"demo not ready: {rows} recordings listed to this person, {processing} "
+                      "processing (are the demo recordings attributed to the demo officers?)")
         time.sleep(2)
 
 

@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=0)  # in-process job consumer threads for `serve`
 
     admin_username: str = "admin"
-    admin_password: SecretStr | None = None  # generated and printed once when unset
-    public_url: str | None = None  # the address clients use, for absolute upload URLs
+    # Unset: generated on first start into <data_dir>/admin-password (0600); its path is printed.
+    admin_password: SecretStr | None = None
+    public_url: str | None = None  # the address people use (behind a proxy), e.g. for the SSO callback
     trusted_proxies: str = ""  # comma-separated addresses of TLS proxies whose X-Forwarded-* to trust
 
     max_upload_bytes: int = 64 * 1024**3  # a long shift at a high bitrate stays well under 64 GiB

@@ -1,6 +1,7 @@
 """A small force for tests: one person per persona the access rules care about."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from witnessbox.accounts.roles import Role
 from witnessbox.accounts.service import NewUser
@@ -8,6 +9,7 @@ from witnessbox.bootstrap import Container
 from witnessbox.core.actor import SYSTEM, Actor
 
 PASSWORD = "a long test password 2026"
+ISSUED = datetime(2020, 1, 1, tzinfo=UTC)
 TEAM, OTHER_TEAM = "Response A", "Response B"
 
 # persona -> (collar number, name, roles, member of, supervises)
@@ -54,5 +56,8 @@ def make_force(container: Container, camera: str | None = "WBX00001") -> Force:
             NewUser(collar, name, roles, password=PASSWORD, teams=teams, supervises=supervises), actor=SYSTEM)
         ids[persona] = user.id
     if camera:
-        container.devices.register_camera(camera, officer=PERSONAS["owner"][0], actor=SYSTEM)
+        # Issued since long before any test recording (tests/factories/media.py STARTED), whatever
+        # the real date: attribution goes by when a recording started, not by when it uploads.
+        container.devices.register_camera(camera, actor=SYSTEM)
+        container.devices.assign(camera, PERSONAS["owner"][0], actor=SYSTEM, starts_at=ISSUED)
     return Force(container, ids)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import LiveServer
 from tests.factories.media import sha256_file, tiny_recording
-from tests.factories.people import make_force
+from tests.factories.people import ISSUED, make_force
 from witnessbox.bootstrap import build
 from witnessbox.cli import app
 from witnessbox.core.actor import SYSTEM
@@ -23,7 +23,8 @@ def _setup(server: LiveServer, serials: list[str]) -> str:
     try:
         make_force(container, camera=None)
         for serial in serials:
-            container.devices.register_camera(serial, officer="1142", actor=SYSTEM)
+            container.devices.register_camera(serial, actor=SYSTEM)
+            container.devices.assign(serial, "1142", actor=SYSTEM, starts_at=ISSUED)
         return container.devices.register_dock("station-1", actor=SYSTEM)[1]
     finally:
         container.close()

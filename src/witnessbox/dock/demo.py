@@ -4,6 +4,7 @@ import contextlib
 import logging
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -35,11 +36,12 @@ def load_demo(container: Container, base_url: str) -> None:
     _wait_until_up(base_url)
     password = _demo_password(container.settings.data_dir.resolve() / "demo-password")
     _people(container, password)
+    issued = container.clock.now() - timedelta(days=7)  # before the simulated footage was "recorded"
     for number, (collar, _name, _rank) in enumerate(OFFICERS, start=1):
+        serial = f"WBX{number:05d}"
         with contextlib.suppress(Conflict):
-            container.devices.register_camera(
-                f"WBX{number:05d}", model=CameraSpec("x").model, officer=collar, actor=DEMO
-            )
+            container.devices.register_camera(serial, model=CameraSpec("x").model, actor=DEMO)
+            container.devices.assign(serial, collar, actor=DEMO, starts_at=issued)
     _dock, token = container.devices.register_dock(f"demo-dock-{int(time.time())}", actor=DEMO)
     cameras = container.settings.data_dir.resolve() / "demo-cameras"
     write_camera_folders(
