@@ -32,6 +32,7 @@ from witnessbox.ingest.staging import Staging
 from witnessbox.jobs.huey_queue import HueyQueue, make_huey
 from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner
+from witnessbox.reports.compliance import ComplianceService
 from witnessbox.sharing.service import SharingService
 from witnessbox.storage.factory import blob_store_from_url
 
@@ -56,6 +57,7 @@ class Container:
     cases: CaseService
     sso: SsoService | None  # single sign-on; None unless an identity provider is configured
     categorise: CategorisationService
+    compliance: ComplianceService
     jobs: JobRunner
     huey: Huey
 
@@ -98,6 +100,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ingest=ingest,
         sharing=SharingService(db, audit, clock, evidence, users),
         cases=CaseService(db, audit, clock, evidence),
+        compliance=ComplianceService(db, audit, clock, users),
         categorise=CategorisationService(db, audit, clock, evidence, _category_rules(settings)),
         jobs=jobs,
         huey=huey,

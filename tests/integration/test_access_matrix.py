@@ -226,6 +226,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/admin/users/{user_id}/password"): Row(ADMIN, _form(password="quite another long passphrase")),
     ("POST", "/admin/users/{user_id}/sessions/{session_id}/revoke"): Row(
         ADMIN, lambda w, _p: Send(path={"session_id": w.new_owner_session()})),
+    ("GET", "/compliance"): Row(frozenset({"supervisor", "other_supervisor"})),
+    ("POST", "/compliance/remind/{user_id}"): Row(
+        frozenset({"supervisor"}), lambda w, _p: Send(path={"user_id": w.force.ids["owner"]}, data={"days": "0"})),
     ("GET", "/admin/teams"): Row(ADMIN),
     ("POST", "/admin/teams"): Row(ADMIN, lambda _w, _p: Send(data={"name": _unique("Team ")})),
 }

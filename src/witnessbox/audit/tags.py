@@ -65,4 +65,6 @@ class AuditTag(StrEnum):
     ACCOUNT_SESSION_ENDED = "accounts:session:ended"
     ACCOUNT_SIGNIN_FAILED = "accounts:signin:failed"
 
+    REPORTS_REMINDER_SENT = "reports:reminder:sent"
+
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"

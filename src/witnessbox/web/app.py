@@ -23,6 +23,7 @@ from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
+from witnessbox.reports import routes as report_routes
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
@@ -53,6 +54,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "sharing",
         "cases",
         "categorise",
+        "compliance",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -66,6 +68,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         sharing_routes.pages,
         case_routes.api,
         device_routes.api,
+        report_routes.pages,
         account_routes.router,
         sso_routes.router,
         account_routes.api,
@@ -95,7 +98,7 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 def _templates() -> Jinja2Templates:
     folders = [PACKAGE / "web" / "templates"] + [
-        PACKAGE / name / "templates" for name in ("accounts", "evidence")
+        PACKAGE / name / "templates" for name in ("accounts", "evidence", "reports")
     ]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     return Jinja2Templates(env=env, context_processors=[_page_context])

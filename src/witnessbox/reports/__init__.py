@@ -1,0 +1,1 @@
+"""Statistics and dashboards: what supervisors and managers chase."""

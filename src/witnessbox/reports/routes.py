@@ -1,0 +1,46 @@
+"""The supervisor's compliance page and its reminder button."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from witnessbox.accounts.dependencies import current_actor
+from witnessbox.core.actor import Actor
+from witnessbox.reports.compliance import ComplianceService
+
+pages = APIRouter(tags=["pages"], include_in_schema=False)
+Caller = Annotated[Actor, Depends(current_actor)]
+
+
+def compliance_service(request: Request) -> ComplianceService:
+    """The ComplianceService the app was built with."""
+    service: ComplianceService = request.app.state.compliance
+    return service
+
+
+Compliance = Annotated[ComplianceService, Depends(compliance_service)]
+
+
+@pages.get("/compliance", response_class=HTMLResponse)
+def compliance_page(
+    request: Request, actor: Caller, compliance: Compliance, days: int = 3, reminded: int | None = None
+) -> Response:
+    """Per supervised team: recordings uncategorised after `days`, cameras not docked for `days`."""
+    templates: Jinja2Templates = request.app.state.templates
+    context = {
+        "actor": actor,
+        "teams": compliance.view(actor=actor, days=days),
+        "days": days,
+        "reminded": reminded,
+    }
+    return templates.TemplateResponse(request, "reports/compliance.html", context)
+
+
+@pages.post("/compliance/remind/{user_id}")
+def remind(user_id: str, actor: Caller, compliance: Compliance, days: Annotated[int, Form()] = 3) -> Response:
+    """Send one officer a reminder to categorise their old recordings."""
+    count = compliance.remind(user_id, actor=actor, days=days)
+    return RedirectResponse(f"/compliance?days={days}&reminded={count}", status_code=303)
