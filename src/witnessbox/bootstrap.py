@@ -3,7 +3,6 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from huey.api import Huey
 from sqlalchemy.orm import Session
@@ -166,8 +165,3 @@ def _schedule_housekeeping(
         "witnessbox.audit_checkpoint",
         lambda: audit.checkpoint(actor=SYSTEM),
     )
-
-
-def data_path(settings: Settings, *parts: str) -> Path:
-    """A path inside the data directory."""
-    return settings.data_dir.resolve().joinpath(*parts)

@@ -1,12 +1,10 @@
 """Uploads are attributed to whoever had the camera; shares reach their recipients and end on time."""
 
-import asyncio
-import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.factories.ingest import hold_jobs, upload_bytes
 from tests.factories.people import TEAM, make_force
 from witnessbox.accounts.roles import Permission
 from witnessbox.bootstrap import Container, build
@@ -14,27 +12,13 @@ from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import FixedClock
 from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
-from witnessbox.ingest.metadata import Declaration
-
-
-async def _body(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-def _upload(container: Container, camera: str, started_at: datetime, data: bytes) -> str:
-    declaration = Declaration(filename="clip.mp4", sha256=hashlib.sha256(data).hexdigest(), camera=camera,
-                              started_at=started_at, extra={}, camera_metadata=None)
-    status = container.ingest.create(declaration, len(data), actor=SYSTEM)
-    done = asyncio.run(container.ingest.append(status.id, 0, _body(data), actor=SYSTEM))
-    assert done.item_id
-    return done.item_id
 
 
 @pytest.fixture
 def clocked(settings: Settings) -> tuple[Container, FixedClock]:
     clock = FixedClock(datetime(2026, 11, 26, 7, 0, tzinfo=UTC))
     container = build(settings, clock=clock)
-    container.jobs.queue = type("Nowhere", (), {"send": lambda self, job_id, delay_s=0: None})()
+    hold_jobs(container)
     yield container, clock
     container.close()
 
@@ -51,11 +35,11 @@ def test_pool_camera_recordings_go_to_whoever_signed_it_out(clocked: tuple[Conta
     container.devices.sign_out("POOL1", actor=force.actor("stranger"))
     second_shift = clock.now() + timedelta(hours=1)
     clock.advance(hours=3)
-    early = container.evidence.get(_upload(container, "POOL1", first_shift, b"early shift"))
-    late = container.evidence.get(_upload(container, "POOL1", second_shift, b"late shift"))
+    early = container.evidence.get(upload_bytes(container, b"early shift", camera="POOL1", started_at=first_shift))
+    late = container.evidence.get(upload_bytes(container, b"late shift", camera="POOL1", started_at=second_shift))
     assert early.officer_id == force.ids["owner"] and early.team_id is not None
     assert late.officer_id == force.ids["stranger"]
-    before_any = container.evidence.get(_upload(container, "POOL1", first_shift - timedelta(days=1), b"x"))
+    before_any = container.evidence.get(upload_bytes(container, b"x", camera="POOL1", started_at=first_shift - timedelta(days=1)))
     assert before_any.officer_id is None
 
 
@@ -73,7 +57,7 @@ def test_share_with_a_colleague_notifies_and_expires(clocked: tuple[Container, F
     notified; after the expiry it is gone again."""
     container, clock = clocked
     force = make_force(container)
-    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    item_id = upload_bytes(container, b"incident", camera="WBX00001", started_at=clock.now())
     stranger = force.actor("stranger")
     assert container.evidence.list_items(actor=stranger) == []
     container.sharing.share(item_id, actor=force.actor("owner"), collar_number=force.collar("stranger"),
@@ -92,7 +76,7 @@ def test_share_with_a_team_reaches_every_member(clocked: tuple[Container, FixedC
     """GIVEN the owner's item WHEN shared with the owner's team THEN a team-mate sees it; revoking ends it."""
     container, clock = clocked
     force = make_force(container)
-    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    item_id = upload_bytes(container, b"incident", camera="WBX00001", started_at=clock.now())
     teammate = force.actor("teammate")
     assert container.evidence.list_items(actor=teammate) == []
     share = container.sharing.share(item_id, actor=force.actor("owner"), team=TEAM)
@@ -105,7 +89,7 @@ def test_nobody_shares_what_they_cannot_see(clocked: tuple[Container, FixedClock
     """GIVEN the owner's item WHEN a stranger tries to share it, or the owner shares with nobody THEN refused."""
     container, clock = clocked
     force = make_force(container)
-    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    item_id = upload_bytes(container, b"incident", camera="WBX00001", started_at=clock.now())
     with pytest.raises(NotFound):
         container.sharing.share(item_id, actor=force.actor("stranger"), collar_number=force.collar("teammate"))
     with pytest.raises(InvalidInput):
@@ -118,7 +102,7 @@ def test_complaint_case_hides_footage_from_the_officer_complained_about(
     supervisor and investigators lose it; professional standards keep it."""
     container, clock = clocked
     force = make_force(container)
-    item_id = _upload(container, "WBX00001", clock.now(), b"incident")
+    item_id = upload_bytes(container, b"incident", camera="WBX00001", started_at=clock.now())
     psd = force.actor("psd")
     container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint 26/0042 received")
     case = container.cases.create("PSD-26-0042", "Complaint about arrest", kind="complaint", actor=psd)

@@ -1,45 +1,29 @@
 """Categorising recordings: validated against the force's lists and formats, in bulk, audited before/after."""
 
-import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from tests.factories.ingest import hold_jobs, upload_bytes
 from tests.factories.people import Force, make_force
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container
-from witnessbox.core.actor import SYSTEM
 from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.evidence.categorise import Categorisation
-from witnessbox.ingest.metadata import Declaration
-
-
-async def _body(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 @pytest.fixture
 def force(container: Container) -> Iterator[Force]:
-    container.jobs.queue = type("Nowhere", (), {"send": lambda self, job_id, delay_s=0: None})()
+    hold_jobs(container)
     yield make_force(container)
 
 
 def _items(container: Container, count: int) -> list[str]:
-    ids = []
-    for number in range(count):
-        data = f"recording {number}".encode()
-        declaration = Declaration(filename=f"{number}.mp4", sha256=hashlib.sha256(data).hexdigest(),
-                                  camera="WBX00001", started_at=datetime(2026, 11, 26, 8, number, tzinfo=UTC),
-                                  extra={}, camera_metadata=None)
-        status = container.ingest.create(declaration, len(data), actor=SYSTEM)
-        done = asyncio.run(container.ingest.append(status.id, 0, _body(data), actor=SYSTEM))
-        assert done.item_id
-        ids.append(done.item_id)
-    return ids
+    return [upload_bytes(container, f"recording {n}".encode(), filename=f"{n}.mp4",
+                         started_at=datetime(2026, 11, 26, 8, n, tzinfo=UTC)) for n in range(count)]
 
 
 def test_officer_categorises_own_recordings_in_bulk_with_audit(container: Container, force: Force) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.factories.ingest import hold_jobs, upload_bytes
 from tests.factories.media import STARTED, tiny_recording
 from tests.factories.people import make_force
 from witnessbox.audit.models import AuditEvent
@@ -33,13 +34,6 @@ def _declaration(data: bytes, name: str = "clip.mp4") -> Declaration:
                        started_at=STARTED, extra={}, camera_metadata=None)
 
 
-def _upload(container: Container, data: bytes) -> str:
-    status = container.ingest.create(_declaration(data), len(data), actor=SYSTEM)
-    done = asyncio.run(container.ingest.append(status.id, 0, _body(data), actor=SYSTEM))
-    assert done.item_id
-    return done.item_id
-
-
 def _jobs(container: Container) -> list[JobRecord]:
     with container.db.read() as session:
         return list(session.scalars(select(JobRecord)))
@@ -48,22 +42,14 @@ def _jobs(container: Container) -> list[JobRecord]:
 @pytest.fixture
 def immediate(container: Container) -> Container:
     """The container with jobs sent nowhere: tests run them by hand, like a worker would."""
-    container.jobs.queue = _Recorder()
+    hold_jobs(container)
     make_force(container)
     return container
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, float]] = []
-
-    def send(self, job_id: str, delay_s: float = 0) -> None:
-        self.sent.append((job_id, delay_s))
-
-
 def test_job_row_is_written_with_the_item_and_sent_after_commit(immediate: Container, tmp_path: Path) -> None:
     """GIVEN a completed upload WHEN the item is created THEN a queued job row exists and its id was sent once."""
-    item_id = _upload(immediate, tiny_recording(tmp_path).read_bytes())
+    item_id = upload_bytes(immediate, tiny_recording(tmp_path).read_bytes())
     [job] = _jobs(immediate)
     assert (job.kind, job.subject_id, job.state) == (PROCESS_ITEM, item_id, JobState.QUEUED)
     assert immediate.jobs.queue.sent == [(job.id, 0)]  # type: ignore[union-attr]
@@ -71,7 +57,7 @@ def test_job_row_is_written_with_the_item_and_sent_after_commit(immediate: Conta
 
 def test_pipeline_is_idempotent(immediate: Container, tmp_path: Path) -> None:
     """GIVEN a processed item WHEN the same job runs again THEN nothing changes and no derivative is duplicated."""
-    item_id = _upload(immediate, tiny_recording(tmp_path).read_bytes())
+    item_id = upload_bytes(immediate, tiny_recording(tmp_path).read_bytes())
     [job] = _jobs(immediate)
     assert immediate.jobs.run(job.id) == JobState.SUCCEEDED
     assert immediate.jobs.run(job.id) is None
@@ -83,7 +69,7 @@ def test_pipeline_is_idempotent(immediate: Container, tmp_path: Path) -> None:
 
 def test_failures_retry_then_give_up_with_reason(immediate: Container, tmp_path: Path) -> None:
     """GIVEN a handler that always fails WHEN run to its limit THEN retries are scheduled, then the item is quarantined with the error."""
-    item_id = _upload(immediate, tiny_recording(tmp_path).read_bytes())
+    item_id = upload_bytes(immediate, tiny_recording(tmp_path).read_bytes())
     pipeline_give_up = immediate.jobs.kinds[PROCESS_ITEM].on_give_up
 
     def broken(_subject: str, _progress: object) -> str:
@@ -110,9 +96,9 @@ def test_stuck_jobs_are_requeued(settings: Settings, tmp_path: Path) -> None:
     clock = FixedClock()
     container = build(settings, clock=clock)
     try:
-        container.jobs.queue = _Recorder()
+        hold_jobs(container)
         make_force(container)
-        item_id = _upload(container, tiny_recording(tmp_path).read_bytes())
+        item_id = upload_bytes(container, tiny_recording(tmp_path).read_bytes())
         [job] = _jobs(container)
         container.jobs._start(job.id)  # the worker took it, then died
         assert container.jobs.requeue_stuck(timedelta(minutes=15)) == []

@@ -1,40 +1,24 @@
 """A hundred broken recordings go through the real ingest path and the real worker without harm."""
 
-import asyncio
-import hashlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories.media import STARTED, tiny_recording
+from tests.factories.ingest import upload_bytes
+from tests.factories.media import tiny_recording
 from tests.factories.people import make_force
 from tests.unit.media.malformed import malformed_variants
 from witnessbox.bootstrap import Container
-from witnessbox.core.actor import SYSTEM
 from witnessbox.core.errors import InvalidInput
 from witnessbox.evidence.models import Item
-from witnessbox.ingest.metadata import Declaration
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.models import JobRecord, JobState
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), 64 * 1024):
-        yield data[start : start + 64 * 1024]
-
-
 def _ingest(container: Container, path: Path) -> str:
-    """Upload a file through the ingest service (the tus routes' code path, without HTTP)."""
-    data = path.read_bytes()
-    declaration = Declaration(filename=path.name, sha256=hashlib.sha256(data).hexdigest(),
-                              camera="WBX00001", started_at=STARTED, extra={}, camera_metadata=None)
-    status = container.ingest.create(declaration, len(data), actor=SYSTEM)
-    done = asyncio.run(container.ingest.append(status.id, 0, _chunks(data), actor=SYSTEM))
-    assert done.item_id is not None
-    return done.item_id
+    return upload_bytes(container, path.read_bytes(), filename=path.name)
 
 
 def _wait_for_jobs(container: Container, timeout: float = 240) -> None:

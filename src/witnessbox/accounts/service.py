@@ -4,7 +4,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import Notification, Team, TeamMember, User, WebSession
@@ -15,9 +14,9 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM, Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
-from witnessbox.db.session import Database
+from witnessbox.db.session import Database, flush_unique
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class UserService:
                 user.password_hash = self.passwords.hash(new.password, user=user)
                 user.password_changed_at = self.clock.now()
             uow.session.add(user)
-            _flush(uow.session, f"a user with collar number {collar} or that email already exists")
+            flush_unique(uow.session, f"a user with collar number {collar} or that email already exists")
             self._place(uow.session, user, new.teams, new.supervises)
             self.audit.record(
                 uow.session,
@@ -159,7 +158,7 @@ class UserService:
                 created_at=self.clock.now(),
             )
             uow.session.add(team)
-            _flush(uow.session, f"team {name} already exists")
+            flush_unique(uow.session, f"team {name} already exists")
             self.audit.record(
                 uow.session,
                 AuditTag.ACCOUNT_TEAM_CREATED,
@@ -273,9 +272,3 @@ def _clean(value: str, what: str, limit: int, *, spaces: bool = False) -> str:
         raise InvalidInput(f"{what} must be 1-{limit} characters" + ("" if spaces else " without spaces"))
     return value
 
-
-def _flush(session: Session, message: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as error:
-        raise Conflict(message) from error

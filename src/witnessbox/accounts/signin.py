@@ -153,10 +153,6 @@ class SignInService:
                 uow.session.execute(seen)
         return row, user
 
-    def session_actor(self, token: str) -> Actor:
-        """The actor behind a live, fully signed-in session cookie."""
-        return self.session_and_csrf(token)[0]
-
     def session_and_csrf(self, token: str) -> tuple[Actor, str]:
         """The actor behind a live session cookie, and the CSRF token its forms carry (one lookup)."""
         row, user = self.session(token)

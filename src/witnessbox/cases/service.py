@@ -1,7 +1,6 @@
 """Cases: create, add members and items; members get the case's items, complaints restrict them."""
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.grants import add_grant
@@ -13,9 +12,9 @@ from witnessbox.audit.tags import AuditTag
 from witnessbox.cases.models import Case, CaseItem, CaseKind, CaseMember
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
-from witnessbox.db.session import Database
+from witnessbox.db.session import Database, flush_unique
 from witnessbox.evidence.service import EvidenceService
 
 SOURCE = "case"
@@ -47,10 +46,7 @@ class CaseService:
                 created_at=self.clock.now(),
             )
             uow.session.add(case)
-            try:
-                uow.session.flush()
-            except IntegrityError as error:
-                raise Conflict(f"case {reference} already exists") from error
+            flush_unique(uow.session, f"case {reference} already exists")
             uow.session.add(
                 CaseMember(id=new_id(), case_id=case.id, user_id=actor.id, added_at=self.clock.now())
             )

@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from witnessbox.core.errors import Conflict
 
 READONLY = "witnessbox_readonly"
 
@@ -90,3 +93,11 @@ class Database:
         """A session for reading only; it never takes SQLite's write lock."""
         with self._readers() as session:
             yield session
+
+
+def flush_unique(session: Session, clash: str) -> None:
+    """Flush pending rows; a unique-constraint clash becomes Conflict(clash) (the transaction rolls back)."""
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict(clash) from error

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import TeamMember, User
@@ -15,9 +14,9 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, InvalidInput, NotFound
+from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.core.ids import new_id
-from witnessbox.db.session import Database
+from witnessbox.db.session import Database, flush_unique
 from witnessbox.devices.models import Camera, CameraAssignment, Dock
 
 SHIFT = timedelta(hours=12)  # a pool sign-out lasts at most a long shift
@@ -55,7 +54,7 @@ class DeviceService:
                 id=new_id(), serial=serial, model=model.strip(), pool=pool, registered_at=self.clock.now()
             )
             uow.session.add(camera)
-            _flush_unique(uow.session, f"camera {serial} is already registered")
+            flush_unique(uow.session, f"camera {serial} is already registered")
             self.audit.record(
                 uow.session,
                 AuditTag.DEVICE_CAMERA_REGISTERED,
@@ -157,7 +156,7 @@ class DeviceService:
         with self.db.transaction() as uow:
             dock = Dock(id=new_id(), name=name, created_at=self.clock.now())
             uow.session.add(dock)
-            _flush_unique(uow.session, f"dock {name} is already registered")
+            flush_unique(uow.session, f"dock {name} is already registered")
             token = self.tokens.issue_dock_token(uow, dock.id, name)
             self.audit.record(
                 uow.session,
@@ -235,9 +234,3 @@ def _clean(value: str, what: str) -> str:
         raise InvalidInput(f"{what} must be 1-64 characters without spaces or slashes")
     return value
 
-
-def _flush_unique(session: Session, message: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as error:
-        raise Conflict(message) from error

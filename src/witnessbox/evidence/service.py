@@ -1,6 +1,5 @@
 """Use cases for evidence items: create, describe, find, open, and record how each was made."""
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -218,12 +217,8 @@ class EvidenceService:
 
     def view_item(self, item_id: str, *, actor: Actor, reason: str | None = None) -> Item:
         """Open one item's record; audited as a view."""
-        self.authorise(item_id, Permission.ITEM_VIEW, actor=actor, reason=reason)
-        with self.db.transaction() as uow:
-            item = self._get(uow.session, item_id)
-            self.audit.record(
-                uow.session, AuditTag.EVIDENCE_ITEM_VIEWED, actor=actor, subject=Subject("item", item.id)
-            )
+        item = self.authorise(item_id, Permission.ITEM_VIEW, actor=actor, reason=reason)
+        self._audit_access(item, AuditTag.EVIDENCE_ITEM_VIEWED, actor, {})
         return item
 
     def open_original(self, item_id: str, *, actor: Actor, first_request: bool) -> BlobAccess:
@@ -249,10 +244,6 @@ class EvidenceService:
         if first_request and kind == DerivativeKind.PROXY:
             self._audit_access(item, AuditTag.EVIDENCE_ITEM_PLAYED, actor, {})
         return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
-
-    def blob(self, access: BlobAccess, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Stream bytes of an authorised blob."""
-        return self.blobs.read(access.sha256, start, end)
 
     def add_derivative(self, item_id: str, draft: DerivativeDraft, *, actor: Actor) -> Derivative:
         """Record a derivative; a repeat of the same kind returns the one already recorded."""
