@@ -22,7 +22,12 @@ from witnessbox.core.clock import Clock, SystemClock
 from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.service import DeviceService
+from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
+from witnessbox.evidence.incidents import Rule
+from witnessbox.evidence.live import LiveFeed
+from witnessbox.evidence.proposals import IncidentFinder
+from witnessbox.evidence.search import SearchService
 from witnessbox.evidence.service import EvidenceService
 from witnessbox.ingest.jobs import register_ingest_jobs
 from witnessbox.ingest.pipeline import Pipeline
@@ -59,6 +64,10 @@ class Container:
     compliance: ComplianceService
     jobs: JobRunner
     huey: Huey
+    search: SearchService
+    annotations: AnnotationService
+    live: LiveFeed
+    incidents: IncidentFinder
 
     def close(self) -> None:
         """Release connections."""
@@ -76,6 +85,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     audit = AuditLog(db, clock, CheckpointSigner.from_directory(data_dir / "keys"))
     blobs = blob_store_from_url(settings.resolved_storage_url())
     evidence = EvidenceService(db, audit, blobs, clock)
+    cases = CaseService(db, audit, clock, evidence)
     jobs = JobRunner(db, clock, on_finished=lambda s, job: _audit_job(audit, s, job))
     limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
     ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence, jobs, limits)
@@ -98,7 +108,13 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         evidence=evidence,
         ingest=ingest,
         sharing=SharingService(db, audit, clock, evidence, users),
-        cases=CaseService(db, audit, clock, evidence),
+        cases=cases,
+        search=SearchService(db, clock, case_scope=cases.item_ids_query),
+        annotations=AnnotationService(db, audit, clock, evidence),
+        live=LiveFeed(db, clock),
+        incidents=IncidentFinder(
+            db, clock, evidence, Rule(settings.incident_distance_m, settings.incident_time_window_s)
+        ),
         compliance=ComplianceService(db, audit, clock, users),
         categorise=CategorisationService(db, audit, clock, evidence, _category_rules(settings)),
         jobs=jobs,

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # The force's records system formats (Niche, Athena...); defaults fit e.g. 26/123456 and CR/12345/26.
     incident_number_pattern: str = r"^\d{2}/\d{3,7}$"
     crime_reference_pattern: str = r"^[A-Z]{2}/\d{3,7}/\d{2}$"
+    # Two recordings are proposed as one incident when they overlap in time and their GPS tracks
+    # come within this distance of each other within this many seconds.
+    incident_distance_m: float = 100.0
+    incident_time_window_s: float = 30.0
     stuck_job_minutes: int = 15
     audit_checkpoint_minutes: int = 60
 

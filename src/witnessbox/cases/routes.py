@@ -11,6 +11,7 @@ from witnessbox.cases.service import CaseService
 from witnessbox.core.actor import Actor
 
 api = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+pages = APIRouter(tags=["pages"], include_in_schema=False)
 Caller = Annotated[Actor, Depends(current_actor)]
 
 

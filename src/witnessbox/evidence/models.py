@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from witnessbox.db.base import Base
@@ -29,6 +29,8 @@ class Item(Base):
     """One uploaded recording: its immutable original, who/what/when, and its media facts."""
 
     __tablename__ = "items"
+    # Keyset paging of searches sorted by recorded time: (recorded_start, id) is the page cursor.
+    __table_args__ = (Index("ix_items_recorded_start_id", "recorded_start", "id"),)
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -59,7 +61,8 @@ class Item(Base):
     has_audio: Mapped[bool | None]
     media_facts: Mapped[dict[str, Any] | None]
     gps_track: Mapped[list[Any] | None]
-    bookmarks: Mapped[list[Any] | None]
+    bookmarks: Mapped[list[Any] | None]  # the camera's own bookmarks, as uploaded
+    bookmark_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # camera + people
     camera_metadata: Mapped[dict[str, Any] | None]
     evidential: Mapped[bool | None] = mapped_column(index=True)  # None: not yet categorised
     category: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -99,3 +102,64 @@ class Derivative(Base):
     created_at: Mapped[datetime]
 
     item: Mapped[Item] = relationship(back_populates="derivatives")
+
+
+class AnnotationKind(StrEnum):
+    """A person's mark on a recording's timeline."""
+
+    BOOKMARK = "bookmark"
+    NOTE = "note"
+
+
+class Annotation(Base):
+    """A bookmark or note a person placed at a timecode of an item (never changes the original)."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    author: Mapped[str] = mapped_column(String(160))  # name as it was when written
+    kind: Mapped[AnnotationKind] = mapped_column(String(16))
+    at_s: Mapped[float] = mapped_column(Float)  # seconds from the start of the recording
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ItemPlace(Base):
+    """One point of an item's GPS track, thinned, so place searches run in the database."""
+
+    __tablename__ = "item_places"
+    __table_args__ = (Index("ix_item_places_lat_lon", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+
+
+class SavedSearch(Base):
+    """A person's named search: the query string of the search page, kept to run again."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    query: Mapped[str] = mapped_column(Text)  # url-encoded search parameters
+    created_at: Mapped[datetime]
+
+
+class ItemText(Base):
+    """The words an item is found by (title, notes, references, bookmark labels), one row per item.
+
+    The migration adds the full-text index beside it: an FTS5 table kept in step by triggers on
+    SQLite, a generated `tsvector` column with a GIN index on PostgreSQL.
+    """
+
+    __tablename__ = "item_text"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), unique=True)
+    body: Mapped[str] = mapped_column(Text, default="")

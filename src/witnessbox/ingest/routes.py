@@ -27,6 +27,7 @@ OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 BODY_IDLE_S = 30.0
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"])
+pages = APIRouter(tags=["pages"], include_in_schema=False)  # the browser upload page
 Caller = Annotated[Actor, Depends(device_or_person)]
 
 

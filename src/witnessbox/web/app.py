@@ -55,6 +55,10 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "cases",
         "categorise",
         "compliance",
+        "search",
+        "annotations",
+        "live",
+        "incidents",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -62,11 +66,12 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     app.state.templates = _templates()
     for router in (
         ingest_routes.router,
-        evidence_routes.api,
-        evidence_routes.pages,
+        *evidence_routes.ROUTERS,
         sharing_routes.api,
         sharing_routes.pages,
         case_routes.api,
+        case_routes.pages,
+        ingest_routes.pages,
         device_routes.api,
         report_routes.pages,
         account_routes.router,

@@ -11,6 +11,19 @@ from witnessbox.db.base import Base
 
 config = context.config
 
+# Full-text search lives beside the mapped tables in database-specific form (an FTS5 table on
+# SQLite, a generated tsvector column on PostgreSQL); the models do not describe it.
+FULL_TEXT_TABLE_PREFIX = "item_text_fts"
+FULL_TEXT_COLUMN = ("item_text", "document")
+
+
+def _include_object(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    if kind == "table" and name and name.startswith(FULL_TEXT_TABLE_PREFIX):
+        return False
+    table = getattr(getattr(obj, "table", None), "name", None)
+    return not (kind in ("column", "index") and reflected and (table, name) in (
+        FULL_TEXT_COLUMN, ("item_text", "ix_item_text_document")))
+
 
 def _engine() -> Engine:
     given = config.attributes.get("engine")
@@ -29,6 +42,7 @@ def run_migrations_online() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=_include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

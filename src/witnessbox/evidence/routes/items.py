@@ -1,36 +1,24 @@
-"""Items in the API and in the browser: list, show, play, download (with Range)."""
+"""Items in the API and in the browser: list, show, categorise, play, download (with Range)."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from witnessbox.accounts.dependencies import current_actor, device_or_person
+from witnessbox.accounts.dependencies import device_or_person
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, ReasonRequired
 from witnessbox.core.urls import local_target
-from witnessbox.evidence.categorise import Categorisation, CategorisationService
+from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import DerivativeKind, ItemState
+from witnessbox.evidence.routes._shared import API, Caller, Categorise, Evidence, templates
 from witnessbox.evidence.schemas import CategorisationIn, ItemOut
-from witnessbox.evidence.service import EvidenceService
 from witnessbox.evidence.streaming import blob_response, is_first_request
 from witnessbox.storage.base import check_sha256
 
-API = "/api/v1/items"
 api = APIRouter(prefix=API, tags=["items"])
 pages = APIRouter(tags=["pages"], include_in_schema=False)
-Caller = Annotated[Actor, Depends(current_actor)]
-
-
-def evidence_service(request: Request) -> EvidenceService:
-    """The EvidenceService the app was built with."""
-    service: EvidenceService = request.app.state.evidence
-    return service
-
-
-Evidence = Annotated[EvidenceService, Depends(evidence_service)]
 
 
 @api.get("", response_model=list[ItemOut])
@@ -63,15 +51,6 @@ Reason = Annotated[
 def show_item(item_id: str, actor: Caller, evidence: Evidence, reason: Reason = None) -> ItemOut:
     """One item with its media facts and derivatives (403 `reason required` until a reason is given)."""
     return ItemOut.of(evidence.view_item(item_id, actor=actor, reason=reason), API)
-
-
-def categorisation_service(request: Request) -> CategorisationService:
-    """The CategorisationService the app was built with."""
-    service: CategorisationService = request.app.state.categorise
-    return service
-
-
-Categorise = Annotated[CategorisationService, Depends(categorisation_service)]
 
 
 def _change(body: CategorisationIn) -> Categorisation:
@@ -176,9 +155,3 @@ def give_reason(item_id: str, actor: Caller, evidence: Evidence, reason: Annotat
     """Record why the actor is opening the item, then show it."""
     evidence.view_item(item_id, actor=actor, reason=reason)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
-
-
-def templates(request: Request) -> Jinja2Templates:
-    """The page templates the app was built with."""
-    found: Jinja2Templates = request.app.state.templates
-    return found
