@@ -1,6 +1,5 @@
-"""Search: the library page and its API, saved searches."""
+"""Search API and saved searches API."""
 
 from fastapi import APIRouter
 
 api = APIRouter(tags=["search"])
-pages = APIRouter(tags=["pages"], include_in_schema=False)
