@@ -114,7 +114,9 @@ class SearchService:
     def __init__(self, db: Database, clock: Clock, case_scope: CaseScope) -> None:
         self.db, self.clock, self.case_scope = db, clock, case_scope
 
-    def statement(self, actor: Actor, filters: Filters, *, after: str | None = None, limit: int = 50) -> Select[Any]:
+    def statement(
+        self, actor: Actor, filters: Filters, *, after: str | None = None, limit: int = 50
+    ) -> Select[Any]:
         """The SELECT a search runs (the benchmark runs it directly to compare)."""
         raise NotImplementedError
 
