@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from witnessbox import __version__
 from witnessbox.accounts import routes as account_routes
-from witnessbox.accounts import sso_routes
+from witnessbox.accounts.sso import routes as sso_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError

@@ -6,7 +6,8 @@ from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import request_actor
 from witnessbox.accounts.routes import set_session_cookie, signin_service, templates
-from witnessbox.accounts.sso import PENDING_LIFETIME, SsoCallback, SsoRefused, SsoService
+from witnessbox.accounts.sso.provider import PENDING_LIFETIME, SsoRefused
+from witnessbox.accounts.sso.service import SsoCallback, SsoService
 from witnessbox.core.urls import local_target
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
