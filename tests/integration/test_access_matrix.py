@@ -40,7 +40,8 @@ from witnessbox.bootstrap import Container, build
 from witnessbox.cases.models import CaseKind
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM, Actor
-from witnessbox.evidence.models import ItemState
+from witnessbox.evidence.models import AnnotationKind, ItemState
+from witnessbox.evidence.search import Filters
 from witnessbox.evidence.service import ItemDraft
 from witnessbox.ingest.models import Upload
 from witnessbox.web.app import create_app
@@ -188,6 +189,32 @@ EXPECTED: dict[tuple[str, str], Row] = {
         CASE_READERS, _json({"collar_number": PERSONAS["case_member"][0]})),
     ("POST", "/api/v1/cases/{case_id}/items"): Row(  # PSD must first give a reason for the item
         frozenset({"case_member"}), lambda w, _p: Send(json={"item_ids": [w.item_id]})),
+    ("GET", "/api/v1/cases"): Row(PEOPLE),  # a filtered list: your cases (PSD: every case)
+    ("GET", "/api/v1/cases/{case_id}/members"): Row(CASE_READERS),
+    ("GET", "/api/v1/cases/{case_id}/items"): Row(CASE_READERS),
+    ("GET", "/cases"): Row(PEOPLE),  # a filtered list; the "New case" form only for CASE_OPENERS
+    ("POST", "/cases"): Row(CASE_OPENERS, lambda _w, _p: Send(
+        data={"reference": _unique("ACC-"), "title": "Access matrix"})),
+    ("GET", "/cases/{case_id}"): Row(CASE_READERS),
+    ("POST", "/cases/{case_id}/members"): Row(  # re-inviting a member: authorised, changes nothing
+        CASE_READERS, _form(collar_number=PERSONAS["case_member"][0])),
+    ("POST", "/cases/add-items"): Row(  # PSD must first give a reason for the item (the page asks)
+        frozenset({"case_member"}), lambda w, _p: Send(data={"case_id": w.case_id, "item_ids": w.item_id})),
+    ("POST", "/cases/{case_id}/items/{item_id}/remove"): Row(  # an item not in the case: changes nothing
+        CASE_READERS, lambda w, _p: Send(path={"item_id": w.unreasoned_item_id})),
+    ("POST", "/cases/{case_id}/members/{user_id}/remove"): Row(CASE_READERS),  # RECIPIENT is no member
+    # people's bookmarks and notes: listed by whoever may view the item, added by whoever may play it
+    # (the same people here), removed by their author only
+    ("GET", "/api/v1/items/{item_id}/annotations"): Row(ITEM_READERS),
+    ("POST", "/api/v1/items/{item_id}/annotations"): Row(
+        ITEM_READERS, _json({"kind": "bookmark", "at_s": 1.0, "text": "Access matrix"})),
+    ("DELETE", "/api/v1/items/{item_id}/annotations/{annotation_id}"): Row(
+        frozenset({"owner"}), lambda w, _p: Send(path={"annotation_id": w.container.annotations.add(
+            w.item_id, AnnotationKind.BOOKMARK, 1.0, "To remove", actor=w.actor("owner")).id})),
+    # saved searches: every person keeps their own; only its keeper forgets one
+    ("POST", "/searches"): Row(PEOPLE, _form(name="Matrix search", query="q=assault&evidential=yes")),
+    ("POST", "/searches/{saved_id}/delete"): Row(
+        frozenset({"owner"}), lambda w, _p: Send(path={"saved_id": w.new_owner_saved_search()})),
     # devices
     ("POST", "/api/v1/cameras/{serial}/sign-out"): Row(CAMERA_USERS),
     # the signed-in person's own account
@@ -347,6 +374,10 @@ class World:
         """A fresh share of the item, made by its owner, with RECIPIENT."""
         return self.container.sharing.share(self.item_id, actor=self.actor("owner"),
                                             collar_number=RECIPIENT[0]).id
+
+    def new_owner_saved_search(self) -> str:
+        """The id of a fresh saved search of the owner's."""
+        return self.container.search.save(self.actor("owner"), _unique("Matrix "), Filters()).id
 
     def add_item(self, name: str) -> tuple[str, str]:
         """An item record of the owner's (no bytes: enough for the record routes), ready."""

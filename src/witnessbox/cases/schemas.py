@@ -1,6 +1,6 @@
-"""The JSON shapes of cases."""
+"""The shapes of cases: API bodies, and what the case's pages and API show of members and items."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -35,3 +35,53 @@ class ItemsIn(BaseModel):
     """Items to add."""
 
     item_ids: list[str]
+
+
+class CaseMemberOut(BaseModel):
+    """A person working a case, and since when."""
+
+    user_id: str
+    collar_number: str
+    name: str
+    display_name: str
+    added_at: datetime
+
+
+class CaseItemOut(BaseModel):
+    """An item of a case as the case shows it: when, who, which camera, how it is categorised."""
+
+    id: str
+    filename: str
+    title: str | None
+    recorded_start: datetime
+    recorded_end: datetime | None
+    duration_s: float | None
+    officer: str | None
+    camera_serial: str | None
+    category: str | None
+    evidential: bool | None
+    state: str
+    width: int | None
+    height: int | None
+    has_thumbnail: bool
+    added_at: datetime
+
+    @property
+    def frame_aspect(self) -> float | None:
+        """Width over height of a frame (and so of each tile of the thumbnail strip), when known."""
+        return round(self.width / self.height, 4) if self.width and self.height else None
+
+    @property
+    def ends(self) -> datetime:
+        """When the recording stops (its start, while its length is not yet known)."""
+        if self.recorded_end is not None:
+            return self.recorded_end
+        return self.recorded_start + timedelta(seconds=self.duration_s or 0)
+
+
+class CaseOverview(BaseModel):
+    """Everything the case page shows, read in one go."""
+
+    case: CaseOut
+    members: list[CaseMemberOut]
+    items: list[CaseItemOut]

@@ -103,7 +103,7 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 def _templates() -> Jinja2Templates:
     folders = [PACKAGE / "web" / "templates"] + [
-        PACKAGE / name / "templates" for name in ("accounts", "evidence", "reports")
+        PACKAGE / name / "templates" for name in ("accounts", "cases", "evidence", "ingest", "reports")
     ]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     return Jinja2Templates(env=env, context_processors=[_page_context])

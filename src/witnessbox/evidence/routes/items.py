@@ -7,12 +7,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import device_or_person
+from witnessbox.accounts.roles import Permission
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, ReasonRequired
 from witnessbox.core.urls import local_target
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.evidence.routes._shared import API, Caller, Categorise, Evidence, templates
+from witnessbox.evidence.routes.annotations import player_data
 from witnessbox.evidence.schemas import CategorisationIn, ItemOut
 from witnessbox.evidence.streaming import blob_response, is_first_request
 from witnessbox.storage.base import check_sha256
@@ -98,15 +100,6 @@ def thumbnails(item_id: str, request: Request, actor: Caller, evidence: Evidence
     return blob_response(evidence.blobs, access, attachment=False)
 
 
-@pages.get("/", response_class=HTMLResponse)
-def library(request: Request, actor: Caller, evidence: Evidence, before: str | None = None) -> Response:
-    """The list of recordings."""
-    items = evidence.list_items(actor=actor, before=before, limit=50)
-    return templates(request).TemplateResponse(
-        request, "evidence/library.html", {"items": items, "actor": actor}
-    )
-
-
 @pages.get("/items/{item_id}", response_class=HTMLResponse)
 def item_page(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """One recording, playing in the browser (after asking why, when the policy wants a reason)."""
@@ -129,6 +122,8 @@ def item_page(item_id: str, request: Request, actor: Caller, evidence: Evidence)
             "api": f"{API}/{item.id}",
             "shares": shares,
             "categories": request.app.state.categorise.rules.categories,
+            "player": player_data(request, item, actor),
+            "may_download": evidence.may(actor, item, Permission.ITEM_DOWNLOAD),
         },
     )
 
