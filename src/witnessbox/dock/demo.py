@@ -10,11 +10,13 @@ from pathlib import Path
 import httpx
 
 from witnessbox.accounts.roles import Role
-from witnessbox.accounts.service import NewUser
+from witnessbox.accounts.service import NewUser, actor_for
 from witnessbox.bootstrap import Container
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.errors import Conflict
 from witnessbox.dock.agent import DockAgent
+from witnessbox.evidence.categorise import Categorisation
+from witnessbox.evidence.models import AnnotationKind
 from witnessbox.media.simulate import CameraSpec, write_camera_folders
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,10 @@ OTHERS = (
 )
 
 
-def load_demo(container: Container, base_url: str) -> None:
-    """Once the server answers: create people, cameras and a dock, simulate footage, dock it."""
+def load_demo(
+    container: Container, base_url: str, *, seconds: float = 30, size: tuple[int, int] = (1280, 720)
+) -> None:
+    """Once the server answers: create people, cameras and a dock, simulate footage, dock it, review it."""
     if container.evidence.list_items(actor=DEMO, limit=1):
         log.info("demo: items already present, nothing to load")
         return
@@ -44,16 +48,67 @@ def load_demo(container: Container, base_url: str) -> None:
             container.devices.assign(serial, collar, actor=DEMO, starts_at=issued)
     _dock, token = container.devices.register_dock(f"demo-dock-{int(time.time())}", actor=DEMO)
     cameras = container.settings.data_dir.resolve() / "demo-cameras"
+    width, height = size
     write_camera_folders(
-        cameras, cameras=len(OFFICERS), minutes=0.5, recordings_per_camera=2, width=1280, height=720
+        cameras,
+        cameras=len(OFFICERS),
+        minutes=seconds / 60,
+        recordings_per_camera=2,
+        width=width,
+        height=height,
     )
     agent = DockAgent(server=base_url, token=token, wipe=True)
     agent.run(sorted(p for p in cameras.iterdir() if p.is_dir()), watch=False)
+    _review(container)
     log.info(
         "demo: sign in as 1142 (officer), 4410 (supervisor), 5120 (investigator) or 6001 "
         "(professional standards) with the password in %s",
         cameras.parent / "demo-password",
     )
+
+
+def _review(container: Container) -> None:
+    """What a morning's review leaves behind: categorised footage, a case, a bookmark."""
+    items = sorted(container.evidence.list_items(actor=DEMO, limit=50), key=lambda i: i.recorded_start)
+    first_two = [i.id for i in items[:2]]  # cameras 1 and 2, seven seconds apart: one incident
+    supervisor, investigator = _actor(container, "4410"), _actor(container, "5120")
+    container.categorise.categorise(first_two, INCIDENT, actor=supervisor)
+    container.categorise.categorise([i.id for i in items[2:]], ROUTINE, actor=supervisor)
+    case = container.cases.create("OP-KESTREL", "Disturbance outside the Bell Hotel", actor=investigator)
+    container.cases.add_items(case.id, first_two, actor=investigator, reason="Investigating 26/004512")
+    duration = _duration(container, first_two[0])
+    if duration is not None:
+        at_s = min(10.0, duration / 2)
+        container.annotations.add(
+            first_two[0], AnnotationKind.BOOKMARK, at_s, "Suspect leaves the doorway", actor=investigator
+        )
+
+
+INCIDENT = Categorisation(
+    evidential=True,
+    category="Violence against the person",
+    incident_number="26/004512",
+    title="Disturbance outside the Bell Hotel",
+    notes="Two officers attended; male detained for assault.",
+)
+ROUTINE = Categorisation(evidential=False, title="Routine patrol")
+
+
+def _actor(container: Container, collar_number: str) -> Actor:
+    user = container.users.by_collar_number(collar_number)
+    assert user is not None, collar_number
+    return actor_for(user)
+
+
+def _duration(container: Container, item_id: str, timeout_s: float = 60) -> float | None:
+    """Wait for the worker to probe the item (a bookmark needs its duration)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        duration = container.evidence.get(item_id).duration_s
+        if duration is not None:
+            return duration
+        time.sleep(0.5)
+    return None
 
 
 def _people(container: Container, password: str) -> None:
