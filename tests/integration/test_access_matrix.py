@@ -215,6 +215,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/searches"): Row(PEOPLE, _form(name="Matrix search", query="q=assault&evidential=yes")),
     ("POST", "/searches/{saved_id}/delete"): Row(
         frozenset({"owner"}), lambda w, _p: Send(path={"saved_id": w.new_owner_saved_search()})),
+    # live updates (the stream sends what is waiting and ends) and the browser upload page
+    ("GET", "/api/v1/events"): Row(PEOPLE, lambda _w, _p: Send(params={"duration": "0"})),  # docks: 403
+    ("GET", "/upload"): Row(UPLOADERS - {"dock"}),  # Permission.UPLOAD_CREATE; a dock is no person
     # devices
     ("POST", "/api/v1/cameras/{serial}/sign-out"): Row(CAMERA_USERS),
     # the signed-in person's own account

@@ -18,6 +18,8 @@ class AuditTag(StrEnum):
     CASE_CASE_CREATED = "cases:case:created"
     CASE_MEMBER_ADDED = "cases:member:added"
     CASE_ITEM_ADDED = "cases:item:added"
+    CASE_ITEM_REMOVED = "cases:item:removed"
+    CASE_MEMBER_REMOVED = "cases:member:removed"
 
     INGEST_UPLOAD_CREATED = "ingest:upload:created"
     INGEST_UPLOAD_REFUSED = "ingest:upload:refused"
@@ -40,6 +42,11 @@ class AuditTag(StrEnum):
     EVIDENCE_ITEM_PLAYED = "evidence:item:played"
     EVIDENCE_ITEM_DOWNLOADED = "evidence:item:downloaded"
     EVIDENCE_DERIVATIVE_CREATED = "evidence:derivative:created"
+    EVIDENCE_SEARCH_RUN = "evidence:search:run"
+    EVIDENCE_SEARCH_SAVED = "evidence:search:saved"
+    EVIDENCE_SEARCH_DELETED = "evidence:search:deleted"
+    EVIDENCE_ANNOTATION_ADDED = "evidence:annotation:added"
+    EVIDENCE_ANNOTATION_REMOVED = "evidence:annotation:removed"
 
     JOB_RUN_SUCCEEDED = "jobs:run:succeeded"
     JOB_RUN_FAILED = "jobs:run:failed"

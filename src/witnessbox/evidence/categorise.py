@@ -17,6 +17,7 @@ from witnessbox.core.clock import Clock
 from witnessbox.core.errors import InvalidInput
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Item
+from witnessbox.evidence.search import index_item
 from witnessbox.evidence.service import EvidenceService
 
 MAX_BULK = 500
@@ -77,6 +78,7 @@ class CategorisationService:
                 for name, value in values.items():
                     setattr(item, name, value)
                 item.categorised_at, item.categorised_by = self.clock.now(), actor.name
+                index_item(uow.session, item)
                 self.audit.record(
                     uow.session,
                     AuditTag.EVIDENCE_ITEM_CATEGORISED,

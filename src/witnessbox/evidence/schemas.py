@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from witnessbox.evidence.models import Derivative, Item
+from witnessbox.evidence.models import Annotation, AnnotationKind, Derivative, Item
 
 
 class DerivativeOut(BaseModel):
@@ -118,3 +118,65 @@ class CategorisationIn(BaseModel):
     crime_reference: str | None = None
     title: str | None = None
     notes: str | None = None
+
+
+class AnnotationIn(BaseModel):
+    """A bookmark or note to place at a time of the recording."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: AnnotationKind
+    at_s: float = Field(description="seconds from the start of the recording")
+    text: str = Field(description="a bookmark's label (up to 200 characters) or a note (up to 2000)")
+
+
+class AnnotationOut(BaseModel):
+    """A person's bookmark or note, and whether the caller may remove it (only its author may)."""
+
+    id: str
+    item_id: str
+    kind: str
+    at_s: float
+    text: str
+    author: str
+    created_at: datetime
+    mine: bool
+
+    @classmethod
+    def of(cls, annotation: Annotation, user_id: str) -> "AnnotationOut":
+        """Build from a row, for the person `user_id`."""
+        return cls(
+            id=annotation.id,
+            item_id=annotation.item_id,
+            kind=annotation.kind,
+            at_s=annotation.at_s,
+            text=annotation.text,
+            author=annotation.author,
+            created_at=annotation.created_at,
+            mine=annotation.user_id == user_id,
+        )
+
+
+class SearchOut(BaseModel):
+    """One page of search results and the cursor of the next page."""
+
+    items: list[ItemOut]
+    next: str | None = Field(description="pass as `after` for the next page; null on the last page")
+
+
+class SavedSearchIn(BaseModel):
+    """A search to keep under a name (the same name replaces it)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(description="1-120 characters")
+    query: str = Field(description="the search's parameters, URL-encoded as GET /api/v1/search takes them")
+
+
+class SavedSearchOut(BaseModel):
+    """A saved search; run it with GET /api/v1/search?{query}."""
+
+    id: str
+    name: str
+    query: str
+    created_at: datetime

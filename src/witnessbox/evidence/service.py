@@ -94,6 +94,10 @@ class EvidenceService:
         )
         session.add(item)
         session.flush()
+        # Search builds on this module, so it is imported here rather than at the top.
+        from witnessbox.evidence.search import index_item  # noqa: PLC0415
+
+        index_item(session, item)
         self.audit.record(
             session,
             AuditTag.EVIDENCE_ITEM_CREATED,
@@ -180,6 +184,11 @@ class EvidenceService:
                 "this recording is not yours, your team's or shared with you: say why you are opening it"
             )
         raise NotFound(f"no item {item_id}")
+
+    def may(self, actor: Actor, item: Item, permission: Permission) -> bool:
+        """Whether the policy allows this on an item already opened (to offer a button); not audited."""
+        with self.db.read() as session:
+            return decide(actor, permission, self._facts(session, actor, item)) == Access.ALLOW
 
     def _with_reason(self, item: Item, permission: Permission, actor: Actor, reason: str) -> Access:
         now = self.clock.now()

@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -129,3 +130,40 @@ def bookmarks(camera_metadata: dict[str, Any] | None) -> list[Any] | None:
         return None
     kept = [m for m in marks if isinstance(m, dict) and isinstance(m.get("t"), int | float)]
     return kept or None
+
+
+# Footage handed in rather than docked (CCTV, a witness's phone video): the kind of source
+# the uploader chose, and the label it is listed under where a camera serial would be.
+HANDED_IN_SOURCES = {"cctv": "CCTV", "phone": "Phone video", "other": "Handed in"}
+DESCRIPTION_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class HandedIn:
+    """Where footage that is not from one of our cameras came from, in the uploader's words."""
+
+    source: str
+    description: str
+
+    @property
+    def label(self) -> str:
+        """How the source is listed (in place of a camera serial)."""
+        return HANDED_IN_SOURCES[self.source]
+
+    def as_metadata(self, uploader: str) -> dict[str, Any]:
+        """What is kept on the item (its camera_metadata) about where the footage came from."""
+        handed = {"source": self.source, "description": self.description, "uploaded_by": uploader}
+        return {"handed_in": handed}
+
+
+def handed_in(metadata: Mapping[str, Any]) -> HandedIn | None:
+    """The declared source of handed-in footage (the `source` key), or None for a camera's recording."""
+    source = metadata.get("source")
+    if source is None:
+        return None
+    if source not in HANDED_IN_SOURCES:
+        raise InvalidInput(f"source must be one of {', '.join(HANDED_IN_SOURCES)}, not {str(source)[:40]!r}")
+    description = " ".join(str(metadata.get("description", "")).split())
+    if len(description) > DESCRIPTION_LIMIT:
+        raise InvalidInput(f"description must be at most {DESCRIPTION_LIMIT} characters")
+    return HandedIn(source, description)

@@ -10,13 +10,17 @@ import binascii
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
 from starlette.requests import ClientDisconnect
 
-from witnessbox.accounts.dependencies import device_or_person
+from witnessbox.accounts.dependencies import current_actor, device_or_person
+from witnessbox.accounts.roles import Permission
+from witnessbox.accounts.service import require
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, PreconditionFailed, UnsupportedMedia
-from witnessbox.ingest.metadata import declaration_from, parse_upload_metadata
+from witnessbox.ingest.metadata import HANDED_IN_SOURCES, declaration_from, parse_upload_metadata
 from witnessbox.ingest.service import IngestService, UploadStatus
 from witnessbox.ingest.staging import ChunkChecksum
 
@@ -25,10 +29,13 @@ TUS_EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 CHECKSUM_ALGORITHMS = ("sha256", "sha1")
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 BODY_IDLE_S = 30.0
+BROWSER_CHUNK_KIB = 8 * 1024  # what the upload page sends per PATCH
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"])
 pages = APIRouter(tags=["pages"], include_in_schema=False)  # the browser upload page
 Caller = Annotated[Actor, Depends(device_or_person)]
+Person = Annotated[Actor, Depends(current_actor)]
+ChunkKiB = Annotated[int, Query(ge=16, le=64 * 1024, description="bytes per PATCH, in KiB")]
 
 
 def ingest_service(request: Request) -> IngestService:
@@ -45,6 +52,25 @@ def require_tus(request: Request) -> None:
 
 Ingest = Annotated[IngestService, Depends(ingest_service)]
 Tus = Depends(require_tus)
+
+
+@pages.get("/upload", response_class=HTMLResponse)
+def upload_page(
+    request: Request,
+    actor: Person,
+    ingest: Ingest,
+    chunk_kib: ChunkKiB = BROWSER_CHUNK_KIB,
+) -> Response:
+    """Upload footage handed in (CCTV, a witness's phone video) from the browser, resumably, over tus."""
+    require(actor, Permission.UPLOAD_CREATE)
+    templates: Jinja2Templates = request.app.state.templates
+    context = {
+        "actor": actor,
+        "sources": HANDED_IN_SOURCES,
+        "chunk_size": chunk_kib * 1024,
+        "max_bytes": ingest.limits.max_bytes,
+    }
+    return templates.TemplateResponse(request, "ingest/upload.html", context)
 
 
 @router.options("/", status_code=204)

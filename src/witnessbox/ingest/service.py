@@ -13,19 +13,28 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from witnessbox.accounts.models import TeamMember
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import require
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM, Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, Gone, IntegrityFailure, InvalidInput, NotFound, TooLarge
+from witnessbox.core.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    IntegrityFailure,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+)
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, UnitOfWork
 from witnessbox.devices.service import attribute, camera_by_serial
 from witnessbox.evidence.models import Item
 from witnessbox.evidence.service import EvidenceService, ItemDraft
-from witnessbox.ingest.metadata import Declaration, bookmarks, gps_track
+from witnessbox.ingest.metadata import Declaration, HandedIn, bookmarks, gps_track, handed_in
 from witnessbox.ingest.models import Upload, UploadState
 from witnessbox.ingest.staging import Appender, ChunkChecksum, Staging
 from witnessbox.jobs.runner import JobRunner
@@ -79,11 +88,11 @@ class IngestService:
             raise InvalidInput("Upload-Length must be a positive number of bytes")
         if length > self.limits.max_bytes:
             raise TooLarge(f"Upload-Length {length} exceeds the maximum of {self.limits.max_bytes}")
-        with self.db.read() as session:
-            camera = camera_by_serial(session, declaration.camera)
-        if camera is None:
-            self._refuse_creation(declaration, actor, "unknown camera")
-            raise InvalidInput(f"unknown camera {declaration.camera!r}: register it first")
+        source = handed_in(declaration.extra)
+        if source is None:
+            self._check_camera(declaration, actor)
+        elif actor.kind != ActorKind.USER:
+            raise Forbidden("a dock uploads its cameras' recordings; a person uploads handed-in footage")
         with self.db.transaction() as uow:
             upload = self._new_upload(declaration, length, actor)
             uow.session.add(upload)
@@ -96,11 +105,19 @@ class IngestService:
                 details={
                     "sha256": declaration.sha256,
                     "length": length,
-                    "camera": camera.serial,
+                    "camera": declaration.camera,
                     "filename": declaration.filename,
+                    **({"source": source.source} if source else {}),
                 },
             )
         return _status(upload)
+
+    def _check_camera(self, declaration: Declaration, actor: Actor) -> None:
+        with self.db.read() as session:
+            camera = camera_by_serial(session, declaration.camera)
+        if camera is None:
+            self._refuse_creation(declaration, actor, "unknown camera")
+            raise InvalidInput(f"unknown camera {declaration.camera!r}: register it first")
 
     def _new_upload(self, declaration: Declaration, length: int, actor: Actor) -> Upload:
         now = self.clock.now()
@@ -225,6 +242,37 @@ class IngestService:
         return upload
 
     def _new_item(self, uow: UnitOfWork, upload: Upload, actor: Actor) -> Item:
+        source = handed_in(upload.upload_metadata)
+        draft = self._handed_in(uow, upload, source) if source else self._docked(uow, upload)
+        item = self.evidence.create_item(uow.session, draft, actor=actor)
+        self.jobs.enqueue(uow, PROCESS_ITEM, item.id)
+        return item
+
+    def _handed_in(self, uow: UnitOfWork, upload: Upload, source: HandedIn) -> ItemDraft:
+        """Footage handed in is the uploader's: listed with their recordings, seen by their supervisor."""
+        team = uow.session.scalars(
+            select(TeamMember.team_id)
+            .where(TeamMember.user_id == upload.uploader_id)
+            .order_by(TeamMember.supervises, TeamMember.team_id)
+            .limit(1)
+        ).first()
+        return ItemDraft(
+            sha256=upload.declared_sha256,
+            size=upload.length,
+            filename=upload.filename,
+            camera_id=None,
+            camera_serial=source.label,
+            dock_id=None,
+            officer_id=upload.uploader_id,
+            officer=upload.uploader,
+            team_id=team,
+            recorded_start=upload.recording_started_at,
+            upload_started_at=upload.created_at,
+            camera_metadata=source.as_metadata(upload.uploader),
+        )
+
+    def _docked(self, uow: UnitOfWork, upload: Upload) -> ItemDraft:
+        """A camera's recording is the officer's who held the camera when it started."""
         camera = camera_by_serial(uow.session, upload.camera_serial or "")
         officer = attribute(uow.session, camera.id, upload.recording_started_at) if camera else None
         camera_metadata = upload.upload_metadata.get("camera_metadata")
@@ -246,9 +294,7 @@ class IngestService:
         )
         if camera is not None:
             camera.last_docked_at = self.clock.now()
-        item = self.evidence.create_item(uow.session, draft, actor=actor)
-        self.jobs.enqueue(uow, PROCESS_ITEM, item.id)
-        return item
+        return draft
 
     def terminate(self, upload_id: str, *, actor: Actor) -> None:
         """Abandon an upload (tus termination): its bytes are deleted, it can't be resumed."""

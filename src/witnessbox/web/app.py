@@ -15,9 +15,12 @@ from starlette.responses import Response
 
 from witnessbox import __version__
 from witnessbox.accounts import routes as account_routes
+from witnessbox.accounts.policy import Access, decide
+from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.sso import routes as sso_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
+from witnessbox.core.actor import Actor
 from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError
 from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
@@ -106,7 +109,13 @@ def _templates() -> Jinja2Templates:
         PACKAGE / name / "templates" for name in ("accounts", "cases", "evidence", "ingest", "reports")
     ]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
+    env.globals["allowed"] = _allowed
     return Jinja2Templates(env=env, context_processors=[_page_context])
+
+
+def _allowed(actor: Actor | None, permission: str) -> bool:
+    """Whether a page should offer an action: the policy's answer for the signed-in person."""
+    return actor is not None and decide(actor, Permission(permission)) == Access.ALLOW
 
 
 def _page_context(request: Request) -> dict[str, object]:
