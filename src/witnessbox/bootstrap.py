@@ -109,7 +109,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         ingest=ingest,
         sharing=SharingService(db, audit, clock, evidence, users),
         cases=cases,
-        search=SearchService(db, clock, case_scope=cases.item_ids_query),
+        search=SearchService(db, clock, case_scope=cases.item_ids_query, audit=audit),
         annotations=AnnotationService(db, audit, clock, evidence),
         live=LiveFeed(db, clock),
         incidents=IncidentFinder(

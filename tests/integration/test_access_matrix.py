@@ -211,6 +211,12 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/items/{item_id}/annotations/{annotation_id}"): Row(
         frozenset({"owner"}), lambda w, _p: Send(path={"annotation_id": w.container.annotations.add(
             w.item_id, AnnotationKind.BOOKMARK, 1.0, "To remove", actor=w.actor("owner")).id})),
+    # search: every signed-in person; results are what the policy lets each list (tests/integration/test_search.py)
+    ("GET", "/api/v1/search"): Row(PEOPLE),
+    ("GET", "/api/v1/searches"): Row(PEOPLE),
+    ("POST", "/api/v1/searches"): Row(PEOPLE, _json({"name": "Matrix", "query": "q=matrix"})),
+    ("DELETE", "/api/v1/searches/{saved_id}"): Row(
+        frozenset({"owner"}), lambda w, _p: Send(path={"saved_id": w.new_owner_saved_search()})),
     # saved searches: every person keeps their own; only its keeper forgets one
     ("POST", "/searches"): Row(PEOPLE, _form(name="Matrix search", query="q=assault&evidential=yes")),
     ("POST", "/searches/{saved_id}/delete"): Row(

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import ADMIN_PASSWORD, REDIS_URL, LiveServer, free_port, fresh_database_url
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
@@ -26,7 +26,7 @@ from witnessbox.core.actor import SYSTEM
 from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import AnnotationKind, ItemPlace
-from witnessbox.evidence.search import Filters, SearchService, Sort
+from witnessbox.evidence.search import Filters, Sort
 from witnessbox.evidence.service import ItemDraft
 
 EXETER = (50.7236, -3.5275)
@@ -367,9 +367,9 @@ def test_gps_tracks_are_thinned_into_places(world: World) -> None:
 def test_saved_searches_are_personal_replaced_by_name_and_audited(world: World) -> None:
     """GIVEN the owner WHEN saving two searches, one twice under the same name, then deleting one THEN the list follows, others cannot touch them, each change is audited."""
     container = world.container
-    search = SearchService(
-        container.db, container.clock, container.cases.item_ids_query, audit=container.audit
-    )
+    search = container.search
+    with container.db.read() as session:
+        before = session.scalar(select(func.max(AuditEvent.seq)))
     owner, teammate = world.force.actor("owner"), world.force.actor("teammate")
     search.save(owner, "Night shift", Filters.from_query({"q": "patrol", "from": "2026-01-11"}))
     first = search.save(owner, " Bookmarked ", Filters(bookmarked=True))
@@ -393,7 +393,9 @@ def test_saved_searches_are_personal_replaced_by_name_and_audited(world: World) 
     with container.db.read() as session:
         tags = session.scalars(
             select(AuditEvent.tag).where(
-                AuditEvent.actor_id == owner.id, AuditEvent.tag.like("evidence:search:%")
+                AuditEvent.actor_id == owner.id,
+                AuditEvent.tag.like("evidence:search:%"),
+                AuditEvent.seq > before,
             )
         ).all()
     assert list(tags) == ["evidence:search:saved"] * 3 + ["evidence:search:deleted", "evidence:search:run"]

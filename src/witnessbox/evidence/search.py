@@ -383,9 +383,7 @@ class SearchService:
     shown), as are saved searches kept and forgotten; later pages of the same search are not.
     """
 
-    def __init__(
-        self, db: Database, clock: Clock, case_scope: CaseScope, audit: AuditLog | None = None
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock, case_scope: CaseScope, audit: AuditLog) -> None:
         self.db, self.clock, self.case_scope, self.audit = db, clock, case_scope, audit
 
     def statement(
@@ -522,13 +520,11 @@ class SearchService:
             self._audit(uow.session, AuditTag.EVIDENCE_SEARCH_DELETED, actor, details)
 
     def _record(self, tag: AuditTag, actor: Actor, details: dict[str, Any]) -> None:
-        if self.audit is not None:
-            with self.db.transaction() as uow:
-                self._audit(uow.session, tag, actor, details)
+        with self.db.transaction() as uow:
+            self._audit(uow.session, tag, actor, details)
 
     def _audit(self, session: Session, tag: AuditTag, actor: Actor, details: dict[str, Any]) -> None:
-        if self.audit is not None:
-            self.audit.record(session, tag, actor=actor, subject=Subject("user", actor.id), details=details)
+        self.audit.record(session, tag, actor=actor, subject=Subject("user", actor.id), details=details)
 
 
 def _require_person(actor: Actor) -> None:
