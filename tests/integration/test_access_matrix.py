@@ -77,7 +77,7 @@ class Send:
 
     path: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str | list[str]] = field(default_factory=dict)
     json: Any = None
     data: dict[str, str] | None = None
     content: bytes | None = None
@@ -221,6 +221,11 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("POST", "/searches"): Row(PEOPLE, _form(name="Matrix search", query="q=assault&evidential=yes")),
     ("POST", "/searches/{saved_id}/delete"): Row(
         frozenset({"owner"}), lambda w, _p: Send(path={"saved_id": w.new_owner_saved_search()})),
+    # incidents seen by several cameras: proposals need the item opened; watching needs each item played
+    ("GET", "/api/v1/items/{item_id}/incident"): Row(ITEM_READERS),
+    ("GET", "/watch"): Row(  # the owner's two items: only the owner and the team's supervisor may play both
+        frozenset({"owner", "supervisor"}),
+        lambda w, _p: Send(params={"items": [w.item_id, w.unreasoned_item_id]})),
     # live updates (the stream sends what is waiting and ends) and the browser upload page
     ("GET", "/api/v1/events"): Row(PEOPLE, lambda _w, _p: Send(params={"duration": "0"})),  # docks: 403
     ("GET", "/upload"): Row(UPLOADERS - {"dock"}),  # Permission.UPLOAD_CREATE; a dock is no person

@@ -2,9 +2,10 @@
 
 import hashlib
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import ApiToken, User
 from witnessbox.accounts.roles import Permission
@@ -19,6 +20,7 @@ from witnessbox.db.session import Database, UnitOfWork
 
 USER_TOKEN_PREFIX = "wbx_api"  # noqa: S105 - a label, not a secret
 DOCK_TOKEN_PREFIX = "wbx_dock"  # noqa: S105 - a label, not a secret
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 def token_digest(token: str) -> str:
@@ -105,22 +107,26 @@ class TokenService:
     def authenticate(self, secret: str) -> Actor:
         """The actor a live token stands for; NotAuthenticated for unknown, revoked or expired ones."""
         now = self.clock.now()
-        with self.db.transaction() as uow:
-            token = uow.session.scalars(
+        with self.db.read() as session:
+            token = session.scalars(
                 select(ApiToken).where(ApiToken.token_hash == token_digest(secret))
             ).first()
             if token is None or token.revoked_at is not None:
                 raise NotAuthenticated("unknown or revoked token")
             if token.expires_at is not None and token.expires_at <= now:
                 raise NotAuthenticated("token has expired")
-            token.last_used_at = now
-            return self._actor(uow, token)
+            actor = self._actor(session, token)
+        # Reads stay reads: "last used" is kept to the minute, not written on every request.
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
+            with self.db.transaction() as uow:
+                uow.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        return actor
 
-    def _actor(self, uow: UnitOfWork, token: ApiToken) -> Actor:
+    def _actor(self, session: Session, token: ApiToken) -> Actor:
         scopes = None if token.scopes == ["*"] else frozenset(token.scopes)
         if token.kind == "dock":
             return Actor(kind=ActorKind.DOCK, id=token.dock_id or "", name=token.name, scopes=scopes)
-        user = uow.session.get(User, token.user_id)
+        user = session.get(User, token.user_id)
         if user is None or not user.active:
             raise NotAuthenticated("the token's owner is disabled")
         return replace(actor_for(user), scopes=scopes)
