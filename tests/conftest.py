@@ -61,15 +61,19 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def settings_for(folder: Path, database_url: str, *, workers: int = 2) -> Settings:
+    """Settings of a test (or a module's shared server): data under folder, its own database and queue."""
+    return Settings(
+        data_dir=folder / "data", database_url=database_url, queue_url=REDIS_URL,
+        queue_name=f"wbx-test-{secrets.token_hex(4)}", admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        workers=workers,
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for one test: its own data directory, database and queue."""
-    data_dir = tmp_path / "data"
-    return Settings(
-        data_dir=data_dir, database_url=database_url, queue_url=REDIS_URL,
-        queue_name=f"wbx-test-{secrets.token_hex(4)}", admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
-        workers=2,
-    )
+    return settings_for(tmp_path, database_url)
 
 
 @pytest.fixture

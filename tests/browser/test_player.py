@@ -1,8 +1,6 @@
 """The browser path: sign in, find a docked recording, play and seek it, scrub, step, bookmark and note it."""
 
 import math
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -13,13 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import VIEWPORT, browser_missing
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.media import STARTED, tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
@@ -102,10 +99,7 @@ def docked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     """One server with one docked, processed clip for every test of this module."""
     folder = tmp_path_factory.mktemp("player")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(data_dir=folder / "data", database_url=database_url,
-                            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-                            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-                            admin_password=ADMIN_PASSWORD, workers=2)  # type: ignore[arg-type]
+        settings = settings_for(folder, database_url, workers=2)
         build(settings).close()  # migrate before the server starts
         server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()

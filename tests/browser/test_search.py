@@ -1,7 +1,5 @@
 """The library page in a browser: search with filters, page through, save a search, categorise in bulk."""
 
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,14 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import browser_missing
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.media import STARTED, sha256_file, tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from tests.integration.test_library_page import record
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
@@ -93,14 +90,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     """One server, one force, one docked clip and some sixty recordings for the module."""
     folder = tmp_path_factory.mktemp("search")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(
-            data_dir=folder / "data",
-            database_url=database_url,
-            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-            admin_password=ADMIN_PASSWORD,
-            workers=2,
-        )
+        settings = settings_for(folder, database_url, workers=2)
         container = build(settings)
         force = make_force(container, camera=None)
         container.devices.register_camera(SERIAL, actor=SYSTEM)

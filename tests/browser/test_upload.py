@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.conftest import browser_missing
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.media import STARTED, sha256_file, tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.bootstrap import build
-from witnessbox.config import Settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -104,10 +103,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     """One server with the test force, reached through the cutting proxy."""
     folder = tmp_path_factory.mktemp("browser-upload")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(data_dir=folder / "data", database_url=database_url,
-                            queue_name=f"wbx-test-{os.getpid()}-{random.randrange(1 << 30)}",
-                            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-                            admin_password=ADMIN_PASSWORD, workers=2)  # type: ignore[arg-type]
+        settings = settings_for(folder, database_url, workers=2)
         container = build(settings)
         try:
             make_force(container, camera=None)

@@ -14,7 +14,6 @@ crash: both fail the test.
 
 import base64
 import hashlib
-import os
 import re
 import secrets
 import time
@@ -31,14 +30,13 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.media import tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.accounts.roles import Permission, Role
 from witnessbox.accounts.service import NewUser, actor_for
 from witnessbox.bootstrap import Container, build
 from witnessbox.cases.models import CaseKind
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM, Actor
 from witnessbox.evidence.models import AnnotationKind, ItemState
 from witnessbox.evidence.search import Filters
@@ -469,10 +467,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One server and one set of data for every test of this module (building it takes seconds)."""
     folder = tmp_path_factory.mktemp("access-matrix")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(data_dir=folder / "data", database_url=database_url,
-                            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-                            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-                            admin_password=ADMIN_PASSWORD, workers=2)  # type: ignore[arg-type]
+        settings = settings_for(folder, database_url, workers=2)
         container = build(settings)
         force = make_force(container)
         _add_people(container)

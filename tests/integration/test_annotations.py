@@ -1,6 +1,5 @@
 """People's bookmarks and notes over a real server: add, list, remove, validation, access, audit, search."""
 
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,13 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.evidence.models import Annotation, ItemState
 from witnessbox.evidence.search import Filters
@@ -88,10 +86,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One server and force for the module (starting them takes seconds)."""
     folder = tmp_path_factory.mktemp("annotations")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(data_dir=folder / "data", database_url=database_url,
-                            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-                            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-                            admin_password=ADMIN_PASSWORD, workers=1)  # type: ignore[arg-type]
+        settings = settings_for(folder, database_url, workers=1)
         container = build(settings)
         server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()

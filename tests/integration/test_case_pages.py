@@ -1,7 +1,6 @@
 """The case pages over a real server: open a case, add recordings in bulk, invite, see the timeline;
 who may not, and what the audit trail keeps."""
 
-import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -13,12 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.evidence.models import ItemState
 from witnessbox.evidence.service import ItemDraft
@@ -85,14 +83,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One server and one force for the module (starting a server takes seconds)."""
     folder: Path = tmp_path_factory.mktemp("case-pages")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(
-            data_dir=folder / "data",
-            database_url=database_url,
-            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-            admin_password=ADMIN_PASSWORD,
-            workers=0,
-        )
+        settings = settings_for(folder, database_url, workers=0)
         container = build(settings)
         force = make_force(container, camera=None)
         items = [

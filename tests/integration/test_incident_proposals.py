@@ -1,7 +1,6 @@
 """Incidents seen by several cameras, over a real server: which recordings are proposed, to whom, and the
 multi-camera page's refusals. Items are made with hand-made GPS tracks (records only: no bytes needed)."""
 
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,13 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.evidence.models import ItemState
 from witnessbox.evidence.service import ItemDraft
@@ -113,14 +111,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One server and force for the module (starting them takes seconds)."""
     folder = tmp_path_factory.mktemp("incidents")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(
-            data_dir=folder / "data",
-            database_url=database_url,
-            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-            admin_password=ADMIN_PASSWORD,
-            workers=1,
-        )  # type: ignore[arg-type]
+        settings = settings_for(folder, database_url, workers=1)
         container = build(settings)
         server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()

@@ -1,6 +1,5 @@
 """The library page over a real server: filters in the form, clear errors, keyset paging, saved searches, access."""
 
-import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.people import PASSWORD, Force, make_force
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import ItemState
@@ -122,14 +120,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One server and one force with recordings for the whole module."""
     folder = tmp_path_factory.mktemp("library")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(
-            data_dir=folder / "data",
-            database_url=database_url,
-            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-            admin_password=ADMIN_PASSWORD,
-            workers=0,
-        )
+        settings = settings_for(folder, database_url, workers=0)
         container = build(settings)
         force = make_force(container, camera=None)
         seeded = _seed(container, force)

@@ -1,9 +1,7 @@
 """Live updates over a real server: the event stream tells each person only of items they may see."""
 
 import json
-import os
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -15,11 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, fresh_database_url
+from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.media import sha256_file, tiny_recording
 from tests.factories.people import OTHER_TEAM, PASSWORD, PERSONAS, Force, make_force
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
@@ -86,10 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A server with job workers and the test force, shared by this module's tests."""
     folder = tmp_path_factory.mktemp("live")
     with fresh_database_url(folder) as database_url:
-        settings = Settings(data_dir=folder / "data", database_url=database_url,
-                            queue_name=f"wbx-test-{secrets.token_hex(4)}",
-                            queue_url=os.environ.get("WITNESSBOX_TEST_REDIS_URL"),
-                            admin_password=ADMIN_PASSWORD, workers=2)  # type: ignore[arg-type]
+        settings = settings_for(folder, database_url, workers=2)
         container = build(settings)
         force = make_force(container, camera=SERIAL)
         token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
