@@ -7,7 +7,9 @@ For each database (a SQLite file, and PostgreSQL at --pg unless --no-pg) it
   an offence category, incident number and crime reference, the rest uncategorised, GPS
   tracks of a few points around towns of a county, camera bookmarks on some, a few cases.
   The words (`item_text`) go in with the rows; the full-text index follows them (FTS5
-  triggers; PostgreSQL's generated tsvector, its GIN index built after the load);
+  triggers; PostgreSQL's generated tsvector, its GIN index built after the load); then the
+  planner's statistics, as a running system would have them (SQLite ANALYZE and PRAGMA
+  optimize; PostgreSQL VACUUM ANALYZE, as autovacuum would do after such a load);
 * starts a real `witnessbox serve` on loopback and runs eleven typical searches through
   GET /api/v1/search with an API token (an investigator, an officer, a supervisor): warm-up,
   then --runs of each, interleaved with the very statement the API runs
@@ -289,8 +291,8 @@ class Seeded:
 
 
 def recordings(count: int, force: Force, categories: list[str], seed: int = 7) -> Iterator[tuple[Any, ...]]:
-    """(items row, item_text body, places) per recording, oldest first."""
-    from witnessbox.evidence.search import thinned
+    """(items row, item_text body, places as (lat, lon, cell)) per recording, oldest first."""
+    from witnessbox.evidence.search import cell_of, thinned
 
     rng = random.Random(seed)
     times = sorted(_when(rng) for _ in range(count))
@@ -365,7 +367,7 @@ def recordings(count: int, force: Force, categories: list[str], seed: int = 7) -
         )
         labels = " ".join(mark["label"] for mark in marks or [])
         body = words_of(title, notes, incident, crime, category, labels)
-        yield row, body, thinned(track)
+        yield row, body, [(lat, lon, cell_of(lat, lon)) for lat, lon in thinned(track)]
 
 
 # --------------------------------------------------------------------------
@@ -412,8 +414,8 @@ def load_sqlite(engine: Engine, rows: Iterator[tuple[Any, ...]], total: int) -> 
                 [(first_text_id + k, item[0], body) for k, (item, body, _) in enumerate(chunk)],
             )
             cursor.executemany(
-                "INSERT INTO item_places (item_id, lat, lon) VALUES (?, ?, ?)",
-                [(item[0], lat, lon) for item, _, places in chunk for lat, lon in places],
+                "INSERT INTO item_places (item_id, lat, lon, cell) VALUES (?, ?, ?, ?)",
+                [(item[0], *place) for item, _, places in chunk for place in places],
             )
             raw.commit()
             done += len(chunk)
@@ -434,7 +436,8 @@ def _copy_text(value: Any, index: int) -> Any:
 
 
 def load_postgresql(engine: Engine, rows: Iterator[tuple[Any, ...]], total: int) -> None:
-    """COPY in chunks; the GIN index on the words is dropped for the load and built after it."""
+    """COPY in chunks; the GIN index on the words is dropped for the load and built after it; then
+    VACUUM ANALYZE."""
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -447,17 +450,24 @@ def load_postgresql(engine: Engine, rows: Iterator[tuple[Any, ...]], total: int)
             with cursor.copy("COPY item_text (item_id, body) FROM STDIN") as copy:
                 for item, body, _ in chunk:
                     copy.write_row((item[0], body))
-            with cursor.copy("COPY item_places (item_id, lat, lon) FROM STDIN") as copy:
+            with cursor.copy("COPY item_places (item_id, lat, lon, cell) FROM STDIN") as copy:
                 for item, _, places in chunk:
-                    for lat, lon in places:
-                        copy.write_row((item[0], lat, lon))
+                    for place in places:
+                        copy.write_row((item[0], *place))
             raw.commit()
             done += len(chunk)
             status(f"postgresql: {done:,}/{total:,} recordings")
         status("postgresql: building the full-text index")
         cursor.execute("CREATE INDEX ix_item_text_document ON item_text USING gin (document)")
-        cursor.execute("ANALYZE")
         raw.commit()
+        # What autovacuum does soon after such a load anyway: statistics for the planner, and
+        # the visibility map that lets the place grid's covering index answer on its own.
+        status("postgresql: vacuum analyze")
+        connection = raw.dbapi_connection
+        assert connection is not None
+        connection.autocommit = True
+        cursor.execute("VACUUM ANALYZE")
+        connection.autocommit = False
     finally:
         raw.close()
 

@@ -1,7 +1,6 @@
 """The case flow in the browser: open a case, add recordings from the library in bulk, invite a
 colleague, read the timeline, and the colleague finds the case."""
 
-import secrets
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,14 +10,13 @@ import pytest
 
 from tests.browser.conftest import VIEWPORT, browser_missing
 from tests.conftest import LiveServer
+from tests.factories.items import ready_item
 from tests.factories.media import STARTED, tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.bootstrap import build
 from witnessbox.core.actor import SYSTEM
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
-from witnessbox.evidence.models import ItemState
-from witnessbox.evidence.service import ItemDraft
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -34,25 +32,8 @@ def _recording(server: LiveServer, force: Force, persona: str, start: datetime, 
     """A ready item made directly (no bytes: the case page needs its record, not its footage)."""
     container = build(server.settings)
     try:
-        officer = force.actor(persona)
-        draft = ItemDraft(
-            sha256=secrets.token_hex(32),
-            size=1,
-            filename=f"{persona}.mp4",
-            camera_id=None,
-            camera_serial=SERIAL if persona == "owner" else f"CAM-{persona}",
-            dock_id=None,
-            officer_id=officer.id,
-            officer=officer.name,
-            team_id=sorted(officer.teams)[0],
-            recorded_start=start,
-            upload_started_at=start,
-        )
-        with container.db.transaction() as uow:
-            item_id = container.evidence.create_item(uow.session, draft, actor=SYSTEM).id
-        container.evidence.record_media_facts(item_id, {"duration_s": seconds}, actor=SYSTEM)
-        container.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
-        return item_id
+        camera = SERIAL if persona == "owner" else f"CAM-{persona}"
+        return ready_item(container, force.actor(persona), start, seconds, camera=camera, filename=f"{persona}.mp4")
     finally:
         container.close()
 

@@ -13,13 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
+from tests.factories.items import ready_item
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
-from witnessbox.core.actor import SYSTEM
-from witnessbox.evidence.models import ItemState
-from witnessbox.evidence.service import ItemDraft
 
 HTML = {"Accept": "text/html"}
 MORNING = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
@@ -57,25 +55,9 @@ class Site:
 
 def _recording(container: Container, force: Force, persona: str, start: datetime, seconds: float) -> str:
     """A ready item recorded by a persona, its length known (as probing would record it)."""
-    officer = force.actor(persona)
-    draft = ItemDraft(
-        sha256=secrets.token_hex(32),
-        size=1,
-        filename=f"{persona}-{start:%H%M}.mp4",
-        camera_id=None,
-        camera_serial=f"CAM-{persona}",
-        dock_id=None,
-        officer_id=officer.id,
-        officer=officer.name,
-        team_id=sorted(officer.teams)[0],
-        recorded_start=start,
-        upload_started_at=start,
+    return ready_item(
+        container, force.actor(persona), start, seconds, camera=f"CAM-{persona}", filename=f"{persona}-{start:%H%M}.mp4"
     )
-    with container.db.transaction() as uow:
-        item_id = container.evidence.create_item(uow.session, draft, actor=SYSTEM).id
-    container.evidence.record_media_facts(item_id, {"duration_s": seconds}, actor=SYSTEM)
-    container.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
-    return item_id
 
 
 @pytest.fixture(scope="module")

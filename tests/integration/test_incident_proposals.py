@@ -12,14 +12,12 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
+from tests.factories.items import ready_item
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
-from witnessbox.core.actor import SYSTEM
-from witnessbox.evidence.models import ItemState
-from witnessbox.evidence.service import ItemDraft
 
 # Norwich market place; 0.001 degrees of latitude is about 111 m.
 LAT, LON = 52.6286, 1.2925
@@ -67,26 +65,9 @@ class World:
             if path is None
             else [{"t": t, "lat": LAT + dlat, "lon": LON + dlon} for t, dlat, dlon in path]
         )
-        draft = ItemDraft(
-            sha256=secrets.token_hex(32),
-            size=1,
-            filename=f"{camera}.MP4",
-            camera_id=None,
-            camera_serial=camera,
-            dock_id=None,
-            officer_id=officer.id,
-            officer=officer.name,
-            team_id=sorted(officer.teams)[0],
-            recorded_start=start,
-            upload_started_at=start + timedelta(hours=8),
-            gps_track=gps,
+        return ready_item(
+            self.container, officer, start, seconds, camera=camera, filename=f"{camera}.MP4", gps=gps
         )
-        evidence = self.container.evidence
-        with self.container.db.transaction() as uow:
-            item_id = evidence.create_item(uow.session, draft, actor=SYSTEM).id
-        evidence.record_media_facts(item_id, {"duration_s": seconds}, actor=SYSTEM)
-        evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
-        return item_id
 
     def proposed(self, persona: str, item_id: str) -> dict[str, Any]:
         """The API's answer to a persona."""

@@ -1,6 +1,5 @@
 """The library page over a real server: filters in the form, clear errors, keyset paging, saved searches, access."""
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,12 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
+from tests.factories.items import ready_item
 from tests.factories.people import PASSWORD, Force, make_force
 from witnessbox.bootstrap import Container, build
-from witnessbox.core.actor import SYSTEM
 from witnessbox.evidence.categorise import Categorisation
-from witnessbox.evidence.models import ItemState
-from witnessbox.evidence.service import ItemDraft
 
 PATROLS = 55  # more than a page (50) of the owner's routine recordings
 FIRST_PATROL = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
@@ -57,27 +54,9 @@ def record(
     track: list[dict[str, float]] | None = None,
 ) -> str:
     """A ready recording of one persona's, made the way an upload makes it (without the bytes)."""
-    officer = force.actor(persona)
-    draft = ItemDraft(
-        sha256=secrets.token_hex(32),
-        size=1,
-        filename="clip.mp4",
-        camera_id=None,
-        camera_serial="WBX00001" if persona == "owner" else "WBX00777",
-        dock_id=None,
-        officer_id=officer.id,
-        officer=officer.name,
-        team_id=None,
-        recorded_start=started,
-        upload_started_at=started,
-        gps_track=track,
-    )
-    with container.db.transaction() as uow:
-        item = container.evidence.create_item(uow.session, draft, actor=SYSTEM)
-        item.duration_s, item.team_id = seconds, team_id(container, persona)
-        item_id = item.id
-    container.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
-    return item_id
+    camera = "WBX00001" if persona == "owner" else "WBX00777"
+    team = team_id(container, persona)
+    return ready_item(container, force.actor(persona), started, seconds, camera=camera, gps=track, team_id=team)
 
 
 def team_id(container: Container, persona: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.conftest import ADMIN_PASSWORD, REDIS_URL, LiveServer, free_port, fresh_database_url
 from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
@@ -26,7 +26,7 @@ from witnessbox.core.actor import SYSTEM
 from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import AnnotationKind, ItemPlace
-from witnessbox.evidence.search import Filters, Sort
+from witnessbox.evidence.search import Filters, Sort, cell_of
 from witnessbox.evidence.service import ItemDraft
 
 EXETER = (50.7236, -3.5275)
@@ -218,6 +218,8 @@ NEWEST_FIRST = ["P5", "P4", "P3", "P2", "P1", "D", "C", "B", "A"]  # P3/P4 tie: 
         ({"near": f"{EXETER[0]},{EXETER[1]},400"}, {"A", "D"}),
         ({"near": f"{EXETER[0] + 0.001},{EXETER[1]},5"}, {"A"}),  # A's last point, kept by the thinning
         ({"box": "50.3,-4.2,50.4,-4.1"}, {"C"}),
+        ({"near": f"{EXETER[0]},{EXETER[1]},70000"}, {"A", "C", "D"}),  # too wide for the grid: lat/lon index
+        ({"box": "50.0,-5.0,51.0,-3.0"}, {"A", "C", "D"}),
         ({"q": "walkabout"}, {"A"}),  # title
         ({"q": "punch"}, {"A"}),  # a camera bookmark's label, by prefix
         ({"q": "elm road"}, {"D"}),  # notes
@@ -360,8 +362,20 @@ def test_gps_tracks_are_thinned_into_places(world: World) -> None:
         places = session.scalars(
             select(ItemPlace).where(ItemPlace.item_id == world.ids["A"]).order_by(ItemPlace.id)
         )
-        kept = [(place.lat, place.lon) for place in places]
-    assert kept == [EXETER, (EXETER[0] + 0.001, EXETER[1])]
+        kept = [(place.lat, place.lon, place.cell) for place in places]
+    assert kept == [(*point, cell_of(*point)) for point in (EXETER, (EXETER[0] + 0.001, EXETER[1]))]
+
+
+def test_a_search_near_a_place_reads_only_the_grid_squares_around_it(world: World) -> None:
+    """GIVEN a search within 300 m of a point WHEN SQLite plans it THEN the places come from the grid's covering index."""
+    if world.container.db.dialect != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    filters = Filters.from_query({"near": f"{EXETER[0]},{EXETER[1]},300"})
+    query = world.container.search.statement(world.force.actor("investigator"), filters)
+    compiled = query.compile(world.container.db.engine, compile_kwargs={"literal_binds": True})
+    with world.container.db.read() as session:
+        plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "COVERING INDEX ix_item_places_cell (cell=?" in plan, plan
 
 
 def test_saved_searches_are_personal_replaced_by_name_and_audited(world: World) -> None:

@@ -4,9 +4,23 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from witnessbox.core.errors import InvalidInput
-from witnessbox.evidence.search import Box, Circle, Cursor, Filters, Sort, distance_m, thinned, words
+from witnessbox.evidence.search import (
+    MAX_CELLS,
+    Box,
+    Circle,
+    Cursor,
+    Filters,
+    Sort,
+    cell_of,
+    cells_of,
+    distance_m,
+    thinned,
+    words,
+)
 
 EVERYTHING = Filters(
     text="knife hedge",
@@ -151,3 +165,39 @@ def test_tracks_are_thinned_to_points_25_metres_apart() -> None:
     assert thinned([start]) == [(50.0, -3.0)]
     assert thinned(None) == []
     assert distance_m((50.0, -3.0), (50.0003, -3.0)) == pytest.approx(33.4, abs=0.1)
+
+
+def test_grid_squares_are_a_500th_of_a_degree_numbered_row_by_row() -> None:
+    """GIVEN points a square apart, on a square's edge, at the world's corners WHEN numbered THEN neighbours differ by 1 or a row."""
+    here = cell_of(50.7236, -3.5275)
+    assert cell_of(50.7236, -3.5255) == here + 1  # 0.002 degrees east
+    assert cell_of(50.7256, -3.5275) == here + 360 * 500 + 1  # 0.002 degrees north: one row on
+    assert cell_of(50.724, -3.5275) == cell_of(50.7258, -3.5275)  # 50.724 starts a square
+    assert cell_of(-90, -180) == 0
+    assert cell_of(90, 180) == 180 * 500 * (360 * 500 + 1) + 360 * 500
+
+
+@given(
+    st.floats(-89.9, 89.9),
+    st.floats(-179.9, 179.9),
+    st.floats(0, 0.03),
+    st.floats(0, 0.03),
+    st.floats(0, 1),
+    st.floats(0, 1),
+)
+def test_a_box_s_squares_hold_every_point_inside_it(
+    south: float, west: float, height: float, width: float, up: float, across: float
+) -> None:
+    """GIVEN any small box and any point inside it, edges included WHEN the box's squares are listed THEN the point's is one."""
+    box = Box(south, west, south + height, west + width)
+    point = (min(box.north, south + up * height), min(box.east, west + across * width))
+    cells = cells_of(box)
+    assert cells is not None and cell_of(*point) in cells
+
+
+def test_wide_boxes_are_left_to_the_latitude_longitude_index() -> None:
+    """GIVEN boxes of about 2 and 10 km WHEN their squares are listed THEN the first has at most MAX_CELLS, the second none."""
+    small = cells_of(Box(50.71, -3.54, 50.73, -3.51))
+    assert small is not None and len(small) <= MAX_CELLS
+    assert len(set(small)) == len(small)
+    assert cells_of(Box(50.68, -3.60, 50.78, -3.45)) is None

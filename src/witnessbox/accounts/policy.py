@@ -155,7 +155,14 @@ def visible_items(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElem
 
 
 def _close_sql(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElement[bool]:
-    conditions: list[ColumnElement[bool]] = [items.officer_id == actor.id, granted_sql(actor, items.id, now)]
+    """Own, granted, or a supervised team's: each term one the planner can read from an index.
+
+    The grants are an uncorrelated `id IN (...)`, worked out once per query, rather than an
+    EXISTS probed row by row, so SQLite can gather an officer's few items from three
+    indexes (and PostgreSQL test each row against a hashed list) instead of walking them all.
+    """
+    granted = select(Grant.item_id).where(*_live_grants_to(actor, now))
+    conditions: list[ColumnElement[bool]] = [items.officer_id == actor.id, items.id.in_(granted)]
     if actor.has_role(Role.SUPERVISOR) and actor.supervises:
         conditions.append(items.team_id.in_(sorted(actor.supervises)))
     return or_(*conditions)
@@ -163,13 +170,11 @@ def _close_sql(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElement
 
 def granted_sql(actor: Actor, item_id: ColumnElement[Any], now: datetime) -> ColumnElement[bool]:
     """EXISTS a live grant of this item to the actor or one of the actor's teams."""
+    return exists(select(Grant.id).where(Grant.item_id == item_id, *_live_grants_to(actor, now)))
+
+
+def _live_grants_to(actor: Actor, now: datetime) -> list[ColumnElement[bool]]:
+    """Grants to the actor or one of the actor's teams, neither revoked nor expired."""
     to_actor = Grant.user_id == actor.id
     principal = or_(to_actor, Grant.team_id.in_(sorted(actor.teams))) if actor.teams else to_actor
-    return exists(
-        select(Grant.id).where(
-            Grant.item_id == item_id,
-            principal,
-            Grant.revoked_at.is_(None),
-            or_(Grant.expires_at.is_(None), Grant.expires_at > now),
-        )
-    )
+    return [principal, Grant.revoked_at.is_(None), or_(Grant.expires_at.is_(None), Grant.expires_at > now)]

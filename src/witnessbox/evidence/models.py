@@ -30,7 +30,14 @@ class Item(Base):
 
     __tablename__ = "items"
     # Keyset paging of searches sorted by recorded time: (recorded_start, id) is the page cursor.
-    __table_args__ = (Index("ix_items_recorded_start_id", "recorded_start", "id"),)
+    # An officer's and a team's recordings are read newest first straight off their own index,
+    # which also serves the foreign keys (so officer_id and team_id need none of their own, as
+    # recorded_start needs none beside the first).
+    __table_args__ = (
+        Index("ix_items_recorded_start_id", "recorded_start", "id"),
+        Index("ix_items_officer_recorded", "officer_id", "recorded_start", "id"),
+        Index("ix_items_team_recorded", "team_id", "recorded_start", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -40,11 +47,11 @@ class Item(Base):
     camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id"), index=True)
     camera_serial: Mapped[str | None] = mapped_column(String(64))
     dock_id: Mapped[str | None] = mapped_column(ForeignKey("docks.id"))
-    officer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    officer_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     officer: Mapped[str | None] = mapped_column(String(160))  # name as it was at upload
-    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"))
     restricted: Mapped[bool] = mapped_column(default=False)  # in a complaint case: PSD only
-    recorded_start: Mapped[datetime] = mapped_column(index=True)
+    recorded_start: Mapped[datetime]
     recorded_end: Mapped[datetime | None]
     upload_started_at: Mapped[datetime]
     uploaded_at: Mapped[datetime]
@@ -127,15 +134,24 @@ class Annotation(Base):
 
 
 class ItemPlace(Base):
-    """One point of an item's GPS track, thinned, so place searches run in the database."""
+    """One point of an item's GPS track, thinned, so place searches run in the database.
+
+    `cell` numbers the grid square the point lies in (witnessbox.evidence.search.cell_of): a
+    search near a place reads the few squares around it from one covering index, and only
+    wide areas fall back to the latitude/longitude index.
+    """
 
     __tablename__ = "item_places"
-    __table_args__ = (Index("ix_item_places_lat_lon", "lat", "lon"),)
+    __table_args__ = (
+        Index("ix_item_places_lat_lon", "lat", "lon"),
+        Index("ix_item_places_cell", "cell", "lat", "lon", "item_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+    cell: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
 class SavedSearch(Base):

@@ -7,7 +7,9 @@ words, bookmarks or track calls in its own transaction.
 
 Every filter is an indexed equality, a range, or `Item.id IN (subquery)`, never an OR, so
 the planner can start from whichever index is narrowest. Pages are keyset pages: the cursor
-carries the last row's sort key, so page 1,000 costs what page 1 does.
+carries the last row's sort key, so page 1,000 costs what page 1 does. A place is looked up
+in the grid squares around it (`cell_of`), and relevance order ranks every match exactly:
+nothing here trades which items come back for speed.
 """
 
 import base64
@@ -62,6 +64,12 @@ MAX_RADIUS_M = 100_000
 EARTH_RADIUS_M = 6_371_000
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
 TRACK_STEP_M = 25  # a kept GPS point moved at least this far from the one kept before it
+# The place grid: squares of 1/500 degree (about 220 m north-south). A search reads every
+# square its bounding box touches, up to MAX_CELLS (a radius of about 2 km in Britain);
+# wider areas read the latitude band from the (lat, lon) index instead.
+CELLS_PER_DEGREE = 500
+GRID_COLUMNS = 360 * CELLS_PER_DEGREE + 1
+MAX_CELLS = 400
 
 # The full-text indexes the migration writes by hand beside item_text.
 FTS = table("item_text_fts", column("rowid", Integer))
@@ -315,7 +323,36 @@ def index_item(session: Session, item: Item) -> None:
         row.body = body
     item.bookmark_count = len(marks) + sum(1 for kind, _ in notes if kind == AnnotationKind.BOOKMARK)
     session.execute(delete(ItemPlace).where(ItemPlace.item_id == item.id))
-    session.add_all(ItemPlace(item_id=item.id, lat=lat, lon=lon) for lat, lon in thinned(item.gps_track))
+    session.add_all(
+        ItemPlace(item_id=item.id, lat=lat, lon=lon, cell=cell_of(lat, lon))
+        for lat, lon in thinned(item.gps_track)
+    )
+
+
+def cell_of(lat: float, lon: float) -> int:
+    """The grid square a point lies in, row by row from the south-west corner of the world.
+
+    The migration that added the grid computes the same numbers in SQL with the same
+    arithmetic, `(lat + 90) * CELLS_PER_DEGREE` floored, so a point and a search agree.
+    """
+    return _row(lat) * GRID_COLUMNS + _column(lon)
+
+
+def _row(lat: float) -> int:
+    return math.floor((lat + 90) * CELLS_PER_DEGREE)
+
+
+def _column(lon: float) -> int:
+    return math.floor((lon + 180) * CELLS_PER_DEGREE)
+
+
+def cells_of(box: Box) -> list[int] | None:
+    """Every grid square the box touches, or None when there are more than MAX_CELLS."""
+    rows = range(_row(max(box.south, -90)), _row(min(box.north, 90)) + 1)
+    columns = range(_column(max(box.west, -180)), _column(min(box.east, 180)) + 1)
+    if len(rows) * len(columns) > MAX_CELLS:
+        return None
+    return [row * GRID_COLUMNS + column for row in rows for column in columns]
 
 
 def thinned(track: list[Any] | None) -> list[tuple[float, float]]:
@@ -399,11 +436,9 @@ class SearchService:
         cursor = Cursor.decode(after, filters.order) if after else None
         visible = visible_items(actor, ITEM_COLUMNS, self.clock.now())
         if filters.order == Sort.RELEVANCE:
-            ranked = self._ranked(filters.terms).subquery("ranked")
+            ranked = self._ranked(filters.terms, cursor).subquery("ranked")
             query = select(Item, ranked.c.score).join(ranked, ranked.c.item_id == Item.id)
-            query = query.order_by(ranked.c.score, Item.id)
-            if cursor:
-                query = query.where(tuple_(ranked.c.score, Item.id) > tuple_(literal(cursor.key), cursor.id))
+            query = query.order_by(ranked.c.score, ranked.c.item_id)
         else:
             query = select(Item, cast(null(), Float).label("score"))
             query = query.order_by(Item.recorded_start.desc(), Item.id.desc())
@@ -421,19 +456,32 @@ class SearchService:
         rows = select(FTS.c.rowid).where(FTS_TABLE.op("MATCH")(_fts_query(terms)))
         return select(ItemText.item_id).where(ItemText.id.in_(rows))
 
-    def _ranked(self, terms: list[str]) -> Select[Any]:
-        """(item_id, score) of the items holding every word; the lower the score, the better."""
+    def _ranked(self, terms: list[str], cursor: Cursor | None) -> Select[Any]:
+        """(item_id, score) of the items holding every word, after the cursor; the lower the better.
+
+        On PostgreSQL the matches come sorted out of this subquery (which keeps it from being
+        merged into the outer query), so the items are then read in that order and only until
+        the page is full: a common word's thousands of matches are ranked, but only the page's
+        items are read. SQLite merges the subquery and sorts the joined rows itself.
+        """
+        rank: ColumnElement[Any]
         if self.db.dialect == "postgresql":
             query = _tsquery(terms)
             # In double precision, so the cursor's copy of a score compares equal to the score itself.
             rank = -cast(func.ts_rank(DOCUMENT, query), Double)
-            return select(ItemText.item_id, rank.label("score")).where(DOCUMENT.op("@@")(query))
-        return (
-            select(ItemText.item_id, func.bm25(FTS_TABLE).label("score"))
-            .select_from(FTS)
-            .join(ItemText, ItemText.id == FTS.c.rowid)
-            .where(FTS_TABLE.op("MATCH")(_fts_query(terms)))
-        )
+            ranked = select(ItemText.item_id, rank.label("score")).where(DOCUMENT.op("@@")(query))
+            ranked = ranked.order_by(rank, ItemText.item_id)
+        else:
+            rank = func.bm25(FTS_TABLE)
+            ranked = (
+                select(ItemText.item_id, rank.label("score"))
+                .select_from(FTS)
+                .join(ItemText, ItemText.id == FTS.c.rowid)
+                .where(FTS_TABLE.op("MATCH")(_fts_query(terms)))
+            )
+        if cursor:
+            ranked = ranked.where(tuple_(rank, ItemText.item_id) > tuple_(literal(cursor.key), cursor.id))
+        return ranked
 
     def _conditions(self, filters: Filters) -> Iterator[ColumnElement[bool]]:
         equal = {
@@ -541,12 +589,6 @@ def _tsquery(terms: list[str]) -> ColumnElement[Any]:
     return func.to_tsquery("simple", " & ".join(f"{term}:*" for term in terms))
 
 
-def _within_box(box: Box) -> Select[Any]:
-    return select(ItemPlace.item_id).where(
-        ItemPlace.lat.between(box.south, box.north), ItemPlace.lon.between(box.west, box.east)
-    )
-
-
 def _within_circle(circle: Circle) -> Select[Any]:
     """Points in the circle's bounding box, then within the radius (equirectangular, no SQL maths)."""
     scale = math.cos(math.radians(circle.lat))
@@ -554,8 +596,14 @@ def _within_circle(circle: Circle) -> Select[Any]:
     half_lon = half_lat / max(scale, 1e-6)
     north_m = (ItemPlace.lat - circle.lat) * METRES_PER_DEGREE
     east_m = (ItemPlace.lon - circle.lon) * (METRES_PER_DEGREE * scale)
-    return select(ItemPlace.item_id).where(
-        ItemPlace.lat.between(circle.lat - half_lat, circle.lat + half_lat),
-        ItemPlace.lon.between(circle.lon - half_lon, circle.lon + half_lon),
-        north_m * north_m + east_m * east_m <= circle.radius_m**2,
+    bounds = Box(circle.lat - half_lat, circle.lon - half_lon, circle.lat + half_lat, circle.lon + half_lon)
+    return _within_box(bounds).where(north_m * north_m + east_m * east_m <= circle.radius_m**2)
+
+
+def _within_box(box: Box) -> Select[Any]:
+    """The ids of items with a point in the box: from its grid squares when they are few."""
+    query = select(ItemPlace.item_id).where(
+        ItemPlace.lat.between(box.south, box.north), ItemPlace.lon.between(box.west, box.east)
     )
+    cells = cells_of(box)
+    return query if cells is None else query.where(ItemPlace.cell.in_(cells))
