@@ -82,6 +82,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     db = Database(make_engine(settings.resolved_database_url()))
     if migrate:
         upgrade(db.engine)
+        db.refresh_statistics()
     audit = AuditLog(db, clock, CheckpointSigner.from_directory(data_dir / "keys"))
     blobs = blob_store_from_url(settings.resolved_storage_url())
     evidence = EvidenceService(db, audit, blobs, clock)
@@ -92,7 +93,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
     huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
     queue = HueyQueue(huey, jobs)
-    _schedule_housekeeping(queue, settings, jobs, ingest, audit)
+    _schedule_housekeeping(queue, settings, db, jobs, ingest, audit)
     passwords = PasswordPolicy()
     users = UserService(db, audit, clock, passwords)
     tokens = TokenService(db, audit, clock)
@@ -171,11 +172,17 @@ def _audit_job(audit: AuditLog, session: Session, job: JobRecord) -> None:
 
 
 def _schedule_housekeeping(
-    queue: HueyQueue, settings: Settings, jobs: JobRunner, ingest: IngestService, audit: AuditLog
+    queue: HueyQueue,
+    settings: Settings,
+    db: Database,
+    jobs: JobRunner,
+    ingest: IngestService,
+    audit: AuditLog,
 ) -> None:
     stuck_after = timedelta(minutes=settings.stuck_job_minutes)
     queue.every(5, "witnessbox.requeue_stuck", lambda: jobs.requeue_stuck(stuck_after))
     queue.every(15, "witnessbox.expire_uploads", ingest.expire)
+    queue.every(60, "witnessbox.refresh_statistics", db.refresh_statistics)
     queue.every(
         settings.audit_checkpoint_minutes,
         "witnessbox.audit_checkpoint",
