@@ -1,6 +1,7 @@
 """The demo data set: a small force, simulated cameras docked through the real upload path."""
 
 import contextlib
+import json
 import logging
 import secrets
 import time
@@ -57,6 +58,7 @@ def load_demo(
         width=width,
         height=height,
     )
+    _meet_at_the_bell(cameras)
     agent = DockAgent(server=base_url, token=token, wipe=True)
     agent.run(sorted(p for p in cameras.iterdir() if p.is_dir()), watch=False)
     _review(container)
@@ -65,6 +67,23 @@ def load_demo(
         "(professional standards) with the password in %s",
         cameras.parent / "demo-password",
     )
+
+
+BELL_HOTEL = (52.6277, 1.2923)  # Norwich
+
+
+def _meet_at_the_bell(cameras: Path) -> None:
+    """Put the first recordings of cameras 1 and 2 (seven seconds apart) at one doorway, a few metres
+    apart, so they are proposed as one incident and can be watched together."""
+    for offset, serial in ((0.00002, "WBX00001"), (-0.00002, "WBX00002")):
+        sidecar = min((cameras / serial).glob("*.json"))
+        document = json.loads(sidecar.read_text(encoding="utf-8"))
+        lat, lon = BELL_HOTEL
+        document["gps"] = [
+            {"t": point["t"], "lat": round(lat + offset, 6), "lon": round(lon + offset * index, 6)}
+            for index, point in enumerate(document["gps"])
+        ]
+        sidecar.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def _review(container: Container) -> None:
