@@ -1,6 +1,7 @@
 """The huey transport: SQLite storage on one machine, Redis across many."""
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from urllib.parse import urlparse
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
+from huey.exceptions import TaskLockedException
 
 from witnessbox.jobs.runner import JobRunner
 
@@ -48,9 +50,33 @@ class HueyQueue:
             self._task(job_id)
 
     def every(self, minutes: int, name: str, action: Callable[[], Any]) -> None:
-        """Run `action` periodically in whichever consumer runs the scheduler."""
+        """Run `action` periodically: once a period, however many consumers schedule it."""
         schedule = crontab(minute=f"*/{minutes}") if minutes < 60 else crontab(minute="0")
-        self.huey.periodic_task(schedule, name=name)(action)
+        self.huey.periodic_task(schedule, name=name)(once_a_period(self.huey, name, minutes, action))
+
+
+def once_a_period(huey: Huey, name: str, minutes: int, action: Callable[[], Any]) -> Callable[[], None]:
+    """Wrap a periodic action so that only the first consumer to run it in a period does.
+
+    Every consumer's scheduler enqueues the periodic tasks; with several workers each would
+    run. A lock in the queue's storage (SQLite or Redis) and the last period it ran in make
+    the others skip.
+    """
+    period_s = minutes * 60
+
+    def run() -> None:
+        period = int(time.time() // period_s)
+        try:
+            with huey.lock_task(f"{name}:lock"):
+                if huey.get(f"{name}:period", peek=True) == period:
+                    log.debug("%s already ran in this period", name)
+                    return
+                action()
+                huey.put(f"{name}:period", period)
+        except TaskLockedException:
+            log.debug("%s is running in another consumer", name)
+
+    return run
 
 
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
