@@ -12,6 +12,7 @@ from tests.factories.media import tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.bootstrap import build
 from witnessbox.core.actor import SYSTEM
+from witnessbox.evidence.search import Filters
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -31,7 +32,7 @@ def _create(client: httpx.Client, data: bytes, metadata: str, **headers: str) ->
 def test_a_person_uploads_handed_in_footage_and_it_becomes_theirs(live_server: LiveServer, tmp_path: Path) -> None:
     """GIVEN an officer signed in WHEN their session uploads a phone video declaring source and description
     (with the CSRF header) THEN one item, attributed to them and their team, listed under the source's label,
-    with the source kept; without the CSRF header, with an unknown source, or from a dock, it is refused;
+    with the source kept and found by its description; without the CSRF header, with an unknown source, or from a dock, it is refused;
     the upload page is for people who may upload."""
     container = build(live_server.settings)
     try:
@@ -71,5 +72,7 @@ def test_a_person_uploads_handed_in_footage_and_it_becomes_theirs(live_server: L
         assert item.recorded_start.isoformat().startswith("2026-11-26T21:05:00")
         assert item.camera_metadata == {"handed_in": {
             "source": "phone", "description": "Witness W1's phone, exhibit PV/2", "uploaded_by": "1142 Alex Morgan"}}
+        found = container.search.search(owner_actor, Filters(text="witness pv"))
+        assert [i.id for i in found.items] == [item_id]  # found by the words of its description
     finally:
         container.close()

@@ -1,9 +1,8 @@
 """What an item is found by: its words, bookmark count and places, rewritten on every change."""
 
-from sqlalchemy import (
-    delete,
-    select,
-)
+from typing import Any
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from witnessbox.evidence.models import Annotation, AnnotationKind, Item, ItemPlace, ItemText
@@ -12,13 +11,15 @@ from witnessbox.evidence.search.places import cell_of, thinned
 
 
 def index_item(session: Session, item: Item) -> None:
-    """Bring the item's words, bookmark count and places up to date, in the caller's transaction."""
+    """Bring the item's words (title, notes, references, category, bookmark labels, people's notes,
+    a handed-in file's description), bookmark count and places up to date, in the caller's transaction."""
     marks = [mark for mark in item.bookmarks or [] if isinstance(mark, dict)]
     notes = session.execute(
         select(Annotation.kind, Annotation.text).where(Annotation.item_id == item.id)
     ).all()
     parts = [item.title, item.notes, item.incident_number, item.crime_reference, item.category]
     parts += [str(mark.get("label") or "") for mark in marks] + [text for _, text in notes]
+    parts.append(_handed_in_description(item.camera_metadata))
     body = " ".join(words(" ".join(part for part in parts if part)))
     row = session.scalars(select(ItemText).where(ItemText.item_id == item.id)).first()
     if row is None:
@@ -31,3 +32,9 @@ def index_item(session: Session, item: Item) -> None:
         ItemPlace(item_id=item.id, lat=lat, lon=lon, cell=cell_of(lat, lon))
         for lat, lon in thinned(item.gps_track)
     )
+
+
+def _handed_in_description(metadata: dict[str, Any] | None) -> str:
+    """Where handed-in footage came from, in its uploader's words ("CCTV from the Co-op, Elm Road")."""
+    handed_in = (metadata or {}).get("handed_in")
+    return str(handed_in.get("description") or "") if isinstance(handed_in, dict) else ""
