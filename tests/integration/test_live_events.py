@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,14 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
+from tests.factories.items import ready_item
 from tests.factories.media import sha256_file, tiny_recording
 from tests.factories.people import OTHER_TEAM, PASSWORD, PERSONAS, Force, make_force
 from witnessbox.bootstrap import Container, build
 from witnessbox.core.actor import SYSTEM
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
+from witnessbox.evidence.models import ItemState
 
 SERIAL = "WBX00001"  # issued to "owner" (tests/factories/people.py)
 
@@ -156,6 +159,17 @@ def test_resuming_with_last_event_id_gets_only_later_events(world: World) -> Non
     created = heard[0]
     resumed = world.caught_up("owner", 0, **{"Last-Event-ID": str(created.id)})
     assert [e.kind for e in resumed] == ["item-ready"] and resumed[0].id > created.id
+
+
+def test_a_quarantined_recording_is_heard_so_its_row_does_not_stay_processing(world: World) -> None:
+    """GIVEN the owner's recording WHEN it is quarantined THEN the owner hears item-quarantined with its new
+    state; the teammate (no access) hears nothing."""
+    item_id = ready_item(world.container, world.force.actor("owner"), datetime(2026, 11, 26, 9, 0, tzinfo=UTC), 30)
+    before = world.container.live.head()
+    world.container.evidence.set_state(item_id, ItemState.QUARANTINED, actor=SYSTEM, reason="truncated")
+    heard = world.caught_up("owner", before)
+    assert [(e.kind, e.data["id"], e.data["state"]) for e in heard] == [("item-quarantined", item_id, "quarantined")]
+    assert world.caught_up("teammate", before) == []
 
 
 def test_a_share_is_heard_by_its_recipient_and_their_team_only(world: World) -> None:

@@ -26,6 +26,7 @@ from witnessbox.evidence.service import ITEM_COLUMNS
 KINDS = {
     AuditTag.EVIDENCE_ITEM_CREATED: "item-created",
     AuditTag.EVIDENCE_ITEM_READY: "item-ready",  # the last processing step made the proxy
+    AuditTag.EVIDENCE_ITEM_QUARANTINED: "item-quarantined",  # unusable: its page says why
     AuditTag.SHARING_ITEM_SHARED: "item-shared",
 }
 SHARE_SOURCE = "share"  # Grant.source of grants made by sharing

@@ -1,4 +1,5 @@
-// Live updates on every signed-in page: new recordings, finished proxies and shares, without reloading.
+// Live updates on every signed-in page: new recordings, finished proxies, unusable files and shares,
+// without reloading.
 //
 // Each event is also dispatched on `document` as a cancelable 'witnessbox:live' CustomEvent
 // ({kind, item}); a page that handles one itself calls preventDefault() and the generic
@@ -9,6 +10,7 @@ const WORDS = {
   'item-created': (item) => [`New recording from ${source(item)}`, 'Show'],
   'item-ready': (item) => [`Proxy ready: ${source(item)}, ${when(item)}`, 'Play'],
   'item-shared': (item) => [`Shared with you by ${item.by}: ${item.filename}`, 'Open'],
+  'item-quarantined': (item) => [`Could not be processed: ${source(item)}, ${when(item)}`, 'See why'],
 };
 
 function source(item) {
