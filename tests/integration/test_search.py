@@ -243,11 +243,16 @@ def test_each_filter_alone_and_combined(world: World, query: dict[str, str], exp
 
 
 def test_team_and_case_filters(world: World) -> None:
-    """GIVEN two teams and a case holding C WHEN filtered by team or case THEN only their recordings."""
+    """GIVEN two teams and a case holding C WHEN filtered by team or case THEN only their recordings; only the
+    case's members and professional standards may search by case."""
     [team] = world.force.actor("owner").teams
     assert set(world.find("investigator", team=team)) == {"A", "B", "C", *TOWN}
     assert world.find("investigator", case=world.case_id) == ["C"]
     assert world.find("case_member", case=world.case_id) == ["C"]
+    # Not on the case: the filter is refused rather than telling which of C's neighbours are in it.
+    with pytest.raises(NotFound):
+        world.container.search.search(world.force.actor("owner"), Filters(case_id=world.case_id))
+    assert world.find("psd", case=world.case_id) == ["C"]
 
 
 def test_recorded_order_is_newest_first_with_id_breaking_ties(world: World) -> None:

@@ -142,11 +142,16 @@ class CaseService:
                 added += 1
         return added
 
-    @staticmethod
-    def item_ids_query(case_id: str) -> Select[Any]:
-        """The ids of the items in a case, as a subquery for searches (no access check: the
-        search applies the policy to every item it returns)."""
-        return select(CaseItem.item_id).where(CaseItem.case_id == case_id)
+    def item_ids_query(self, case_id: str, actor: Actor) -> Select[Any]:
+        """The ids of the items in a case the actor works on, as a subquery for searches.
+
+        Only for the case's members (and professional standards): otherwise a search by case
+        would tell anyone which of the items they can see are in someone else's case. The
+        search still applies the policy to every item it returns.
+        """
+        with self.db.read() as session:
+            case = self._visible(session, case_id, actor)
+        return select(CaseItem.item_id).where(CaseItem.case_id == case.id)
 
     def get(self, case_id: str, *, actor: Actor) -> Case:
         """A case the actor works on (or any case, for professional standards)."""

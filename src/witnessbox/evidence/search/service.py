@@ -43,7 +43,7 @@ from witnessbox.evidence.search.places import within_box, within_circle
 from witnessbox.evidence.service import ITEM_COLUMNS
 
 # The item ids in one case, as a subquery (handed in by the composition root: cases sit above evidence).
-CaseScope = Callable[[str], Select[Any]]
+CaseScope = Callable[[str, Actor], Select[Any]]
 
 MAX_LIMIT = 200
 
@@ -125,7 +125,7 @@ class SearchService:
             if cursor:
                 key = literal(cursor.key, Item.recorded_start.type)
                 query = query.where(tuple_(Item.recorded_start, Item.id) < tuple_(key, cursor.id))
-        return query.where(visible, *self._conditions(filters)).limit(limit + 1)
+        return query.where(visible, *self._conditions(filters, actor)).limit(limit + 1)
 
     def _matching(self, terms: list[str]) -> Select[Any]:
         """The ids of the items holding every word (as a prefix)."""
@@ -161,7 +161,7 @@ class SearchService:
             ranked = ranked.where(tuple_(rank, ItemText.item_id) > tuple_(literal(cursor.key), cursor.id))
         return ranked
 
-    def _conditions(self, filters: Filters) -> Iterator[ColumnElement[bool]]:
+    def _conditions(self, filters: Filters, actor: Actor) -> Iterator[ColumnElement[bool]]:
         equal = {
             Item.team_id: filters.team_id,
             Item.camera_serial: filters.camera,
@@ -173,7 +173,7 @@ class SearchService:
         if filters.officer is not None:
             yield Item.officer_id.in_(select(User.id).where(User.collar_number == filters.officer))
         if filters.case_id is not None:
-            yield Item.id.in_(self.case_scope(filters.case_id))
+            yield Item.id.in_(self.case_scope(filters.case_id, actor))
         if filters.recorded_from is not None:
             yield Item.recorded_start >= filters.recorded_from
         if filters.recorded_to is not None:
