@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.items import ready_item
-from tests.factories.people import PASSWORD, Force, make_force
+from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.bootstrap import Container, build
 from witnessbox.evidence.categorise import Categorisation
 
@@ -328,3 +328,6 @@ def test_investigator_adds_found_recordings_to_a_case_then_searches_within_it(si
         assert added.status_code == 303 and added.headers["location"].startswith(f"/cases/{case.id}")
         within = Shown(client.get("/", params={"case": case.id}).text)
     assert within.rows == [site.elm_follow_up, site.elm] and within.fields["case"] == case.id
+    with site.server.signed_in(PERSONAS["owner"][0], PASSWORD) as outsider:
+        refused = outsider.get("/", params={"case": case.id})
+    assert refused.status_code == 422 and f"no case {case.id}" in refused.text

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import InvalidInput
+from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.core.urls import local_target
 from witnessbox.evidence.routes._shared import Caller, templates
 from witnessbox.evidence.search import Filters, Page, SearchService
@@ -125,7 +125,7 @@ def render(
         filters = Filters.from_query(search_params(params))
         results = search.search(actor, filters, after=params.get("after") or None, limit=PAGE_SIZE)
         query = urlencode(filters.to_query())
-    except InvalidInput as bad:
+    except (InvalidInput, NotFound) as bad:  # NotFound: a case the person does not work on
         error = error or bad.reason
     context = {
         "actor": actor,
