@@ -5,9 +5,11 @@ which asks the authenticator the web app was built with (see web/auth.py).
 """
 
 import hmac
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from fastapi import Request
+from fastapi.templating import Jinja2Templates
 
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.errors import Forbidden
@@ -16,6 +18,21 @@ SESSION_COOKIE = "wbx_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Built = TypeVar("Built")
+
+
+def built_with(name: str, kind: type[Built]) -> Callable[[Request], Built]:
+    """A dependency handing out what the app was built with under `name` (a service, the templates)."""
+
+    def dependency(request: Request) -> Built:
+        found: Built = getattr(request.app.state, name)
+        return found
+
+    dependency.__name__ = f"{name}_of_the_app"
+    return dependency
+
+
+page_templates = built_with("templates", Jinja2Templates)
 
 
 class Authenticator(Protocol):

@@ -161,7 +161,7 @@ def _close_sql(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElement
     EXISTS probed row by row, so SQLite can gather an officer's few items from three
     indexes (and PostgreSQL test each row against a hashed list) instead of walking them all.
     """
-    granted = select(Grant.item_id).where(*_live_grants_to(actor, now))
+    granted = select(Grant.item_id).where(*live_grants_to(actor, now))
     conditions: list[ColumnElement[bool]] = [items.officer_id == actor.id, items.id.in_(granted)]
     if actor.has_role(Role.SUPERVISOR) and actor.supervises:
         conditions.append(items.team_id.in_(sorted(actor.supervises)))
@@ -170,10 +170,10 @@ def _close_sql(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElement
 
 def granted_sql(actor: Actor, item_id: ColumnElement[Any], now: datetime) -> ColumnElement[bool]:
     """EXISTS a live grant of this item to the actor or one of the actor's teams."""
-    return exists(select(Grant.id).where(Grant.item_id == item_id, *_live_grants_to(actor, now)))
+    return exists(select(Grant.id).where(Grant.item_id == item_id, *live_grants_to(actor, now)))
 
 
-def _live_grants_to(actor: Actor, now: datetime) -> list[ColumnElement[bool]]:
+def live_grants_to(actor: Actor, now: datetime) -> list[ColumnElement[bool]]:
     """Grants to the actor or one of the actor's teams, neither revoked nor expired."""
     to_actor = Grant.user_id == actor.id
     principal = or_(to_actor, Grant.team_id.in_(sorted(actor.teams))) if actor.teams else to_actor

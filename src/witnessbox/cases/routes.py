@@ -4,10 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.cases.models import CaseKind
 from witnessbox.cases.schemas import CaseIn, CaseItemOut, CaseMemberOut, CaseOut, ItemsIn, MemberIn
 from witnessbox.cases.service import CaseService
@@ -37,10 +36,7 @@ NOTICES = {
 }
 
 
-def case_service(request: Request) -> CaseService:
-    """The CaseService the app was built with."""
-    service: CaseService = request.app.state.cases
-    return service
+case_service = built_with("cases", CaseService)
 
 
 Cases = Annotated[CaseService, Depends(case_service)]
@@ -97,9 +93,7 @@ def add_items(case_id: str, body: ItemsIn, actor: Caller, cases: Cases) -> Respo
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _templates(request: Request) -> Jinja2Templates:
-    found: Jinja2Templates = request.app.state.templates
-    return found
+_templates = page_templates
 
 
 def _see_case(case_id: str, done: str) -> Response:

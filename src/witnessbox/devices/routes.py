@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import built_with, current_actor
 from witnessbox.core.actor import Actor
 from witnessbox.devices.service import DeviceService
 
@@ -23,10 +23,7 @@ class AssignmentOut(BaseModel):
     ends_at: str | None
 
 
-def device_service(request: Request) -> DeviceService:
-    """The DeviceService the app was built with."""
-    service: DeviceService = request.app.state.devices
-    return service
+device_service = built_with("devices", DeviceService)
 
 
 @api.post("/{serial}/sign-out", response_model=AssignmentOut, status_code=201)

@@ -9,11 +9,11 @@ once it committed, and a reconnecting page resumes from the last sequence it hea
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import Grant
-from witnessbox.accounts.policy import visible_items
+from witnessbox.accounts.policy import live_grants_to, visible_items
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
@@ -107,14 +107,14 @@ class LiveFeed:
         return {item.id: item for item in session.scalars(query)}
 
     def _shares_to(self, session: Session, actor: Actor, entries: list[AuditEvent]) -> set[str]:
-        """The shares among `entries` made to the actor or to one of the actor's teams."""
+        """The shares among `entries` made to the actor or to one of the actor's teams, still live."""
         share_ids = {str(e.details.get("share")) for e in entries if e.tag == AuditTag.SHARING_ITEM_SHARED}
         if not share_ids:
             return set()
-        to_actor = Grant.user_id == actor.id
-        principal = or_(to_actor, Grant.team_id.in_(sorted(actor.teams))) if actor.teams else to_actor
         query = select(Grant.source_id).where(
-            Grant.source == SHARE_SOURCE, Grant.source_id.in_(sorted(share_ids)), principal
+            Grant.source == SHARE_SOURCE,
+            Grant.source_id.in_(sorted(share_ids)),
+            *live_grants_to(actor, self.clock.now()),
         )
         return set(session.scalars(query))
 

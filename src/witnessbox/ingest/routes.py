@@ -12,10 +12,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from starlette.requests import ClientDisconnect
 
-from witnessbox.accounts.dependencies import current_actor, device_or_person
+from witnessbox.accounts.dependencies import built_with, current_actor, device_or_person, page_templates
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import require
 from witnessbox.core.actor import Actor
@@ -38,10 +37,7 @@ Person = Annotated[Actor, Depends(current_actor)]
 ChunkKiB = Annotated[int, Query(ge=16, le=64 * 1024, description="bytes per PATCH, in KiB")]
 
 
-def ingest_service(request: Request) -> IngestService:
-    """The IngestService the app was built with."""
-    service: IngestService = request.app.state.ingest
-    return service
+ingest_service = built_with("ingest", IngestService)
 
 
 def require_tus(request: Request) -> None:
@@ -63,7 +59,7 @@ def upload_page(
 ) -> Response:
     """Upload footage handed in (CCTV, a witness's phone video) from the browser, resumably, over tus."""
     require(actor, Permission.UPLOAD_CREATE)
-    templates: Jinja2Templates = request.app.state.templates
+    templates = page_templates(request)
     context = {
         "actor": actor,
         "sources": HANDED_IN_SOURCES,

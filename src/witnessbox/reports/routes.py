@@ -4,10 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.core.actor import Actor
 from witnessbox.reports.compliance import ComplianceService
 
@@ -15,10 +14,7 @@ pages = APIRouter(tags=["pages"], include_in_schema=False)
 Caller = Annotated[Actor, Depends(current_actor)]
 
 
-def compliance_service(request: Request) -> ComplianceService:
-    """The ComplianceService the app was built with."""
-    service: ComplianceService = request.app.state.compliance
-    return service
+compliance_service = built_with("compliance", ComplianceService)
 
 
 Compliance = Annotated[ComplianceService, Depends(compliance_service)]
@@ -29,7 +25,7 @@ def compliance_page(
     request: Request, actor: Caller, compliance: Compliance, days: int = 3, reminded: int | None = None
 ) -> Response:
     """Per supervised team: recordings uncategorised after `days`, cameras not docked for `days`."""
-    templates: Jinja2Templates = request.app.state.templates
+    templates = page_templates(request)
     context = {
         "actor": actor,
         "teams": compliance.view(actor=actor, days=days),

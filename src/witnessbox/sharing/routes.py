@@ -3,11 +3,11 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import built_with, current_actor
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput
 from witnessbox.sharing.schemas import ShareIn, ShareOut
@@ -18,10 +18,7 @@ pages = APIRouter(tags=["pages"], include_in_schema=False)
 Caller = Annotated[Actor, Depends(current_actor)]
 
 
-def sharing_service(request: Request) -> SharingService:
-    """The SharingService the app was built with."""
-    service: SharingService = request.app.state.sharing
-    return service
+sharing_service = built_with("sharing", SharingService)
 
 
 Sharing = Annotated[SharingService, Depends(sharing_service)]

@@ -4,10 +4,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
-from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import UserService, require
 from witnessbox.accounts.signin import SignInService
@@ -40,28 +39,16 @@ NOTICES = {
 FormRefusal = (InvalidInput, Conflict, NotAuthenticated, TooManyAttempts)
 
 
-def signin_service(request: Request) -> SignInService:
-    """The SignInService the app was built with."""
-    service: SignInService = request.app.state.signin
-    return service
+signin_service = built_with("signin", SignInService)
 
 
-def user_service(request: Request) -> UserService:
-    """The UserService the app was built with."""
-    service: UserService = request.app.state.users
-    return service
+user_service = built_with("users", UserService)
 
 
-def token_service(request: Request) -> TokenService:
-    """The TokenService the app was built with."""
-    service: TokenService = request.app.state.tokens
-    return service
+token_service = built_with("tokens", TokenService)
 
 
-def templates(request: Request) -> Jinja2Templates:
-    """The page templates the app was built with."""
-    found: Jinja2Templates = request.app.state.templates
-    return found
+templates = page_templates
 
 
 def administrator(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:

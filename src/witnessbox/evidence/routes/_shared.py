@@ -2,10 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.templating import Jinja2Templates
+from fastapi import Depends
 
-from witnessbox.accounts.dependencies import current_actor
+from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.core.actor import Actor
 from witnessbox.evidence.categorise import CategorisationService
 from witnessbox.evidence.service import EvidenceService
@@ -14,22 +13,13 @@ API = "/api/v1/items"
 Caller = Annotated[Actor, Depends(current_actor)]
 
 
-def evidence_service(request: Request) -> EvidenceService:
-    """The EvidenceService the app was built with."""
-    service: EvidenceService = request.app.state.evidence
-    return service
+evidence_service = built_with("evidence", EvidenceService)
 
 
-def categorisation_service(request: Request) -> CategorisationService:
-    """The CategorisationService the app was built with."""
-    service: CategorisationService = request.app.state.categorise
-    return service
+categorisation_service = built_with("categorise", CategorisationService)
 
 
-def templates(request: Request) -> Jinja2Templates:
-    """The page templates the app was built with."""
-    found: Jinja2Templates = request.app.state.templates
-    return found
+templates = page_templates
 
 
 Evidence = Annotated[EvidenceService, Depends(evidence_service)]

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from witnessbox.accounts.dependencies import built_with
 from witnessbox.accounts.roles import Permission
 from witnessbox.core.actor import Actor
 from witnessbox.evidence.annotations import AnnotationService
@@ -16,10 +17,7 @@ from witnessbox.evidence.service import EvidenceService
 api = APIRouter(prefix=API, tags=["annotations"])
 
 
-def annotation_service(request: Request) -> AnnotationService:
-    """The AnnotationService the app was built with."""
-    service: AnnotationService = request.app.state.annotations
-    return service
+annotation_service = built_with("annotations", AnnotationService)
 
 
 Annotations = Annotated[AnnotationService, Depends(annotation_service)]

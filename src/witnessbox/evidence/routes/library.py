@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
+from witnessbox.accounts.dependencies import built_with
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.core.urls import local_target
@@ -36,10 +37,7 @@ DURATIONS = {"min_duration": "shortest", "max_duration": "longest"}
 CLOCK = re.compile(r"(\d+):([0-5]?\d(?:\.\d+)?)")
 
 
-def search_service(request: Request) -> SearchService:
-    """The SearchService the app was built with."""
-    service: SearchService = request.app.state.search
-    return service
+search_service = built_with("search", SearchService)
 
 
 def search_params(params: Mapping[str, str]) -> dict[str, str]:

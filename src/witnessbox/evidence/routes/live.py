@@ -6,9 +6,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
+from witnessbox.accounts.dependencies import built_with
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import require
 from witnessbox.core.actor import Actor
@@ -24,10 +25,7 @@ LONGEST_S = 300.0  # then the browser reconnects with Last-Event-ID; no stream o
 RETRY_MS = 3000
 
 
-def live_feed(request: Request) -> LiveFeed:
-    """The LiveFeed the app was built with."""
-    feed: LiveFeed = request.app.state.live
-    return feed
+live_feed = built_with("live", LiveFeed)
 
 
 Feed = Annotated[LiveFeed, Depends(live_feed)]

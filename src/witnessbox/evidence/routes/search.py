@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from witnessbox.accounts.dependencies import built_with
 from witnessbox.evidence.models import SavedSearch
 from witnessbox.evidence.routes._shared import API, Caller
 from witnessbox.evidence.schemas import ItemOut, SavedSearchIn, SavedSearchOut, SearchOut
@@ -14,10 +15,7 @@ from witnessbox.evidence.search import MAX_LIMIT, Filters, SearchService
 api = APIRouter(prefix="/api/v1", tags=["search"])
 
 
-def search_service(request: Request) -> SearchService:
-    """The SearchService the app was built with."""
-    service: SearchService = request.app.state.search
-    return service
+search_service = built_with("search", SearchService)
 
 
 Search = Annotated[SearchService, Depends(search_service)]
