@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from witnessbox.accounts.grants import add_grant, revoke_grants
 from witnessbox.accounts.models import User
-from witnessbox.accounts.policy import Access, decide, visible_items
+from witnessbox.accounts.policy import Access, decide
 from witnessbox.accounts.roles import Permission, Role
 from witnessbox.accounts.service import require
 from witnessbox.audit.service import AuditLog, Subject
@@ -21,7 +21,8 @@ from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, flush_unique
 from witnessbox.evidence.models import DerivativeKind, Item
-from witnessbox.evidence.service import ITEM_COLUMNS, EvidenceService
+from witnessbox.evidence.service import EvidenceService
+from witnessbox.evidence.visibility import visible_to
 
 SOURCE = "case"
 
@@ -277,7 +278,7 @@ class CaseService:
         rows = session.execute(
             select(Item, CaseItem.added_at)
             .join(CaseItem, CaseItem.item_id == Item.id)
-            .where(CaseItem.case_id == case_id, visible_items(actor, ITEM_COLUMNS, self.clock.now()))
+            .where(CaseItem.case_id == case_id, visible_to(actor, self.clock.now()))
             .order_by(Item.recorded_start, Item.id)
         )
         return [_item_out(item, added_at) for item, added_at in rows]

@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import Grant
-from witnessbox.accounts.policy import live_grants_to, visible_items
+from witnessbox.accounts.policy import live_grants_to
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock, as_utc
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Item
-from witnessbox.evidence.service import ITEM_COLUMNS
+from witnessbox.evidence.visibility import visible_to
 
 # The audit tags a page hears about, and the event name each is sent as.
 KINDS = {
@@ -102,7 +102,7 @@ class LiveFeed:
         if not ids:
             return {}
         query = select(Item).where(
-            Item.id.in_(sorted(ids)), visible_items(actor, ITEM_COLUMNS, self.clock.now())
+            Item.id.in_(sorted(ids)), visible_to(actor, self.clock.now())
         )
         return {item.id: item for item in session.scalars(query)}
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from witnessbox.accounts.policy import visible_items
 from witnessbox.accounts.roles import Permission
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
@@ -25,7 +24,8 @@ from witnessbox.core.errors import InvalidInput
 from witnessbox.db.session import Database
 from witnessbox.evidence.incidents import Recording, Rule, TrackPoint, distance_m, meet, track_from
 from witnessbox.evidence.models import Item, ItemState
-from witnessbox.evidence.service import ITEM_COLUMNS, EvidenceService
+from witnessbox.evidence.service import EvidenceService
+from witnessbox.evidence.visibility import visible_to
 
 # No camera writes one file longer than a shift; this bounds the index range scan on start time.
 LONGEST_RECORDING = timedelta(hours=12)
@@ -119,7 +119,7 @@ class IncidentFinder:
             Item.recorded_start > start - LONGEST_RECORDING,
             Item.recorded_end > start,
             Item.id != item_id,
-            visible_items(actor, ITEM_COLUMNS, self.clock.now()),
+            visible_to(actor, self.clock.now()),
         )
 
     def _overlapping(self, span: tuple[datetime, datetime], item_id: str, actor: Actor) -> list[_Candidate]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.grants import is_granted, reason_given, record_reason
-from witnessbox.accounts.policy import Access, ItemColumns, ItemFacts, decide, visible_items
+from witnessbox.accounts.policy import Access, ItemFacts, decide
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
@@ -18,17 +18,11 @@ from witnessbox.core.errors import NotFound, ReasonRequired
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Derivative, DerivativeKind, Item, ItemState
+from witnessbox.evidence.search.index import index_item
+from witnessbox.evidence.visibility import visible_to
 from witnessbox.storage import BlobStore
 
 PAGE_SIZE = 50
-ITEM_COLUMNS = ItemColumns(
-    id=Item.id.expression,
-    officer_id=Item.officer_id.expression,
-    team_id=Item.team_id.expression,
-    restricted=Item.restricted.expression,
-    state=Item.state.expression,
-)
-
 
 @dataclass(frozen=True)
 class ItemDraft:
@@ -94,9 +88,6 @@ class EvidenceService:
         )
         session.add(item)
         session.flush()
-        # Search builds on this module, so it is imported here rather than at the top.
-        from witnessbox.evidence.search import index_item  # noqa: PLC0415
-
         index_item(session, item)
         self.audit.record(
             session,
@@ -129,7 +120,7 @@ class EvidenceService:
         """Items newest first, paged by id (keyset: fast however deep)."""
         query = (
             select(Item)
-            .where(visible_items(actor, ITEM_COLUMNS, self.clock.now()))
+            .where(visible_to(actor, self.clock.now()))
             .order_by(Item.id.desc())
             .limit(min(max(limit, 1), 500))
         )

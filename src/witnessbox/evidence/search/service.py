@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import User
-from witnessbox.accounts.policy import Access, decide, visible_items
+from witnessbox.accounts.policy import Access, decide
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
@@ -40,7 +40,7 @@ from witnessbox.db.session import Database
 from witnessbox.evidence.models import Item, ItemText, SavedSearch
 from witnessbox.evidence.search.filters import Filters, Sort
 from witnessbox.evidence.search.places import within_box, within_circle
-from witnessbox.evidence.service import ITEM_COLUMNS
+from witnessbox.evidence.visibility import visible_to
 
 # The item ids in one case, as a subquery (handed in by the composition root: cases sit above evidence).
 CaseScope = Callable[[str, Actor], Select[Any]]
@@ -112,7 +112,7 @@ class SearchService:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit: between 1 and {MAX_LIMIT}")
         cursor = Cursor.decode(after, filters.order) if after else None
-        visible = visible_items(actor, ITEM_COLUMNS, self.clock.now())
+        visible = visible_to(actor, self.clock.now())
         if filters.order == Sort.RELEVANCE:
             ranked = self._ranked(filters.terms, cursor).subquery("ranked")
             query = select(Item, ranked.c.score).join(ranked, ranked.c.item_id == Item.id)

@@ -1,0 +1,22 @@
+"""Which items a person may see listed: the access policy's SQL condition on the items table."""
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement
+
+from witnessbox.accounts.policy import ItemColumns, visible_items
+from witnessbox.core.actor import Actor
+from witnessbox.evidence.models import Item
+
+ITEM_COLUMNS = ItemColumns(
+    id=Item.id.expression,
+    officer_id=Item.officer_id.expression,
+    team_id=Item.team_id.expression,
+    restricted=Item.restricted.expression,
+    state=Item.state.expression,
+)
+
+
+def visible_to(actor: Actor, now: datetime) -> ColumnElement[bool]:
+    """A WHERE condition keeping exactly the items `actor` may see listed at `now`."""
+    return visible_items(actor, ITEM_COLUMNS, now)
