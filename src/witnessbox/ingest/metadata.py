@@ -1,8 +1,8 @@
 """Parsing and checking what a dock declares when it creates an upload."""
 
 import base64
-import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +12,14 @@ from witnessbox.core.errors import InvalidInput
 from witnessbox.storage.base import check_sha256
 
 REQUIRED_KEYS = ("filename", "sha256", "camera", "started_at")
+# Bounds on what a client may declare: far above what a camera or the upload page sends,
+# far below what would cost the server memory, stack depth or a database error.
+MAX_KEYS = 32
+MAX_KEY_LENGTH = 64
+CAMERA_SERIAL_LIMIT = 64
+MAX_JSON_DEPTH = 8
+MAX_JSON_MEMBERS = 256  # keys of one object
+MAX_JSON_VALUES = 50_000  # values in the whole document (a long GPS track: thousands of points)
 
 
 @dataclass(frozen=True)
@@ -42,20 +50,28 @@ def parse_upload_metadata(header: str | None, *, limit: int) -> dict[str, str]:
         return {}
     if len(header) > limit:
         raise InvalidInput(f"Upload-Metadata is larger than {limit} bytes")
+    parts = header.split(",")
+    if len(parts) > MAX_KEYS:
+        raise InvalidInput(f"Upload-Metadata has more than {MAX_KEYS} keys")
     pairs: dict[str, str] = {}
-    for part in header.split(","):
+    for part in parts:
         key, _, encoded = part.strip().partition(" ")
         if not key or key in pairs:
-            raise InvalidInput(f"Upload-Metadata has an empty or repeated key: {key!r}")
+            raise InvalidInput(f"Upload-Metadata has an empty or repeated key: {key[:MAX_KEY_LENGTH]!r}")
+        if len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+            raise InvalidInput(f"Upload-Metadata keys must be 1-{MAX_KEY_LENGTH} printable ASCII characters")
         pairs[key] = _decode(key, encoded.strip())
     return pairs
 
 
 def _decode(key: str, encoded: str) -> str:
     try:
-        return base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as error:
+        value = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except ValueError as error:  # binascii.Error, UnicodeDecodeError, and non-ASCII "base64"
         raise InvalidInput(f"Upload-Metadata value for {key!r} is not base64 UTF-8") from error
+    if "\x00" in value:
+        raise InvalidInput(f"Upload-Metadata value for {key!r} contains a NUL character")
+    return value
 
 
 def declaration_from(pairs: dict[str, str]) -> Declaration:
@@ -71,7 +87,7 @@ def declaration_from(pairs: dict[str, str]) -> Declaration:
     return Declaration(
         filename=_filename(pairs["filename"]),
         sha256=sha256,
-        camera=pairs["camera"].strip(),
+        camera=_camera(pairs["camera"]),
         started_at=_utc_time(pairs["started_at"]),
         extra=extra,
         camera_metadata=_camera_metadata(pairs.get("camera_metadata")),
@@ -83,6 +99,13 @@ def _filename(value: str) -> str:
     if not name or len(name) > 255 or any(ord(ch) < 32 for ch in name):
         raise InvalidInput("filename must be 1-255 printable characters")
     return name
+
+
+def _camera(value: str) -> str:
+    serial = value.strip()
+    if len(serial) > CAMERA_SERIAL_LIMIT or not serial.isprintable():
+        raise InvalidInput(f"camera must be a serial of at most {CAMERA_SERIAL_LIMIT} printable characters")
+    return serial
 
 
 def _utc_time(value: str) -> datetime:
@@ -98,13 +121,85 @@ def _utc_time(value: str) -> datetime:
 def _camera_metadata(value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as error:
-        raise InvalidInput("camera_metadata is not valid JSON") from error
+    parsed = strict_json(value, what="camera_metadata")
     if not isinstance(parsed, dict):
         raise InvalidInput("camera_metadata must be a JSON object")
     return parsed
+
+
+def strict_json(text: str, *, what: str) -> Any:
+    """Parse JSON a client sent, refusing what a database or a person could not use.
+
+    Refused, with the reason: nesting deeper than MAX_JSON_DEPTH (checked before parsing,
+    so no recursion limit is reached), more than MAX_JSON_VALUES values, an object with
+    more than MAX_JSON_MEMBERS or repeated keys, NaN or Infinity, NUL characters and
+    unpaired surrogates (neither can be stored as text).
+    """
+    _check_depth(text, what)
+    try:
+        parsed = json.loads(text, object_pairs_hook=_object(what), parse_constant=_no_constant(what))
+    except (ValueError, RecursionError) as error:  # ValueError: also an integer of thousands of digits
+        raise InvalidInput(f"{what} is not valid JSON") from error
+    _check_values(parsed, what)
+    return parsed
+
+
+def _check_depth(text: str, what: str) -> None:
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif in_string:
+            escaped, in_string = char == "\\", char != '"'
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidInput(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+
+
+def _object(what: str) -> Any:
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len(pairs) > MAX_JSON_MEMBERS:
+            raise InvalidInput(f"{what} has an object with more than {MAX_JSON_MEMBERS} keys")
+        built = dict(pairs)
+        if len(built) != len(pairs):
+            raise InvalidInput(f"{what} has an object with a repeated key")
+        return built
+
+    return build
+
+
+def _no_constant(what: str) -> Any:
+    def refuse(name: str) -> None:
+        raise InvalidInput(f"{what} contains {name}, which is not a number")
+
+    return refuse
+
+
+def _check_values(document: Any, what: str) -> None:
+    pending, seen = [document], 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > MAX_JSON_VALUES:
+            raise InvalidInput(f"{what} has more than {MAX_JSON_VALUES} values")
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not _storable(value):
+            raise InvalidInput(f"{what} contains a NUL character or an unpaired surrogate")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(f"{what} contains a number out of range")
+
+
+def _storable(text: str) -> bool:
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def gps_track(camera_metadata: dict[str, Any] | None) -> list[Any] | None:

@@ -28,6 +28,7 @@ TUS_EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 CHECKSUM_ALGORITHMS = ("sha256", "sha1")
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 BODY_IDLE_S = 30.0
+MAX_NUMBER_DIGITS = 19  # a 64-bit byte count
 BROWSER_CHUNK_KIB = 8 * 1024  # what the upload page sends per PATCH
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"])
@@ -161,8 +162,8 @@ def _length(request: Request) -> int:
 
 def _number(request: Request, header: str) -> int:
     value = request.headers.get(header, "")
-    if not value.isdigit():
-        raise InvalidInput(f"{header} must be a non-negative integer")
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_NUMBER_DIGITS:
+        raise InvalidInput(f"{header} must be a non-negative integer of at most {MAX_NUMBER_DIGITS} digits")
     return int(value)
 
 

@@ -469,11 +469,16 @@ def read_sidecar(mp4: Path) -> dict[str, object] | None:
     try:
         if path.stat().st_size > _MAX_SIDECAR_BYTES:
             raise MediaError(f"camera metadata file {path.name} is too large")
-        document = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        document = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_not_a_number)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MediaError(f"camera metadata file {path.name} is not readable JSON ({exc})") from exc
     _validate_sidecar(document, mp4.name)
     return document  # type: ignore[no-any-return]  # validated above
+
+
+def _not_a_number(name: str) -> None:
+    """NaN and Infinity are not JSON numbers; a camera that writes them wrote a broken file."""
+    raise ValueError(f"{name} is not a number")
 
 
 def _sidecar_path(mp4: Path) -> Path | None:
