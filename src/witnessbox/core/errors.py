@@ -1,5 +1,7 @@
 """Errors that services raise and entry points translate (HTTP status, exit code)."""
 
+import errno
+
 
 class WitnessboxError(Exception):
     """Base class: `reason` is a sentence fit to show the person who caused it."""
@@ -91,3 +93,33 @@ class ReasonRequired(Forbidden):
     """Allowed only once the actor records why they are opening this item."""
 
     status = 403
+
+
+class TemporaryFailure(WitnessboxError):
+    """The server cannot do this now but can later; Retry after `retry_after_s`."""
+
+    status = 503
+    retry_after_s = 30
+
+
+class InsufficientStorage(TemporaryFailure):
+    """The disk (or quota) holding uploads or evidence is full."""
+
+    status = 507
+    retry_after_s = 60
+
+
+class StorageUnavailable(TemporaryFailure):
+    """Reading or writing storage failed (an I/O error, a read-only or vanished disk)."""
+
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+AFTERWARDS = "nothing half-written was kept; try again later"
+
+
+def io_failure(error: OSError, doing: str) -> TemporaryFailure:
+    """Translate a failed read or write of our own storage into the error a client can act on."""
+    if error.errno in FULL:
+        return InsufficientStorage(f"{doing}: the server's storage is full; {AFTERWARDS}")
+    reason = error.strerror or type(error).__name__
+    return StorageUnavailable(f"{doing}: storage failed ({reason}); {AFTERWARDS}")

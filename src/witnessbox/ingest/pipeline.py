@@ -14,6 +14,7 @@ from pathlib import Path
 
 from witnessbox import __version__
 from witnessbox.core.actor import SYSTEM
+from witnessbox.core.errors import io_failure
 from witnessbox.evidence.models import DerivativeKind, Item, ItemState
 from witnessbox.evidence.service import DerivativeDraft, EvidenceService
 from witnessbox.media.errors import MediaError
@@ -71,6 +72,10 @@ class Pipeline:
         except Quarantine as stop:
             self.evidence.set_state(item_id, ItemState.QUARANTINED, actor=SYSTEM, reason=stop.reason)
             return f"quarantined: {stop.reason}"
+        except OSError as error:
+            # Media errors about the file are MediaError by now: this is our disk (full, failing).
+            # The job waits and runs again; the recording is not quarantined for it.
+            raise io_failure(error, "making the item's thumbnails and playable copy") from error
         self.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
         return "ready"
 

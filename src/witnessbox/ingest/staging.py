@@ -2,21 +2,25 @@
 
 Each upload has one staging file. Bytes are appended, fsynced, and only then is
 the offset recorded; so after any crash the recorded offset never exceeds what
-is on disk, and extra bytes past it are cut off before resuming.
+is on disk, and extra bytes past it are cut off before resuming. A write that
+fails (a full disk, an I/O error) is cut back to the recorded offset and becomes
+a 507 or 503 with the reason: the client resumes from HEAD's offset later.
 """
 
 import asyncio
 import fcntl
 import hashlib
 import hmac
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from witnessbox.core.errors import ChecksumMismatch, Conflict
+from witnessbox.core.errors import ChecksumMismatch, Conflict, io_failure
 
+log = logging.getLogger(__name__)
 BLOCK = 8 * 1024 * 1024  # large blocks: few thread hand-offs, hashing and writing stay busy
 REHASH_CHUNK = 8 * 1024 * 1024
 
@@ -43,7 +47,10 @@ class Staging:
 
     def create(self, upload_id: str) -> None:
         """Create the empty staging file."""
-        self.path(upload_id).touch(exist_ok=False)
+        try:
+            self.path(upload_id).touch(exist_ok=False)
+        except OSError as error:
+            raise io_failure(error, "starting the upload") from error
         self._hashes[upload_id] = RunningHash(hashlib.sha256(), 0)
 
     def discard(self, upload_id: str) -> None:
@@ -60,6 +67,14 @@ class Staging:
         known = self._hashes.get(upload_id)
         if known is not None and known.offset == offset:
             return known
+        try:
+            rebuilt = self._rehash(upload_id, offset)
+        except OSError as error:
+            raise io_failure(error, "reading the upload back") from error
+        self._hashes[upload_id] = rebuilt
+        return rebuilt
+
+    def _rehash(self, upload_id: str, offset: int) -> RunningHash:
         rebuilt = RunningHash(hashlib.sha256(), 0)
         with self.path(upload_id).open("rb") as handle:
             while rebuilt.offset < offset:
@@ -68,7 +83,6 @@ class Staging:
                     raise Conflict(f"staging file holds fewer than {offset} bytes")
                 rebuilt.digest.update(chunk)
                 rebuilt.offset += len(chunk)
-        self._hashes[upload_id] = rebuilt
         return rebuilt
 
 
@@ -104,7 +118,7 @@ class Appender:
         """
         self._checksum = checksum
         self._chunk_digests = [hashlib.new(checksum.algorithm)] if checksum else []
-        fd = os.open(self.staging.path(self.upload_id), os.O_WRONLY)
+        fd = self._open()
         try:
             _lock(fd)
             self.running = await asyncio.to_thread(self.staging.running_hash, self.upload_id, self.start)
@@ -114,12 +128,25 @@ class Appender:
             self._check_chunk(fd)
             await asyncio.to_thread(os.fsync, fd)
             await on_synced(self.start + self.received)
+        except OSError as error:
+            # Disk full or an I/O error: give the space back and keep the file as the recorded
+            # offset says, so HEAD stays true and the client resumes from there.
+            self.staging.forget(self.upload_id)
+            _cut_back(fd, self.start)
+            raise io_failure(error, "writing the upload") from error
         except BaseException:
             self.staging.forget(self.upload_id)
             raise
         finally:
             os.close(fd)
         return self.received
+
+    def _open(self) -> int:
+        # O_CREAT: a staging file lost after creation (a full disk then) is started again here.
+        try:
+            return os.open(self.staging.path(self.upload_id), os.O_WRONLY | os.O_CREAT, 0o640)
+        except OSError as error:
+            raise io_failure(error, "opening the upload") from error
 
     def _check_chunk(self, fd: int) -> None:
         if self._checksum is None:
@@ -174,6 +201,13 @@ def _write_all(fd: int, block: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _cut_back(fd: int, offset: int) -> None:
+    try:
+        os.ftruncate(fd, offset)
+    except OSError:
+        log.warning("could not cut a staging file back to %s bytes; the next append will", offset)
 
 
 def _lock(fd: int) -> None:

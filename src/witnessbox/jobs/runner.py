@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from witnessbox.core.clock import Clock
+from witnessbox.core.errors import TemporaryFailure
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, UnitOfWork
 from witnessbox.jobs.models import JobRecord, JobState
@@ -89,6 +90,9 @@ class JobRunner:
         kind, subject_id, attempt = started
         try:
             outcome = self.kinds[kind].handler(subject_id or "", self._progress_writer(job_id))
+        except TemporaryFailure as error:
+            log.warning("job %s (%s) must wait: %s", job_id, kind, error.reason)
+            return self._postpone(job_id, error)
         except Exception as error:
             log.exception("job %s (%s) attempt %s failed", job_id, kind, attempt)
             return self._fail(job_id, f"{type(error).__name__}: {error}")
@@ -113,6 +117,16 @@ class JobRunner:
                 )
 
         return write
+
+    def _postpone(self, job_id: str, error: TemporaryFailure) -> JobState:
+        """Run again later without using up an attempt: waiting for disk space is not the job failing."""
+        with self.db.transaction() as uow:
+            job = uow.session.get(JobRecord, job_id, with_for_update=True)
+            assert job is not None
+            job.state, job.error, job.updated_at = JobState.QUEUED, error.reason, self.clock.now()
+            job.attempts = max(0, job.attempts - 1)
+            uow.after_commit(lambda: self._send(job_id, error.retry_after_s))
+        return JobState.QUEUED
 
     def _fail(self, job_id: str, error: str) -> JobState:
         with self.db.transaction() as uow:

@@ -2,7 +2,8 @@
 
 Layout: <root>/sha256/ab/cd/<hex>. Writes go to <root>/tmp, are fsynced, renamed
 into place and the directory fsynced, then made read-only: a blob is either
-absent or whole, even across a power cut.
+absent or whole, even across a power cut. A full disk or an I/O error removes the
+temporary file and raises InsufficientStorage or StorageUnavailable (core.errors).
 """
 
 import errno
@@ -13,7 +14,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from witnessbox.storage.base import READ_CHUNK, BlobInfo, BlobNotFound, StorageError, check_sha256
+from witnessbox.core.errors import io_failure
+from witnessbox.storage.base import READ_CHUNK, BlobInfo, BlobNotFound, check_sha256
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP
 
@@ -25,6 +27,18 @@ def fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_durably(fd: int, chunks: Iterable[bytes]) -> str:
+    """Write the chunks to fd, fsync, close; return their SHA-256."""
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "wb") as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 class LocalBlobStore:
@@ -42,18 +56,16 @@ class LocalBlobStore:
 
     def put(self, chunks: Iterable[bytes]) -> BlobInfo:
         """Stream bytes to a temporary file while hashing, then move it into place."""
-        fd, name = tempfile.mkstemp(dir=self.staging, suffix=".part")
-        temp = Path(name)
-        digest, size = hashlib.sha256(), 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            return self.adopt(temp, digest.hexdigest())
+            fd, name = tempfile.mkstemp(dir=self.staging, suffix=".part")
+        except OSError as error:
+            raise io_failure(error, "storing a file in the evidence store") from error
+        temp = Path(name)
+        try:
+            digest = _write_durably(fd, chunks)
+            return self.adopt(temp, digest)
+        except OSError as error:
+            raise io_failure(error, "storing a file in the evidence store") from error
         finally:
             temp.unlink(missing_ok=True)
 
@@ -63,15 +75,18 @@ class LocalBlobStore:
         if target.exists():
             path.unlink(missing_ok=True)
             return BlobInfo(sha256=check_sha256(sha256), size=target.stat().st_size)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path.chmod(READ_ONLY)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.chmod(READ_ONLY)
             path.replace(target)
         except OSError as error:
             if error.errno != errno.EXDEV:
-                raise StorageError(f"cannot move a file into the evidence store: {error}") from error
+                raise io_failure(error, "moving a file into the evidence store") from error
             return self._copy_in(path)
-        fsync_directory(target.parent)
+        try:
+            fsync_directory(target.parent)
+        except OSError as error:
+            raise io_failure(error, "making a stored file durable") from error
         return BlobInfo(sha256=check_sha256(sha256), size=target.stat().st_size)
 
     def _copy_in(self, path: Path) -> BlobInfo:

@@ -21,7 +21,7 @@ from witnessbox.accounts.sso import routes as sso_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError
+from witnessbox.core.errors import NotAuthenticated, TemporaryFailure, TooManyAttempts, WitnessboxError
 from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
@@ -139,7 +139,7 @@ async def _service_error(request: Request, error: WitnessboxError) -> Response:
         headers["Tus-Version"] = "1.0.0"
     if isinstance(error, NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="witnessbox"'
-    if isinstance(error, TooManyAttempts):
+    if isinstance(error, TooManyAttempts | TemporaryFailure):
         headers["Retry-After"] = str(error.retry_after_s)
     return JSONResponse({"error": error.reason}, status_code=error.status, headers=headers)
 
