@@ -35,7 +35,7 @@ from witnessbox.ingest.service import IngestService, UploadLimits
 from witnessbox.ingest.staging import Staging
 from witnessbox.jobs.huey_queue import HueyQueue, make_huey
 from witnessbox.jobs.models import JobRecord, JobState
-from witnessbox.jobs.runner import JobRunner
+from witnessbox.jobs.runner import JobRunner, Lease
 from witnessbox.reports.compliance import ComplianceService
 from witnessbox.sharing.service import SharingService
 from witnessbox.storage.factory import blob_store_from_url
@@ -87,7 +87,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     blobs = blob_store_from_url(settings.resolved_storage_url())
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
-    jobs = JobRunner(db, clock, on_finished=lambda s, job: _audit_job(audit, s, job))
+    lease = Lease(heartbeat_s=settings.job_heartbeat_s, expires_after_s=settings.job_lease_s)
+    jobs = JobRunner(db, clock, on_finished=lambda s, job: _audit_job(audit, s, job), lease=lease)
     limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
     ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence, jobs, limits)
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))

@@ -75,9 +75,15 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
     """Run job consumers only (for machines that do media work)."""
     from huey.consumer import Consumer
 
+    from witnessbox.jobs.leases import LeaseKeeper
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = container_for(data_dir)
-    Consumer(container.huey, workers=threads, worker_type="thread", max_delay=POLL_S).run()
+    leases = LeaseKeeper(container.jobs).start()
+    try:
+        Consumer(container.huey, workers=threads, worker_type="thread", max_delay=POLL_S).run()
+    finally:
+        leases.stop()
 
 
 @app.command()

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     incident_distance_m: float = 100.0
     incident_time_window_s: float = 30.0
     stuck_job_minutes: int = 15
+    # A running job's worker says it is alive every job_heartbeat_s; a job without a heartbeat for
+    # job_lease_s is taken back and run again (its worker was killed), well before the stuck-job sweep.
+    job_heartbeat_s: float = Field(default=15.0, gt=0)
+    job_lease_s: float = Field(default=45.0, gt=0)
     audit_checkpoint_minutes: int = 60
 
     # Single sign-on with the force's identity provider (OpenID Connect); off while oidc_issuer is unset.

@@ -156,8 +156,14 @@ class Pipeline:
             actor=SYSTEM,
         )
 
+    def discard_scratch(self, item_id: str) -> None:
+        """Remove the work files an earlier attempt on this item left here (its worker was killed)."""
+        for leftover in self.scratch_root.glob(f"{item_id}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
     @contextmanager
     def _workspace(self, item: Item) -> Iterator[Work]:
+        self.discard_scratch(item.id)
         scratch = Path(tempfile.mkdtemp(prefix=f"{item.id}-", dir=self.scratch_root))
         try:
             yield Work(item=item, original=self._local_original(item, scratch), scratch=scratch)

@@ -36,3 +36,7 @@ class JobRecord(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The lease: who runs the job now and when it last said it was alive. A running job whose
+    # heartbeat is older than the lease is taken back and sent again (JobRunner.reclaim_expired).
+    worker: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None]

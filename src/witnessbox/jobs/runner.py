@@ -2,18 +2,23 @@
 
 A job is enqueued inside the transaction that needs it and sent to the queue only
 after that transaction commits. Running it is idempotent: a finished job ignores
-repeats, a failed attempt is retried with a delay up to its limit, and a periodic
-sweep re-sends jobs whose worker died mid-run.
+repeats, a failed attempt is retried with a delay up to its limit. A running job
+holds a lease that its worker renews (heartbeat); a job whose lease expired (its
+worker was killed) is taken back, its scratch files removed and sent again; a
+periodic sweep re-sends what is still left queued or running for long.
 """
 
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from witnessbox.core.clock import Clock
@@ -43,17 +48,32 @@ class JobKind:
     handler: Handler
     max_attempts: int = 3
     on_give_up: Callable[[str, str], None] | None = None
+    on_reclaim: Callable[[str], None] | None = None  # remove what a killed attempt left (scratch files)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How often a worker renews the lease of a job it runs, and how long a silent lease lasts."""
+
+    heartbeat_s: float = 15.0
+    expires_after_s: float = 45.0
 
 
 class JobRunner:
     """Creates, runs, retries and recovers jobs."""
 
-    def __init__(self, db: Database, clock: Clock, on_finished: Finished | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, on_finished: Finished | None = None, lease: Lease | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.kinds: dict[str, JobKind] = {}
         self.queue: JobQueue | None = None
         self.on_finished = on_finished
+        self.lease = lease or Lease()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
 
     def register(self, kind: str, job: JobKind) -> None:
         """Make a kind of job runnable."""
@@ -87,7 +107,15 @@ class JobRunner:
         started = self._start(job_id)
         if started is None:
             return None
-        kind, subject_id, attempt = started
+        with self._running_lock:
+            self._running.add(job_id)
+        try:
+            return self._attempt(job_id, *started)
+        finally:
+            with self._running_lock:
+                self._running.discard(job_id)
+
+    def _attempt(self, job_id: str, kind: str, subject_id: str | None, attempt: int) -> JobState:
         try:
             outcome = self.kinds[kind].handler(subject_id or "", self._progress_writer(job_id))
         except TemporaryFailure as error:
@@ -104,7 +132,8 @@ class JobRunner:
             if job is None or job.state in (JobState.SUCCEEDED, JobState.FAILED):
                 return None
             job.state, job.attempts = JobState.RUNNING, job.attempts + 1
-            job.started_at = job.updated_at = self.clock.now()
+            job.started_at = job.updated_at = job.heartbeat_at = self.clock.now()
+            job.worker = self.worker
             return job.kind, job.subject_id, job.attempts
 
     def _progress_writer(self, job_id: str) -> Progress:
@@ -173,3 +202,61 @@ class JobRunner:
                 job.state, job.updated_at = JobState.QUEUED, self.clock.now()
                 uow.after_commit(partial(self._send, job.id))
         return [job.id for job in stuck]
+
+    def heartbeat(self) -> None:
+        """Renew the lease of every job this process is running (and keep the stuck-job sweep off them)."""
+        with self._running_lock:
+            running = list(self._running)
+        if not running:
+            return
+        now = self.clock.now()
+        with self.db.transaction() as uow:
+            uow.session.execute(
+                update(JobRecord)
+                .where(
+                    JobRecord.id.in_(running),
+                    JobRecord.worker == self.worker,
+                    JobRecord.state == JobState.RUNNING,
+                )
+                .values(heartbeat_at=now, updated_at=now)
+            )
+
+    def reclaim_expired(self) -> list[str]:
+        """Take back running jobs whose worker stopped renewing the lease: clean up, then run them again.
+
+        The killed attempt counts as one; a job that kills its worker on every attempt gives up.
+        """
+        now = self.clock.now()
+        cutoff = now - timedelta(seconds=self.lease.expires_after_s)
+        silent = or_(
+            JobRecord.heartbeat_at < cutoff,
+            and_(JobRecord.heartbeat_at.is_(None), JobRecord.updated_at < cutoff),
+        )
+        with self.db.transaction() as uow:
+            expired = list(
+                uow.session.scalars(
+                    select(JobRecord)
+                    .where(JobRecord.state == JobState.RUNNING, silent)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for job in expired:
+                reason = f"worker {job.worker} stopped answering during attempt {job.attempts}"
+                log.warning("job %s (%s): %s; taking it back", job.id, job.kind, reason)
+                job.state, job.worker, job.error, job.updated_at = JobState.QUEUED, None, reason, now
+                retry = job.attempts < job.max_attempts
+                take_back = partial(self._take_back, job.id, job.kind, job.subject_id or "", reason, retry)
+                uow.after_commit(take_back)
+        return [job.id for job in expired]
+
+    def _take_back(self, job_id: str, kind: str, subject_id: str, reason: str, retry: bool) -> None:
+        # Clean up before sending: the next attempt must not find (or lose) the old one's files.
+        job_kind = self.kinds.get(kind)
+        if job_kind is not None and job_kind.on_reclaim is not None:
+            job_kind.on_reclaim(subject_id)
+        if retry:
+            self._send(job_id)
+            return
+        if job_kind is not None and job_kind.on_give_up is not None:
+            job_kind.on_give_up(subject_id, reason)
+        self._finish(job_id, JobState.FAILED, error=reason)

@@ -26,6 +26,7 @@ from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
+from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web.auth import WebAuthenticator
@@ -94,11 +95,13 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         consumer = start_embedded_consumer(container.huey, workers) if workers else None
+        leases = LeaseKeeper(container.jobs).start()
         try:
             yield
         finally:
             if consumer is not None:
                 consumer.stop(graceful=True)
+            leases.stop()
             container.close()
 
     return lifespan
