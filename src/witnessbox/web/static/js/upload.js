@@ -12,7 +12,7 @@ const ENDPOINT = '/api/v1/uploads/';
 const TUS = { 'Tus-Resumable': '1.0.0' };
 const HASH_SLICE = 4 * 1024 * 1024;
 const MOST_RETRIES = 12;
-const RETRYABLE = new Set([0, 408, 409, 423, 429, 500, 502, 503, 504]);
+const RETRYABLE = new Set([0, 408, 409, 423, 429, 500, 502, 503, 504, 507]);  // 507: the server's disk is full for now
 const POLL_MS = 2000;
 const MOST_POLLS = 600;
 
