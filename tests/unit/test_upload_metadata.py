@@ -13,7 +13,9 @@ from witnessbox.ingest.metadata import (
     MAX_JSON_DEPTH,
     MAX_JSON_VALUES,
     MAX_KEYS,
+    bookmarks,
     declaration_from,
+    gps_track,
     parse_upload_metadata,
     strict_json,
 )
@@ -122,3 +124,14 @@ def test_depth_limit_allows_what_cameras_write() -> None:
     """GIVEN nesting at the limit, with brackets inside strings WHEN parsed THEN accepted."""
     text = "[" * MAX_JSON_DEPTH + '"]]]]]]]]]][[[[[[[[\\""' + "]" * MAX_JSON_DEPTH
     assert strict_json("{\"a\": " + text[1:-1] + "}", what="x") is not None
+
+
+def test_only_well_formed_gps_points_and_bookmarks_are_kept() -> None:
+    """GIVEN camera metadata mixing good points and bookmarks with text, booleans, infinities and a label that is not text WHEN read THEN only the well-formed ones are kept."""
+    metadata = {
+        "gps": [{"t": 0, "lat": 51.5, "lon": -0.1}, {"t": 1, "lat": "51.5", "lon": 0}, {"t": 2, "lat": True, "lon": 0},
+                {"t": 3, "lat": float("inf"), "lon": 0}, {"t": 4, "lat": 91, "lon": 0}, "x"],
+        "bookmarks": [{"t": 1.5, "label": "arrest"}, {"t": True}, {"t": -1}, {"t": 2, "label": {"x": 1}}, []],
+    }
+    assert gps_track(metadata) == [{"t": 0, "lat": 51.5, "lon": -0.1}]
+    assert bookmarks(metadata) == [{"t": 1.5, "label": "arrest"}]

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from witnessbox.core.errors import InvalidInput
 from witnessbox.storage.base import check_sha256
@@ -212,10 +212,13 @@ def gps_track(camera_metadata: dict[str, Any] | None) -> list[Any] | None:
 
 
 def _is_point(point: dict[str, Any]) -> bool:
-    try:
-        return -90 <= float(point["lat"]) <= 90 and -180 <= float(point["lon"]) <= 180
-    except (KeyError, TypeError, ValueError):
-        return False
+    lat, lon = point.get("lat"), point.get("lon")
+    return _is_number(lat) and _is_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """A finite JSON number; true and false are not numbers, nor are numbers written as text."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def bookmarks(camera_metadata: dict[str, Any] | None) -> list[Any] | None:
@@ -223,7 +226,8 @@ def bookmarks(camera_metadata: dict[str, Any] | None) -> list[Any] | None:
     marks = (camera_metadata or {}).get("bookmarks")
     if not isinstance(marks, list):
         return None
-    kept = [m for m in marks if isinstance(m, dict) and isinstance(m.get("t"), int | float)]
+    kept = [m for m in marks if isinstance(m, dict) and _is_number(m.get("t")) and m["t"] >= 0
+            and isinstance(m.get("label", ""), str)]
     return kept or None
 
 
