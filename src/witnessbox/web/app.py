@@ -24,6 +24,7 @@ from witnessbox.accounts.sso import routes as sso_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.actor import Actor
+from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError
 from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
@@ -69,7 +70,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
     app.state.authenticator = WebAuthenticator(container.signin, container.tokens)
-    app.state.templates = _templates()
+    app.state.local_time = LocalTime(zone_named(container.settings.time_zone))
+    app.state.templates = _templates(app.state.local_time)
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
@@ -109,12 +111,14 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
     return lifespan
 
 
-def _templates() -> Jinja2Templates:
+def _templates(local_time: LocalTime) -> Jinja2Templates:
     folders = [PACKAGE / "web" / "templates"] + [
         PACKAGE / name / "templates" for name in ("accounts", "cases", "evidence", "ingest", "reports")
     ]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed
+    env.globals["time_zone"] = local_time.name
+    env.filters["local"] = local_time.format  # every time on a page: {{ moment|local }}, |local("time") ...
     return Jinja2Templates(env=env, context_processors=[_page_context])
 
 

@@ -8,7 +8,7 @@ all describe a search the same way.
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -40,8 +40,9 @@ CLOCK = re.compile(r"(\d+):([0-5]?\d(?:\.\d+)?)")
 search_service = built_with("search", SearchService)
 
 
-def search_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The search's query-string names from the page's: blanks dropped, places joined, seconds."""
+def search_params(params: Mapping[str, str], zone: tzinfo = UTC) -> dict[str, str]:
+    """The search's query-string names from the page's: blanks dropped, places joined, seconds,
+    and a time typed without a zone read in the force's `zone`."""
     given = {name: value.strip() for name, value in params.items() if value.strip() and name not in PAGE_ONLY}
     for name, parts in PLACES.items():
         pieces = [given.pop(part, "") for part in parts]
@@ -52,10 +53,24 @@ def search_params(params: Mapping[str, str]) -> dict[str, str]:
     for name, word in DURATIONS.items():
         if name in given:
             given[name] = _seconds(given[name], word)
+    for name in ("from", "to"):
+        if name in given:
+            given[name] = _zoned(given[name], zone)
     return given
 
 
-def form_values(params: Mapping[str, str]) -> dict[str, str]:
+def _zoned(text: str, zone: tzinfo) -> str:
+    """A date and time without a zone (as a datetime-local field sends it) as a time in `zone`."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text  # the search says what is wrong with it
+    if moment.tzinfo is not None or "T" not in text:
+        return text
+    return moment.replace(tzinfo=zone).isoformat()
+
+
+def form_values(params: Mapping[str, str], zone: tzinfo = UTC) -> dict[str, str]:
     """What the form's fields show for a query string, in the page's names (a place split again)."""
     values = {name: value for name, value in params.items() if name not in PAGE_ONLY}
     for name, parts in PLACES.items():
@@ -64,7 +79,7 @@ def form_values(params: Mapping[str, str]) -> dict[str, str]:
             values.update(zip(parts, joined.split(","), strict=False))
     for name in ("from", "to"):
         if name in values:
-            values[name] = _local_time(values[name])
+            values[name] = _local_time(values[name], zone)
     for name in DURATIONS:
         if name in values:
             values[name] = _clock(values[name])
@@ -89,15 +104,20 @@ def _clock(seconds: str) -> str:
     return f"{int(value) // 60}:{int(value) % 60:02d}" if value.is_integer() and value >= 0 else seconds
 
 
-def _local_time(text: str) -> str:
-    """An ISO 8601 time as a datetime-local field shows it, in UTC; anything else as typed."""
+def _local_time(text: str, zone: tzinfo) -> str:
+    """An ISO 8601 time as a datetime-local field shows it, in the force's zone; else as typed."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return text
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+        moment = moment.astimezone(zone)
     return moment.strftime("%Y-%m-%dT%H:%M" if moment.second == 0 else "%Y-%m-%dT%H:%M:%S")
+
+
+def _zone(request: Request) -> tzinfo:
+    zone: tzinfo = request.app.state.local_time.zone
+    return zone
 
 
 def _cases(request: Request, actor: Actor) -> list[Any]:
@@ -120,14 +140,14 @@ def render(
     search = search_service(request)
     results, query = Page([], None), None
     try:
-        filters = Filters.from_query(search_params(params))
+        filters = Filters.from_query(search_params(params, _zone(request)))
         results = search.search(actor, filters, after=params.get("after") or None, limit=PAGE_SIZE)
         query = urlencode(filters.to_query())
     except (InvalidInput, NotFound) as bad:  # NotFound: a case the person does not work on
         error = error or bad.reason
     context = {
         "actor": actor,
-        "form": form_values(params),
+        "form": form_values(params, _zone(request)),
         "error": error,
         "saved_as": params.get("saved"),
         "results": results,
@@ -157,7 +177,7 @@ def save_search(
     """Keep the search on the page under a name, then show it again."""
     params = dict(parse_qsl(query))
     try:
-        filters = Filters.from_query(search_params(params))
+        filters = Filters.from_query(search_params(params, _zone(request)))
         kept = search_service(request).save(actor, name, filters)
     except InvalidInput as bad:
         return render(request, actor, params, error=bad.reason)
