@@ -45,3 +45,19 @@ export function localTime(value, style = 'full') {
   const day = style === 'time' ? '' : `${localDate(at)} `;
   return `${day}${clockText} ${zoneLabel(at)}`;
 }
+
+function offsetMinutes(at) {
+  const [, sign, hours, minutes] = offset(at).match(/UTC([+-])(\d\d):(\d\d)/) ?? [null, '+', '0', '0'];
+  return (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes));
+}
+
+/** A datetime-local field's value (a wall-clock time in the force's zone) as UTC ISO 8601 with Z. */
+export function utcFromLocal(typed) {
+  const [date, time] = typed.split('T');
+  const [year, month, day] = date.split('-').map(Number);
+  const [hours, minutes, seconds = 0] = time.split(':').map(Number);
+  const wall = Date.UTC(year, month - 1, day, hours, minutes, seconds);
+  const first = wall - offsetMinutes(new Date(wall)) * 60000;
+  const at = wall - offsetMinutes(new Date(first)) * 60000; // near a clock change, the offset then
+  return new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+}
