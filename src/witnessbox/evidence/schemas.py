@@ -36,8 +36,8 @@ class ItemOut(BaseModel):
     reason: str | None = Field(description="why an item is quarantined")
     camera: str | None
     officer: str | None
-    source: str | None = Field(description="handed-in footage: cctv, phone or other; null for a camera's recording")
-    description: str | None = Field(description="handed-in footage: the uploader's description of where it came from")
+    source: str | None = Field(description="handed-in footage: cctv, phone or other; null for a camera's")
+    description: str | None = Field(description="handed-in footage: the uploader's words about it")
     recorded_start: datetime = Field(description="when recording started, UTC (ISO 8601)")
     recorded_end: datetime | None
     uploaded_at: datetime

@@ -24,8 +24,8 @@ from witnessbox.accounts.sso import routes as sso_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.actor import Actor
-from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.core.errors import NotAuthenticated, TooManyAttempts, WitnessboxError
+from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
@@ -66,6 +66,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "annotations",
         "live",
         "incidents",
+        "fleet",
+        "system",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -81,6 +83,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         case_routes.pages,
         ingest_routes.pages,
         device_routes.api,
+        device_routes.docks_api,
+        device_routes.pages,
         report_routes.pages,
         account_routes.router,
         sso_routes.router,
@@ -112,9 +116,8 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 
 def _templates(local_time: LocalTime) -> Jinja2Templates:
-    folders = [PACKAGE / "web" / "templates"] + [
-        PACKAGE / name / "templates" for name in ("accounts", "cases", "evidence", "ingest", "reports")
-    ]
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports")
+    folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed
     env.globals["time_zone"] = local_time.name
@@ -158,7 +161,9 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") and not path.startswith(API_PREFIXES)
 
 
-def _error_page(request: Request, status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+def _error_page(
+    request: Request, status: int, reason: str, headers: dict[str, str] | None = None
+) -> Response:
     """The error as a page: what happened, why, and links back (the previous page if it was ours)."""
     context = {
         "actor": _signed_in(request),

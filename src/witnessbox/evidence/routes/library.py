@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import built_with
+from witnessbox.accounts.roles import Role
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.core.urls import local_target
@@ -166,7 +167,13 @@ def render(
 
 @pages.get("/", response_class=HTMLResponse)
 def library(request: Request, actor: Caller) -> Response:
-    """Every recording the person may see that matches the filters, newest or best match first."""
+    """Every recording the person may see that matches the filters, newest or best match first.
+
+    A system administrator and nothing else sees no footage (only quarantined files, which a
+    search still lists): the bare address takes them to their home, the system's state.
+    """
+    if actor.roles == {Role.SYSTEM_ADMINISTRATOR} and not request.query_params:
+        return RedirectResponse("/admin", status_code=303)
     return render(request, actor, request.query_params)
 
 
