@@ -21,9 +21,11 @@ from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import Clock, SystemClock
 from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
+from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
+from witnessbox.evidence.counts import recordings_per_camera
 from witnessbox.evidence.incidents import Rule
 from witnessbox.evidence.live import LiveFeed
 from witnessbox.evidence.proposals import IncidentFinder
@@ -37,6 +39,7 @@ from witnessbox.jobs.huey_queue import HueyQueue, make_huey
 from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner, Lease
 from witnessbox.reports.compliance import ComplianceService
+from witnessbox.reports.system import SystemOverview
 from witnessbox.sharing.service import SharingService
 from witnessbox.storage.factory import blob_store_from_url
 
@@ -68,6 +71,8 @@ class Container:
     annotations: AnnotationService
     live: LiveFeed
     incidents: IncidentFinder
+    fleet: DeviceOverview  # read-only views of cameras and docks for administrators
+    system: SystemOverview  # the administrator's home page
 
     def close(self) -> None:
         """Release connections."""
@@ -98,8 +103,19 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     passwords = PasswordPolicy()
     users = UserService(db, audit, clock, passwords)
     tokens = TokenService(db, audit, clock)
+    fleet = DeviceOverview(db, clock, recordings_per_camera)
+    system = SystemOverview(
+        db,
+        clock,
+        fleet,
+        data_dir=data_dir,
+        stuck_after=timedelta(minutes=settings.stuck_job_minutes),
+        checkpoint_every=timedelta(minutes=settings.audit_checkpoint_minutes),
+    )
     return Container(
         settings=settings,
+        fleet=fleet,
+        system=system,
         clock=clock,
         db=db,
         audit=audit,

@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -157,14 +158,16 @@ def cameras_add(
 
 @cameras.command("list")
 def cameras_list(data_dir: DataDir = None) -> None:
-    """List registered cameras."""
-    table = Table("serial", "model", "pool", "last docked")
-    for camera in _run(lambda c: c.devices.list_cameras(), data_dir):
+    """List registered cameras: who holds each now, pool or personal, last docked, recordings."""
+    table = Table("serial", "model", "held by", "issue", "last docked (UTC)", "recordings")
+    for camera in _run(lambda c: c.fleet.cameras(actor=operator()), data_dir):
         table.add_row(
             camera.serial,
             camera.model,
-            camera.pool or "",
-            camera.last_docked_at.isoformat() if camera.last_docked_at else "never",
+            camera.holder or "nobody",
+            f"pool {camera.pool}" if camera.pool else "personal",
+            _utc(camera.last_docked_at),
+            str(camera.recordings),
         )
     console.print(table)
 
@@ -287,11 +290,11 @@ def docks_add(name: str, data_dir: DataDir = None) -> None:
 
 @docks.command("list")
 def docks_list(data_dir: DataDir = None) -> None:
-    """List registered docks."""
-    table = Table("name", "registered", "revoked")
-    for dock_ in _run(lambda c: c.devices.list_docks(), data_dir):
+    """List registered docks: when each was last seen, and whether it is revoked."""
+    table = Table("name", "registered (UTC)", "last seen (UTC)", "revoked (UTC)")
+    for dock_ in _run(lambda c: c.fleet.docks(actor=operator()), data_dir):
         table.add_row(
-            dock_.name, dock_.created_at.isoformat(), dock_.revoked_at.isoformat() if dock_.revoked_at else ""
+            dock_.name, _utc(dock_.created_at), _utc(dock_.last_seen_at), _utc(dock_.revoked_at, empty="")
         )
     console.print(table)
 
@@ -328,6 +331,44 @@ def db_check(data_dir: DataDir = None) -> None:
     from witnessbox.db.migrate import check
 
     _run(lambda c: check(c.db.engine), data_dir)
+
+
+@cameras.command("show")
+def cameras_show(serial: str, data_dir: DataDir = None) -> None:
+    """One camera and everyone who has held it, newest first."""
+    detail = _run(lambda c: c.fleet.camera(serial, actor=operator()), data_dir)
+    camera = detail.camera
+    console.print(f"camera {camera.serial} {camera.model}".rstrip())
+    console.print(f"  issue: {f'pool {camera.pool}' if camera.pool else 'personal'}")
+    console.print(f"  held by: {camera.holder or 'nobody'}")
+    console.print(f"  last docked: {_utc(camera.last_docked_at)}; recordings: {camera.recordings}")
+    table = Table("officer", "how", "from (UTC)", "until (UTC)", "issued by")
+    for spell in detail.history:
+        table.add_row(
+            spell.officer,
+            spell.kind,
+            _utc(spell.starts_at),
+            _utc(spell.ends_at, empty="still issued"),
+            spell.assigned_by,
+        )
+    console.print(table)
+
+
+@docks.command("rotate")
+def docks_rotate(name: str, data_dir: DataDir = None) -> None:
+    """Give a dock a new token and stop its old one; print the new one (shown only this once)."""
+    from witnessbox.devices.service import rotate_dock_token
+
+    token = _run(lambda c: rotate_dock_token(c.devices, name, actor=operator()), data_dir)
+    console.print(
+        f"dock {name} has a new token (store it now, it is not shown again); the old one is revoked:"
+    )
+    print(token)
+
+
+def _utc(moment: datetime | None, empty: str = "never") -> str:
+    """A time for the terminal, in UTC to the second (the command line speaks UTC)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else empty
 
 
 def _run(action: Callable[[Container], T], data_dir: Path | None) -> T:

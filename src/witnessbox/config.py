@@ -5,8 +5,9 @@ result to bootstrap, which is the only reader.
 """
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     public_url: str | None = None  # the address people use (behind a proxy), e.g. for the SSO callback
     trusted_proxies: str = ""  # comma-separated addresses of TLS proxies whose X-Forwarded-* to trust
+    time_zone: str = "Europe/London"  # the force's zone (IANA name): pages show times in it, with the offset
 
     max_upload_bytes: int = 64 * 1024**3  # a long shift at a high bitrate stays well under 64 GiB
     upload_expiry_hours: int = 72  # an interrupted upload may resume for three days
@@ -71,6 +73,15 @@ class Settings(BaseSettings):
     oidc_collar_claim: str = "preferred_username"  # the claim that carries the collar number
     oidc_create_users: bool = True  # False: only people already added (by collar number) may sign in
 
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/London") from error
+        return name
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'witnessbox.db'}"
@@ -88,3 +99,4 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with explicit overrides (e.g. from CLI flags) on top."""
     given = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**given)  # type: ignore[arg-type]
+

@@ -18,6 +18,7 @@ from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import build
 from witnessbox.core.actor import SYSTEM
+from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
 
@@ -28,6 +29,7 @@ if (missing := browser_missing()) is not None:
     pytest.skip(f"browser tests skipped: {missing}", allow_module_level=True)
 
 CLIP_SECONDS = 4.0
+LONDON = LocalTime(zone_named("Europe/London"))  # the default WITNESSBOX_TIME_ZONE the server runs with
 SERIAL = "WBX00001"
 OWNER = PERSONAS["owner"][0]  # the officer camera SERIAL is issued to
 
@@ -143,7 +145,7 @@ def test_signed_in_user_plays_and_seeks_a_docked_recording(
 def _clock(seconds: float) -> str:
     """The camera's clock `seconds` into the clip, to the tenth, as the page shows it beside the player."""
     at = STARTED + timedelta(milliseconds=math.floor(seconds * 10 + 0.5) * 100)
-    return f"{at:%H:%M:%S}.{at.microsecond // 100_000} UTC"
+    return f"{LONDON.format(at, 'clock')}.{at.microsecond // 100_000} {LONDON.format(at, 'zone')}"
 
 
 def _seconds_of(clock: str) -> float:
@@ -189,7 +191,7 @@ def test_officer_scrubs_steps_changes_speed_and_marks_the_recording(
             if "Content Security Policy" in message.text else None)
     _sign_in(page, server.url)
     duration = _open_player(page, server.url, item_id)
-    assert page.inner_text("#clock") == _clock(0) and page.inner_text("#clock-date") == f"{STARTED:%Y-%m-%d}"
+    assert page.inner_text("#clock") == _clock(0) and page.inner_text("#clock-date") == LONDON.format(STARTED, "date")
     assert page.get_attribute("#download", "href") == f"/api/v1/items/{item_id}/original"
 
     scrub = page.locator("#scrub")
@@ -213,7 +215,7 @@ def test_officer_scrubs_steps_changes_speed_and_marks_the_recording(
 
     page.keyboard.press("b")
     page.wait_for_selector("#marks li.bookmark")
-    assert page.inner_text("#marks li.bookmark a.at") == _clock(stepped).removesuffix(" UTC")
+    assert page.inner_text("#marks li.bookmark a.at") == _clock(stepped).split()[0]
     page.keyboard.press("n")
     assert page.evaluate("() => document.activeElement.id") == "mark-text"
     page.keyboard.type("Kicks the bin; looks back at the van")  # b, k, l, n: no shortcut while typing

@@ -139,7 +139,7 @@ def test_search_with_filters_pages_and_saved_search(library: Library, page: "Pag
     page.fill("#search input[name=q]", "elm road")
     page.select_option("#search select[name=category]", "Domestic abuse")
     page.fill("#search input[name=from]", "2026-11-15T00:00")
-    page.click("#search button[type=submit]")
+    page.click("#search-button")  # outside the folding filters, always in view
     page.wait_for_url(f"{base}/?q=*")
     assert page.url == f"{base}/?q=elm+road&from=2026-11-15T00%3A00&category=Domestic+abuse"
     assert _rows(page) == [library.elm]

@@ -271,6 +271,26 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/admin/teams"): Row(ADMIN),
     ("POST", "/admin/teams"): Row(ADMIN, lambda _w, _p: Send(data={"name": _unique("Team ")})),
 }
+# --- devices for administrators and the system page (issue 8, points 11-12) -----------------------
+
+
+def _fresh_dock(world: "World", _persona: str) -> Send:
+    """A dock of its own for each call, so rotating or revoking never touches the matrix's dock."""
+    dock, _token = world.container.devices.register_dock(_unique("matrix-dock-"), actor=SYSTEM)
+    return Send(path={"name": dock.name})
+
+
+EXPECTED.update({
+    ("GET", "/admin"): Row(ADMIN),  # Permission.JOB_VIEW: the system's state
+    ("GET", "/admin/cameras"): Row(ADMIN),  # Permission.DEVICE_MANAGE, as are the rest of this block
+    ("GET", "/admin/cameras/{serial}"): Row(ADMIN),
+    ("GET", "/admin/docks"): Row(ADMIN),
+    ("POST", "/admin/docks/{name}/rotate"): Row(ADMIN, _fresh_dock),
+    ("POST", "/admin/docks/{name}/revoke"): Row(ADMIN, _fresh_dock),
+    ("GET", "/api/v1/cameras"): Row(ADMIN),
+    ("GET", "/api/v1/cameras/{serial}"): Row(ADMIN),
+    ("GET", "/api/v1/docks"): Row(ADMIN),
+})
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 
 # Cells where the app differs from the rules today, each reported to the maintainers. The

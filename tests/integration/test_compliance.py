@@ -40,13 +40,26 @@ def test_backlog_counts_only_old_uncategorised_footage_of_the_team(system: Conta
 
 
 def test_cameras_not_docked_are_listed(system: Container) -> None:
-    """GIVEN a camera issued to the owner that never docked WHEN the supervisor looks THEN it is listed; after a dock it is not."""
+    """GIVEN a camera issued to the owner four days ago that never docked WHEN the supervisor looks THEN it is listed; after a dock it is not."""
     force = make_force(system)
+    assert isinstance(system.clock, FixedClock)
+    system.clock.current = NOW + timedelta(days=4)
     [team] = system.compliance.view(actor=force.actor("supervisor"), days=3)
     assert [(c.serial, c.last_docked_at) for c in team.silent_cameras] == [("WBX00001", None)]
     upload_bytes(system, b"docked today", camera="WBX00001", started_at=NOW - timedelta(hours=1))
     [team] = system.compliance.view(actor=force.actor("supervisor"), days=3)
     assert team.silent_cameras == []
+
+
+def test_a_camera_registered_lately_is_not_silent(system: Container) -> None:
+    """GIVEN a camera registered and issued to the owner today, never docked WHEN the supervisor looks for cameras silent 3 days THEN it is not listed; three days on, it is."""
+    force = make_force(system)
+    [team] = system.compliance.view(actor=force.actor("supervisor"), days=3)
+    assert team.silent_cameras == []
+    assert isinstance(system.clock, FixedClock)
+    system.clock.current = NOW + timedelta(days=3, minutes=1)
+    [team] = system.compliance.view(actor=force.actor("supervisor"), days=3)
+    assert [c.serial for c in team.silent_cameras] == ["WBX00001"]
 
 
 def test_reminder_notifies_the_officer_and_is_audited(system: Container) -> None:

@@ -206,7 +206,8 @@ def test_each_filter_on_its_own_finds_what_it_names(site: Site) -> None:
     """GIVEN the owner's recordings WHEN filtered one way at a time THEN each answer is exactly right."""
     cases = [
         ({"q": "elm"}, [site.elm_follow_up, site.elm]),
-        ({"evidential": "uncategorised", "to": "2026-10-01T08:03"}, site.patrols[2::-1]),
+        # typed times are the force's local time: 09:03 BST is 08:03 UTC, the third patrol's start
+        ({"evidential": "uncategorised", "to": "2026-10-01T09:03"}, site.patrols[2::-1]),
         ({"max_duration": "0:30"}, [site.elm_follow_up]),
         ({"box_south": "51.9", "box_west": "-1.1", "box_north": "52.1", "box_east": "-0.9"}, [site.elm]),
         ({"near": "52.0,-1.0,50"}, [site.elm]),  # the search's own name, as a saved search writes it
@@ -299,7 +300,7 @@ def test_nobody_sees_recordings_they_may_not(site: Site) -> None:
         assert Shown(named).rows == [] and not any(item_id in named for item_id in owners)
     for persona in ("auditor", "sysadmin", "trainer"):
         with site.client(persona) as outsider:
-            page = outsider.get("/")
+            page = outsider.get("/", params={"sort": "recorded"})  # bare, an administrator's "/" is /admin
             assert (page.status_code, Shown(page.text).rows) == (200, []), persona
     with site.client("supervisor") as supervisor:
         rows = Shown(supervisor.get("/", params={"q": "elm"}).text).rows

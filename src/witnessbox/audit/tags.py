@@ -9,6 +9,7 @@ class AuditTag(StrEnum):
     DEVICE_CAMERA_REGISTERED = "devices:camera:registered"
     DEVICE_DOCK_REGISTERED = "devices:dock:registered"
     DEVICE_DOCK_REVOKED = "devices:dock:revoked"
+    DEVICE_DOCK_TOKEN_ROTATED = "devices:dock:token_rotated"
     DEVICE_CAMERA_ASSIGNED = "devices:camera:assigned"
     DEVICE_CAMERA_RETURNED = "devices:camera:returned"
 

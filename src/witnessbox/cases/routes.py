@@ -164,7 +164,7 @@ def _case_page(
         "case": overview.case,
         "members": overview.members,
         "items": overview.items,
-        "timeline": timeline(overview.items),
+        "timeline": timeline(overview.items, request.app.state.local_time.zone),
         "may_manage": cases.may_manage(actor),
         "watch": WATCH_TOGETHER,
         "error": refused.reason if refused else None,

@@ -6,7 +6,7 @@ its position as a percentage of the case's span, which the page's script applies
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from witnessbox.cases.schemas import CaseItemOut
 
@@ -54,8 +54,8 @@ class Timeline:
     lanes: list[Lane]
 
 
-def timeline(items: Sequence[CaseItemOut]) -> Timeline | None:
-    """Lay the items out on one axis (None when there are none)."""
+def timeline(items: Sequence[CaseItemOut], zone: tzinfo = UTC) -> Timeline | None:
+    """Lay the items out on one axis (None when there are none); tick labels read in `zone`."""
     if not items:
         return None
     start = min(item.recorded_start for item in items)
@@ -75,7 +75,7 @@ def timeline(items: Sequence[CaseItemOut]) -> Timeline | None:
     return Timeline(
         start=start,
         end=end,
-        ticks=[Tick(at, percent(at), _label(at, step)) for at, step in _ticks(start, end)],
+        ticks=[Tick(at, percent(at), _label(at.astimezone(zone), step)) for at, step in _ticks(start, end)],
         lanes=[Lane(officer, camera, bars) for (officer, camera), bars in lanes.items()],
     )
 

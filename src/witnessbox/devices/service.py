@@ -14,7 +14,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import InvalidInput, NotFound
+from witnessbox.core.errors import Conflict, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, flush_unique
 from witnessbox.devices.models import Camera, CameraAssignment, Dock
@@ -234,3 +234,25 @@ def _clean(value: str, what: str) -> str:
         raise InvalidInput(f"{what} must be 1-64 characters without spaces or slashes")
     return value
 
+
+# --- dock credentials: rotation (administrators, devices pages and CLI) --------------------------
+
+
+def rotate_dock_token(devices: DeviceService, name: str, *, actor: Actor) -> str:
+    """Give a dock a new token and withdraw its old ones; return the new one (shown only this once).
+
+    A revoked dock stays revoked: a stolen dock is registered again under a new name, never revived.
+    """
+    require(actor, Permission.DEVICE_MANAGE)
+    with devices.db.transaction() as uow:
+        dock = uow.session.scalars(select(Dock).where(Dock.name == name)).first()
+        if dock is None:
+            raise NotFound(f"no dock {name}")
+        if dock.revoked_at is not None:
+            raise Conflict(f"dock {name} is revoked; register the dock again under a new name")
+        devices.tokens.revoke_dock(uow, dock.id)
+        token = devices.tokens.issue_dock_token(uow, dock.id, name)
+        devices.audit.record(
+            uow.session, AuditTag.DEVICE_DOCK_TOKEN_ROTATED, actor=actor, subject=Subject("dock", dock.id)
+        )
+    return token

@@ -36,7 +36,9 @@ class ItemOut(BaseModel):
     reason: str | None = Field(description="why an item is quarantined")
     camera: str | None
     officer: str | None
-    recorded_start: datetime
+    source: str | None = Field(description="handed-in footage: cctv, phone or other; null for a camera's")
+    description: str | None = Field(description="handed-in footage: the uploader's words about it")
+    recorded_start: datetime = Field(description="when recording started, UTC (ISO 8601)")
     recorded_end: datetime | None
     uploaded_at: datetime
     verified: bool = Field(description="the stored original was re-read and matched its SHA-256")
@@ -69,6 +71,8 @@ class ItemOut(BaseModel):
             reason=item.state_reason,
             camera=item.camera_serial,
             officer=item.officer,
+            source=handed_in_fact(item, "source"),
+            description=handed_in_fact(item, "description"),
             recorded_start=item.recorded_start,
             recorded_end=item.recorded_end,
             uploaded_at=item.uploaded_at,
@@ -87,6 +91,13 @@ class ItemOut(BaseModel):
             thumbnails=f"{url}/thumbnails" if "thumbnail_strip" in kinds else None,
             derivatives=[_derivative(d, url) for d in item.derivatives],
         )
+
+
+def handed_in_fact(item: Item, name: str) -> str | None:
+    """One fact the uploader declared about handed-in footage (source, description); None otherwise."""
+    handed = (item.camera_metadata or {}).get("handed_in")
+    value = handed.get(name) if isinstance(handed, dict) else None
+    return str(value) if value else None
 
 
 def _derivative(made: Derivative, url: str) -> DerivativeOut:

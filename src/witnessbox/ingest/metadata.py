@@ -75,7 +75,12 @@ def _decode(key: str, encoded: str) -> str:
 
 
 def declaration_from(pairs: dict[str, str]) -> Declaration:
-    """Check the required keys and shapes; InvalidInput says exactly what is wrong."""
+    """Check the required keys and shapes; InvalidInput says exactly what is wrong.
+
+    Handed-in footage (a `source` key) has no camera: it is listed under its source's label.
+    """
+    if pairs.get("source") and not pairs.get("camera"):
+        pairs = {**pairs, "camera": HANDED_IN_SOURCES.get(pairs["source"], pairs["source"])}
     missing = [key for key in REQUIRED_KEYS if not pairs.get(key)]
     if missing:
         raise InvalidInput(f"Upload-Metadata lacks required keys: {', '.join(missing)}")

@@ -9,7 +9,7 @@ one-click reminder.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import Team, TeamMember, User
@@ -22,6 +22,7 @@ from witnessbox.core.clock import Clock
 from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.db.session import Database
 from witnessbox.devices.models import Camera, CameraAssignment
+from witnessbox.devices.overview import silent_camera
 from witnessbox.evidence.models import Item
 
 
@@ -161,7 +162,7 @@ class ComplianceService:
             .where(
                 TeamMember.team_id == team_id,
                 CameraAssignment.ends_at.is_(None),
-                or_(Camera.last_docked_at.is_(None), Camera.last_docked_at < cutoff),
+                silent_camera(cutoff),  # a camera registered since the cutoff is not silent
             )
             .order_by(Camera.serial)
         )

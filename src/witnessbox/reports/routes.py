@@ -1,4 +1,4 @@
-"""The supervisor's compliance page and its reminder button."""
+"""The supervisor's compliance page and its reminder button; the administrator's system page."""
 
 from typing import Annotated
 
@@ -9,6 +9,7 @@ from starlette.responses import Response
 from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.core.actor import Actor
 from witnessbox.reports.compliance import ComplianceService
+from witnessbox.reports.system import SystemOverview
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 Caller = Annotated[Actor, Depends(current_actor)]
@@ -40,3 +41,18 @@ def remind(user_id: str, actor: Caller, compliance: Compliance, days: Annotated[
     """Send one officer a reminder to categorise their old recordings."""
     count = compliance.remind(user_id, actor=actor, days=days)
     return RedirectResponse(f"/compliance?days={days}&reminded={count}", status_code=303)
+
+
+system_overview = built_with("system", SystemOverview)
+
+
+@pages.get("/admin", response_class=HTMLResponse)
+def system_page(
+    request: Request,
+    actor: Caller,
+    system: Annotated[SystemOverview, Depends(system_overview)],
+    days: int = 7,
+) -> Response:
+    """The administrator's home: jobs, storage, the audit checkpoint, devices silent for `days`."""
+    context = {"actor": actor, "state": system.state(actor=actor, silent_days=days)}
+    return page_templates(request).TemplateResponse(request, "reports/system.html", context)

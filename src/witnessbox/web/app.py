@@ -4,13 +4,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from witnessbox import __version__
@@ -22,6 +25,7 @@ from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import NotAuthenticated, TemporaryFailure, TooManyAttempts, WitnessboxError
+from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.devices import routes as device_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
@@ -63,11 +67,14 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "annotations",
         "live",
         "incidents",
+        "fleet",
+        "system",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
     app.state.authenticator = WebAuthenticator(container.signin, container.tokens)
-    app.state.templates = _templates()
+    app.state.local_time = LocalTime(zone_named(container.settings.time_zone))
+    app.state.templates = _templates(app.state.local_time)
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
@@ -77,6 +84,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         case_routes.pages,
         ingest_routes.pages,
         device_routes.api,
+        device_routes.docks_api,
+        device_routes.pages,
         report_routes.pages,
         account_routes.router,
         sso_routes.router,
@@ -87,6 +96,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _form_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
 
@@ -107,12 +118,13 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
     return lifespan
 
 
-def _templates() -> Jinja2Templates:
-    folders = [PACKAGE / "web" / "templates"] + [
-        PACKAGE / name / "templates" for name in ("accounts", "cases", "evidence", "ingest", "reports")
-    ]
+def _templates(local_time: LocalTime) -> Jinja2Templates:
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports")
+    folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed
+    env.globals["time_zone"] = local_time.name
+    env.filters["local"] = local_time.format  # every time on a page: {{ moment|local }}, |local("time") ...
     return Jinja2Templates(env=env, context_processors=[_page_context])
 
 
@@ -130,8 +142,58 @@ def _page_context(request: Request) -> dict[str, object]:
     }
 
 
+# --- errors: pages get an HTML page with the reason and a way back; the API keeps JSON -----------------
+
+API_PREFIXES = ("/api/", "/files/")
+ERROR_TITLES = {
+    400: "The request could not be used",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not possible here",
+    409: "Not possible now",
+    413: "Too large",
+    422: "Please check what you entered",
+    429: "Too many attempts",
+    500: "Something went wrong",
+}
+
+
 def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
+    """A browser asking for a page (not the API, the file streams or the upload protocol)."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(API_PREFIXES)
+
+
+def _error_page(
+    request: Request, status: int, reason: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The error as a page: what happened, why, and links back (the previous page if it was ours)."""
+    context = {
+        "actor": _signed_in(request),
+        "status": status,
+        "title": ERROR_TITLES.get(status, "The request could not be completed"),
+        "reason": reason,
+        "back": _same_site_referer(request),
+        "request_id": getattr(request.state, "request_id", ""),
+    }
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
+
+
+def _signed_in(request: Request) -> Actor | None:
+    """Who is signed in, for the page's menu; nobody when that cannot be told (the error may be that)."""
+    try:
+        actor: Actor = request.app.state.authenticator.actor_for(request)
+    except Exception:  # noqa: BLE001 - an error page must render even when sign-in itself failed
+        return None
+    return actor
+
+
+def _same_site_referer(request: Request) -> str | None:
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or referer.path == request.url.path:
+        return None
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 async def _service_error(request: Request, error: WitnessboxError) -> Response:
@@ -144,10 +206,43 @@ async def _service_error(request: Request, error: WitnessboxError) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="witnessbox"'
     if isinstance(error, TooManyAttempts | TemporaryFailure):
         headers["Retry-After"] = str(error.retry_after_s)
+    if _wants_html(request):
+        return _error_page(request, error.status, error.reason, headers)
     return JSONResponse({"error": error.reason}, status_code=error.status, headers=headers)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method the path does not take)."""
+    assert isinstance(error, StarletteHTTPException)
+    if not _wants_html(request):
+        return await http_exception_handler(request, error)
+    reason = {
+        404: "There is no page at this address. It may have been mistyped, or the link is out of date.",
+        405: "This page cannot be used that way. Go back and use its buttons and links.",
+    }.get(error.status_code, str(error.detail))
+    return _error_page(request, error.status_code, reason, dict(error.headers or {}))
+
+
+async def _form_error(request: Request, error: Exception) -> Response:
+    """A form or address whose values do not fit: the page says which, the API keeps FastAPI's detail."""
+    assert isinstance(error, RequestValidationError)
+    if not _wants_html(request):
+        return await request_validation_exception_handler(request, error)
+    problems = "; ".join(_field_problem(problem) for problem in error.errors())
+    return _error_page(request, 422, f"Some values could not be used: {problems}.")
+
+
+def _field_problem(problem: dict[str, object]) -> str:
+    where = problem.get("loc") or ()
+    name = str(list(where)[-1]) if isinstance(where, (list, tuple)) and where else "a value"
+    return f"{name.replace('_', ' ')}: {str(problem.get('msg', 'not valid')).lower()}"
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     # Never show a stack trace to a client; the log has it, tied to the request id.
     log.exception("unexpected error in request %s", getattr(request.state, "request_id", "?"))
+    if _wants_html(request):
+        reason = "The system could not finish this. Nothing you did caused it; try again, and if it "
+        reason += "happens again give the support desk the reference below."
+        return _error_page(request, 500, reason)
     return JSONResponse({"error": "internal error", "request_id": request.state.request_id}, status_code=500)

@@ -8,7 +8,7 @@ all describe a search the same way.
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import built_with
+from witnessbox.accounts.roles import Role
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.core.urls import local_target
@@ -40,8 +41,9 @@ CLOCK = re.compile(r"(\d+):([0-5]?\d(?:\.\d+)?)")
 search_service = built_with("search", SearchService)
 
 
-def search_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The search's query-string names from the page's: blanks dropped, places joined, seconds."""
+def search_params(params: Mapping[str, str], zone: tzinfo = UTC) -> dict[str, str]:
+    """The search's query-string names from the page's: blanks dropped, places joined, seconds,
+    and a time typed without a zone read in the force's `zone`."""
     given = {name: value.strip() for name, value in params.items() if value.strip() and name not in PAGE_ONLY}
     for name, parts in PLACES.items():
         pieces = [given.pop(part, "") for part in parts]
@@ -52,10 +54,24 @@ def search_params(params: Mapping[str, str]) -> dict[str, str]:
     for name, word in DURATIONS.items():
         if name in given:
             given[name] = _seconds(given[name], word)
+    for name in ("from", "to"):
+        if name in given:
+            given[name] = _zoned(given[name], zone)
     return given
 
 
-def form_values(params: Mapping[str, str]) -> dict[str, str]:
+def _zoned(text: str, zone: tzinfo) -> str:
+    """A date and time without a zone (as a datetime-local field sends it) as a time in `zone`."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text  # the search says what is wrong with it
+    if moment.tzinfo is not None or "T" not in text:
+        return text
+    return moment.replace(tzinfo=zone).isoformat()
+
+
+def form_values(params: Mapping[str, str], zone: tzinfo = UTC) -> dict[str, str]:
     """What the form's fields show for a query string, in the page's names (a place split again)."""
     values = {name: value for name, value in params.items() if name not in PAGE_ONLY}
     for name, parts in PLACES.items():
@@ -64,7 +80,7 @@ def form_values(params: Mapping[str, str]) -> dict[str, str]:
             values.update(zip(parts, joined.split(","), strict=False))
     for name in ("from", "to"):
         if name in values:
-            values[name] = _local_time(values[name])
+            values[name] = _local_time(values[name], zone)
     for name in DURATIONS:
         if name in values:
             values[name] = _clock(values[name])
@@ -89,15 +105,20 @@ def _clock(seconds: str) -> str:
     return f"{int(value) // 60}:{int(value) % 60:02d}" if value.is_integer() and value >= 0 else seconds
 
 
-def _local_time(text: str) -> str:
-    """An ISO 8601 time as a datetime-local field shows it, in UTC; anything else as typed."""
+def _local_time(text: str, zone: tzinfo) -> str:
+    """An ISO 8601 time as a datetime-local field shows it, in the force's zone; else as typed."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return text
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+        moment = moment.astimezone(zone)
     return moment.strftime("%Y-%m-%dT%H:%M" if moment.second == 0 else "%Y-%m-%dT%H:%M:%S")
+
+
+def _zone(request: Request) -> tzinfo:
+    zone: tzinfo = request.app.state.local_time.zone
+    return zone
 
 
 def _cases(request: Request, actor: Actor) -> list[Any]:
@@ -120,14 +141,14 @@ def render(
     search = search_service(request)
     results, query = Page([], None), None
     try:
-        filters = Filters.from_query(search_params(params))
+        filters = Filters.from_query(search_params(params, _zone(request)))
         results = search.search(actor, filters, after=params.get("after") or None, limit=PAGE_SIZE)
         query = urlencode(filters.to_query())
     except (InvalidInput, NotFound) as bad:  # NotFound: a case the person does not work on
         error = error or bad.reason
     context = {
         "actor": actor,
-        "form": form_values(params),
+        "form": form_values(params, _zone(request)),
         "error": error,
         "saved_as": params.get("saved"),
         "results": results,
@@ -146,7 +167,13 @@ def render(
 
 @pages.get("/", response_class=HTMLResponse)
 def library(request: Request, actor: Caller) -> Response:
-    """Every recording the person may see that matches the filters, newest or best match first."""
+    """Every recording the person may see that matches the filters, newest or best match first.
+
+    A system administrator and nothing else sees no footage (only quarantined files, which a
+    search still lists): the bare address takes them to their home, the system's state.
+    """
+    if actor.roles == {Role.SYSTEM_ADMINISTRATOR} and not request.query_params:
+        return RedirectResponse("/admin", status_code=303)
     return render(request, actor, request.query_params)
 
 
@@ -157,7 +184,7 @@ def save_search(
     """Keep the search on the page under a name, then show it again."""
     params = dict(parse_qsl(query))
     try:
-        filters = Filters.from_query(search_params(params))
+        filters = Filters.from_query(search_params(params, _zone(request)))
         kept = search_service(request).save(actor, name, filters)
     except InvalidInput as bad:
         return render(request, actor, params, error=bad.reason)

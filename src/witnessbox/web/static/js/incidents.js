@@ -3,6 +3,8 @@
  * cameras, each with a checkbox; "Watch together" opens them in sync with this one.
  */
 
+import { localClock, localTime } from './localtime.js';
+
 const MAX_OTHERS = 3; // the multi-camera view shows four recordings at most
 
 const section = document.getElementById('incident');
@@ -44,7 +46,7 @@ function row(item, checked) {
   const box = Object.assign(document.createElement('input'), { type: 'checkbox', name: 'items', value: item.id, checked });
   const who = Object.assign(document.createElement('strong'), { textContent: item.camera || 'unknown camera' });
   const officer = document.createTextNode(` · ${item.officer || 'unknown officer'}`);
-  const when = Object.assign(document.createElement('span'), { textContent: `${utc(item.recorded_start)}–${utc(item.recorded_end)} UTC` });
+  const when = Object.assign(document.createElement('span'), { textContent: `${localClock(new Date(item.recorded_start))}–${localTime(item.recorded_end, 'time')}` });
   const near = Object.assign(document.createElement('span'), {
     className: 'near',
     textContent: item.distance_m === null ? 'through another camera' : `within ${Math.round(item.distance_m)} m`,
@@ -63,8 +65,4 @@ function limit(form) {
   const chosen = boxes.filter((b) => b.checked).length;
   boxes.forEach((b) => (b.disabled = !b.checked && chosen >= MAX_OTHERS));
   form.querySelector('#watch-together').disabled = chosen === 0;
-}
-
-function utc(iso) {
-  return new Date(iso).toISOString().slice(11, 19);
 }

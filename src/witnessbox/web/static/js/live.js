@@ -5,6 +5,8 @@
 // ({kind, item}); a page that handles one itself calls preventDefault() and the generic
 // fallbacks here (reloading the player, offering to show new rows) stand aside.
 
+import { localTime } from './localtime.js';
+
 const MOST_NOTICES = 4;
 const WORDS = {
   'item-created': (item) => [`New recording from ${source(item)}`, 'Show'],
@@ -18,7 +20,7 @@ function source(item) {
 }
 
 function when(item) {
-  return `${item.recorded_start.slice(0, 16).replace('T', ' ')} UTC`;
+  return localTime(item.recorded_start, 'minute');
 }
 
 function notify(kind, item) {

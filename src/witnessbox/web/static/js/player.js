@@ -1,6 +1,9 @@
 // The player page: controls, the thumbnail strip as a scrub bar, the real clock time,
 // camera and people's bookmarks and notes on a timeline, keyboard shortcuts.
 // Page data comes from <script type="application/json" id="player-data">; no inline code (CSP).
+// Clock times are in the force's zone (localtime.js), with its abbreviation and UTC offset.
+
+import { localClock, localDate, zoneLabel } from "./localtime.js";
 
 const data = JSON.parse(document.getElementById("player-data").textContent);
 const video = document.getElementById("player");
@@ -25,15 +28,22 @@ function offset(seconds) {
   return `${Math.floor(tenths / 600)}:${pad(((tenths % 600) / 10).toFixed(1), 4)}`;
 }
 
-/** The camera's clock at `seconds` into the recording: HH:MM:SS.s UTC. */
+function momentAt(seconds) {
+  return new Date(recordedStart + Math.round(seconds * 10) * 100);
+}
+
+/** The camera's clock at `seconds` into the recording, in the force's zone: HH:MM:SS.s. */
 function clock(seconds) {
-  const at = new Date(recordedStart + Math.round(seconds * 10) * 100);
-  const tenth = Math.floor(at.getUTCMilliseconds() / 100);
-  return `${pad(at.getUTCHours(), 2)}:${pad(at.getUTCMinutes(), 2)}:${pad(at.getUTCSeconds(), 2)}.${tenth}`;
+  return localClock(momentAt(seconds), true);
+}
+
+/** The clock with its zone: "14:03:22.4 GMT (UTC+00:00)". */
+function zonedClock(seconds) {
+  return `${clock(seconds)} ${zoneLabel(momentAt(seconds))}`;
 }
 
 function clockDate(seconds) {
-  return new Date(recordedStart + seconds * 1000).toISOString().slice(0, 10);
+  return localDate(momentAt(seconds));
 }
 
 // --- moving through the recording ----------------------------------------------------------
@@ -68,7 +78,7 @@ function changeRate(direction) {
 
 function showTime() {
   const now = video.currentTime;
-  $("clock").textContent = `${clock(now)} UTC`;
+  $("clock").textContent = zonedClock(now);
   $("clock").dateTime = new Date(recordedStart + now * 1000).toISOString();
   $("clock-date").textContent = clockDate(now);
   $("position").textContent = offset(now);
@@ -78,7 +88,7 @@ function showTime() {
   const share = length() ? now / length() : 0;
   $("head").style.left = `${share * 100}%`;
   $("scrub").setAttribute("aria-valuenow", now.toFixed(1));
-  $("scrub").setAttribute("aria-valuetext", `${clock(now)} UTC`);
+  $("scrub").setAttribute("aria-valuetext", zonedClock(now));
 }
 
 function showPlaying() {
@@ -147,7 +157,7 @@ function allMarks() {
 const KIND_NAMES = { camera: "Camera bookmark", bookmark: "Bookmark", note: "Note" };
 
 function markTitle(mark) {
-  return `${clock(mark.at_s)} UTC · ${KIND_NAMES[mark.kind]}: ${mark.text}` +
+  return `${zonedClock(mark.at_s)} · ${KIND_NAMES[mark.kind]}: ${mark.text}` +
     (mark.kind === "camera" ? "" : ` (${mark.author})`);
 }
 

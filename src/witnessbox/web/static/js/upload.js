@@ -6,6 +6,7 @@
 // holds; the upload's address is remembered per file, so choosing the same file again
 // after closing the page carries on where it stopped.
 
+import { utcFromLocal } from './localtime.js';
 import { Sha256 } from './sha256.js';
 
 const ENDPOINT = '/api/v1/uploads/';
@@ -172,7 +173,7 @@ function rememberKey(file, sha256) {
 function startedAt(file) {
   const typed = document.getElementById('started-at').value;
   if (!typed) return new Date(file.lastModified).toISOString().replace(/\.\d+Z$/, 'Z');
-  return `${typed.length === 16 ? `${typed}:00` : typed}Z`; // typed as UTC
+  return utcFromLocal(typed); // typed in the force's local time, sent in UTC
 }
 
 function declaration(file, sha256) {

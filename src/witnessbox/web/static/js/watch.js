@@ -1,5 +1,5 @@
 /**
- * The multi-camera view: one shared clock, in real UTC time, drives every recording.
+ * The multi-camera view: one shared clock, in real time (shown in the force's zone), drives every recording.
  *
  * Each video shows the moment (shared time − its recorded start). Play, pause, the
  * timeline, the jump buttons and the speed act on the clock; every animation frame
@@ -7,6 +7,8 @@
  * it a little faster or slower, large drift (or any seek) by seeking it, with the clock
  * held until every video in range can play on, so that one slow video never falls behind.
  */
+
+import { localClock, localTime } from './localtime.js';
 
 const NUDGE_FROM_S = 0.05; // below this, leave a video alone
 const SEEK_FROM_S = 0.25; // above this, seek instead of nudging
@@ -78,8 +80,8 @@ function controlsOf(view, clock) {
     dragging: false,
   };
   controls.timeline.max = (clock.last - clock.first).toFixed(2);
-  view.querySelector('#watch-first').textContent = utc(clock.first);
-  view.querySelector('#watch-last').textContent = utc(clock.last);
+  view.querySelector('#watch-first').textContent = zonedAt(clock.first);
+  view.querySelector('#watch-last').textContent = zonedAt(clock.last);
   return controls;
 }
 
@@ -122,7 +124,7 @@ function tick(view, tiles, clock, controls) {
   clock.setRunning(clock.playing && !waiting);
   view.dataset.clock = at.toFixed(3);
   view.dataset.running = String(clock.running);
-  controls.clock.textContent = utc(at);
+  controls.clock.textContent = clockAt(at);
   controls.play.textContent = clock.playing ? 'Pause' : 'Play';
   controls.play.setAttribute('aria-pressed', String(clock.playing));
   if (!controls.dragging) controls.timeline.value = (at - clock.first).toFixed(2);
@@ -180,7 +182,7 @@ function showPhase(tile, phase) {
   tile.figure.dataset.phase = phase;
   if (!tile.video) return;
   tile.phaseText.textContent =
-    phase === 'before' ? `Not yet recording: starts ${utc(tile.start)} UTC` : phase === 'after' ? `Ended ${utc(tile.end)} UTC` : '';
+    phase === 'before' ? `Not yet recording: starts ${zonedAt(tile.start)}` : phase === 'after' ? `Ended ${zonedAt(tile.end)}` : '';
 }
 
 /** Sound from one camera at a time (the first, until another is chosen); the others are muted. */
@@ -198,9 +200,14 @@ function setUpSolo(tiles) {
   choose(audible[0] ?? null);
 }
 
-/** HH:MM:SS of an epoch-seconds time, in UTC. */
-function utc(seconds) {
-  return new Date(seconds * 1000).toISOString().slice(11, 19);
+/** HH:MM:SS of an epoch-seconds time, in the force's zone. */
+function clockAt(seconds) {
+  return localClock(new Date(seconds * 1000));
+}
+
+/** The same with the zone: "14:03:22 GMT (UTC+00:00)". */
+function zonedAt(seconds) {
+  return localTime(new Date(seconds * 1000), 'time');
 }
 
 const root = document.getElementById('watch');
