@@ -248,7 +248,7 @@ def _register_devices(data_dir: Path) -> str:
                                     actor=SYSTEM)
         container.devices.register_camera(CAMERA, model="RS2-RX", actor=SYSTEM)
         container.devices.assign(CAMERA, OFFICER, actor=SYSTEM, starts_at=ISSUED)
-        _dock, token = container.devices.register_dock("bench-dock", actor=SYSTEM)
+        _dock, token = container.devices.register_dock("bench-dock", cameras=[CAMERA], actor=SYSTEM)
     finally:
         container.close()
     return token

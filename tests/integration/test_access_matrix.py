@@ -457,7 +457,7 @@ def _open_cases(world: World) -> None:
         evidence.authorise(item_id, Permission.ITEM_VIEW, actor=lead, reason="building the case file")
     cases.add_items(case.id, [world.item_id, world.restricted_item_id], actor=lead)
     complaint = cases.create("ACC-PSD-1", "Complaint about the arrest", actor=psd, kind=CaseKind.COMPLAINT)
-    evidence.authorise(world.restricted_item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint received")
+    evidence.authorise(world.restricted_item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint received about the arrest")
     cases.add_items(complaint.id, [world.restricted_item_id], actor=psd)
     assert evidence.get(world.restricted_item_id).restricted
 
@@ -471,7 +471,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         container = build(settings)
         force = make_force(container)
         _add_people(container)
-        dock_token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        dock_token = container.devices.register_dock("station-1", cameras=[CAMERA], actor=SYSTEM)[1]
         server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()
         world = World(server=server, container=container, force=force, dock_token=dock_token)

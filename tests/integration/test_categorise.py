@@ -87,6 +87,6 @@ def test_supervisor_categorises_team_recordings_investigator_without_case_cannot
     [item_id] = _items(container, 1)
     container.categorise.categorise([item_id], Categorisation(evidential=False), actor=force.actor("supervisor"))
     investigator = force.actor("investigator")
-    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=investigator, reason="occurrence 26/1")
+    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=investigator, reason="occurrence 26/1, the arrest")
     with pytest.raises(NotFound):
         container.categorise.categorise([item_id], Categorisation(evidential=True), actor=investigator)

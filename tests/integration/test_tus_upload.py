@@ -26,7 +26,7 @@ def _register(server: LiveServer, serial: str = "WBX00001") -> str:
     container = build(server.settings)
     try:
         make_force(container, camera=serial)
-        return container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        return container.devices.register_dock("station-1", cameras=[serial], actor=SYSTEM)[1]
     finally:
         container.close()
 

@@ -23,7 +23,7 @@ def _ready_item(server: LiveServer, tmp_path: Path, data: bytes | None = None) -
     try:
         if container.users.by_collar_number("1142") is None:
             make_force(container)
-        token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        token = container.devices.register_dock("station-1", cameras=["WBX00001"], actor=SYSTEM)[1]
     finally:
         container.close()
     clip = tiny_recording(tmp_path / "camera")

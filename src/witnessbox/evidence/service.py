@@ -184,13 +184,13 @@ class EvidenceService:
     def _with_reason(self, item: Item, permission: Permission, actor: Actor, reason: str) -> Access:
         now = self.clock.now()
         with self.db.transaction() as uow:
-            record_reason(uow.session, actor, item.id, reason, now)
+            given = record_reason(uow.session, actor, item.id, reason, now)
             self.audit.record(
                 uow.session,
                 AuditTag.EVIDENCE_ITEM_REASON_GIVEN,
                 actor=actor,
                 subject=Subject("item", item.id),
-                details={"reason": reason},
+                details={"reason": given.reason},
             )
             return decide(actor, permission, self._facts(uow.session, actor, item))
 
