@@ -66,6 +66,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.DEVICE_MANAGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.JOB_VIEW: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.ITEM_VIEW_QUARANTINE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
+    # the unattributed queue: metadata only, and the audited step that gives a recording its officer
+    Permission.ITEM_ATTRIBUTE: frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.CAMERA_SIGN_OUT: frozenset({Role.OFFICER, Role.SUPERVISOR}),
     Permission.ITEM_LIST: frozenset(Role),

@@ -270,7 +270,7 @@ def dock_serves(session: Session, dock_id: str, camera_id: str) -> bool:
     return found is not None
 
 
-def _open_at(camera_id: str, at: datetime) -> Select[tuple[CameraAssignment]]:
+def _open_at(camera_id: str, at: datetime) -> Select[CameraAssignment]:
     """The camera's assignments that cover the moment `at`."""
     return select(CameraAssignment).where(
         CameraAssignment.camera_id == camera_id,

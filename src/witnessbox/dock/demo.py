@@ -96,7 +96,9 @@ def _review(container: Container) -> None:
     container.categorise.categorise(first_two, INCIDENT, actor=supervisor)
     container.categorise.categorise([i.id for i in items[2:]], ROUTINE, actor=supervisor)
     case = container.cases.create("OP-KESTREL", "Disturbance outside the Bell Hotel", actor=investigator)
-    container.cases.add_items(case.id, first_two, actor=investigator, reason="Investigating the disturbance, 26/004512")
+    container.cases.add_items(
+        case.id, first_two, actor=investigator, reason="Investigating the disturbance, 26/004512"
+    )
     duration = _duration(container, first_two[0])
     if duration is not None:
         at_s = min(10.0, duration / 2)

@@ -24,6 +24,7 @@ from witnessbox.storage import BlobStore
 
 PAGE_SIZE = 50
 
+
 @dataclass(frozen=True)
 class ItemDraft:
     """Everything known about a recording when its upload completes."""
@@ -65,6 +66,15 @@ class BlobAccess:
     size: int
     media_type: str
     filename: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """The answer to a dock asking by hash: held, and verified (re-read and matched), nothing else."""
+
+    sha256: str
+    held: bool
+    verified: bool
 
 
 class EvidenceService:
@@ -152,6 +162,15 @@ class EvidenceService:
                     details={"sha256": item.sha256, "verified": item.verified_at is not None},
                 )
         return items
+
+    def held(self, sha256: str, *, actor: Actor) -> Held:
+        """Whether the server holds these bytes and has re-read them: the dock's question, nothing more."""
+        items = self.confirm(sha256, actor=actor)
+        return Held(
+            sha256=sha256.lower(),
+            held=bool(items),
+            verified=any(item.verified_at is not None for item in items),
+        )
 
     def authorise(
         self, item_id: str, permission: Permission, *, actor: Actor, reason: str | None = None
