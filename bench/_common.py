@@ -95,15 +95,8 @@ def recording(seconds: int) -> Path:
         return Path(done.read_text().strip())
     shutil.rmtree(folder, ignore_errors=True)
     status(f"simulating a {seconds} s 1080p recording (cached in {folder})")
-    spec = RecordingSpec(
-        started_at=STARTED,
-        seconds=seconds,
-        width=WIDTH,
-        height=HEIGHT,
-        fps=FPS,
-        video_bitrate=VIDEO_BITRATE,
-        unique_seconds=UNIQUE_S,
-    )
+    spec = RecordingSpec(started_at=STARTED, seconds=seconds, width=WIDTH, height=HEIGHT, fps=FPS,
+                         video_bitrate=VIDEO_BITRATE, unique_seconds=UNIQUE_S)
     path = write_recording(folder, CameraSpec(CAMERA), spec)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -250,15 +243,9 @@ def _register_devices(data_dir: Path) -> str:
 
     container = build(load_settings(data_dir=data_dir, **_urls(data_dir)))
     try:
-        container.users.create_user(
-            NewUser(
-                collar_number=OFFICER,
-                name=OFFICER_NAME,
-                roles=frozenset({Role.OFFICER}),
-                password=OFFICER_PASSWORD,
-            ),
-            actor=SYSTEM,
-        )
+        container.users.create_user(NewUser(collar_number=OFFICER, name=OFFICER_NAME,
+                                            roles=frozenset({Role.OFFICER}), password=OFFICER_PASSWORD),
+                                    actor=SYSTEM)
         container.devices.register_camera(CAMERA, model="RS2-RX", actor=SYSTEM)
         container.devices.assign(CAMERA, OFFICER, actor=SYSTEM, starts_at=ISSUED)
         _dock, token = container.devices.register_dock("bench-dock", cameras=[CAMERA], actor=SYSTEM)
@@ -279,21 +266,13 @@ def witnessbox_server(workers: int = 2, grace_s: float = 10.0) -> Iterator[Serve
         port = free_port()
         env = clean_env()
         env.update({f"WITNESSBOX_{k.upper()}": v for k, v in _urls(data_dir).items()})
-        env.update(
-            {
-                "WITNESSBOX_DATA_DIR": str(data_dir),
-                "WITNESSBOX_ADMIN_PASSWORD": ADMIN_PASSWORD,
-                "WITNESSBOX_WORKERS": str(workers),
-            }
-        )
+        env.update({"WITNESSBOX_DATA_DIR": str(data_dir), "WITNESSBOX_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                    "WITNESSBOX_WORKERS": str(workers)})
         log = data_dir / "server.log"
         with log.open("ab") as sink:
             process = subprocess.Popen(
                 [sys.executable, "-m", "witnessbox", "serve", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                cwd=data_dir,
+                env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=data_dir,
             )
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
@@ -315,9 +294,7 @@ def bare_server(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]
     with log.open("ab") as sink:
         process = subprocess.Popen(
             [sys.executable, str(BENCH / "_bare_upload.py"), "--port", str(port), "--dir", str(directory)],
-            env=clean_env(),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            env=clean_env(), stdout=sink, stderr=subprocess.STDOUT,
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
@@ -328,12 +305,8 @@ def bare_server(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]
 
 def session_cookie(base_url: str) -> str:
     """Sign in once as the camera's officer (POST /login) and return the `wbx_session` cookie value."""
-    response = httpx.post(
-        f"{base_url}/login",
-        data={"username": OFFICER, "password": OFFICER_PASSWORD},
-        timeout=30,
-        follow_redirects=False,
-    )
+    response = httpx.post(f"{base_url}/login", data={"username": OFFICER, "password": OFFICER_PASSWORD},
+                          timeout=30, follow_redirects=False)
     cookie = response.cookies.get("wbx_session")
     if response.status_code != 303 or not cookie:
         raise RuntimeError(f"login failed: {response.status_code} {response.text[:200]}")
@@ -354,19 +327,14 @@ class UploadResult:
     item_id: str | None
 
 
-def tus_upload(
-    creation_url: str, path: Path, sha256: str, chunk_size: int, headers: dict[str, str] | None = None
-) -> UploadResult:
+def tus_upload(creation_url: str, path: Path, sha256: str, chunk_size: int,
+               headers: dict[str, str] | None = None) -> UploadResult:
     """Upload with tuspy as documented (`TusClient(...).uploader(...).upload()`)."""
     from tusclient.client import TusClient
 
     client = TusClient(creation_url, headers=headers or {})
-    metadata = {
-        "filename": path.name,
-        "sha256": sha256,
-        "camera": CAMERA,
-        "started_at": STARTED.isoformat().replace("+00:00", "Z"),
-    }
+    metadata = {"filename": path.name, "sha256": sha256, "camera": CAMERA,
+                "started_at": STARTED.isoformat().replace("+00:00", "Z")}
     uploader = client.uploader(str(path), chunk_size=chunk_size, metadata=metadata, retries=0)
     start = time.perf_counter()
     uploader.upload()
@@ -440,25 +408,21 @@ def poll(check: Callable[[], Any], timeout_s: float, interval_s: float = 0.05) -
 
 def wait_verified(client: httpx.Client, sha256: str, timeout_s: float) -> tuple[dict[str, Any], float]:
     """Poll `GET /api/v1/held/{sha256}` (as the dock does) until `verified: true`."""
-
     def check() -> dict[str, Any] | None:
         answer: dict[str, Any] = client.get(f"/api/v1/held/{sha256}").raise_for_status().json()
         return answer if answer["verified"] else None
-
     found, at = poll(check, timeout_s)
     return dict(found), at
 
 
 def wait_ready(client: httpx.Client, item_id: str, timeout_s: float) -> tuple[dict[str, Any], float]:
     """Poll the officer's item list (read-only, not audited) until the item is ready with a proxy."""
-
     def check() -> dict[str, Any] | None:
         items = client.get("/api/v1/items", params={"limit": 20}).raise_for_status().json()
         item = next((i for i in items if i["id"] == item_id), None)
         if item and item["state"] == "quarantined":
             raise RuntimeError(f"item quarantined: {item['reason']}")
         return item if item and item["state"] == "ready" and item["proxy"] else None
-
     found, at = poll(check, timeout_s)
     return dict(found), at
 
@@ -487,10 +451,8 @@ def pipeline_times(data_dir: Path, item_id: str) -> PipelineTimes:
         with Session(engine) as session:
             job = session.scalars(select(JobRecord).where(JobRecord.subject_id == item_id)).one()
             item = session.get(Item, item_id)
-            made = {
-                d.kind: d.created_at
-                for d in session.scalars(select(Derivative).where(Derivative.item_id == item_id))
-            }
+            made = {d.kind: d.created_at for d in session.scalars(
+                select(Derivative).where(Derivative.item_id == item_id))}
     finally:
         engine.dispose()
     assert item is not None and item.verified_at and job.started_at and job.finished_at
@@ -498,14 +460,8 @@ def pipeline_times(data_dir: Path, item_id: str) -> PipelineTimes:
 
     def gap(a: datetime, b: datetime) -> float:
         return (b - a).total_seconds()
-
-    return PipelineTimes(
-        gap(job.created_at, job.started_at),
-        gap(job.started_at, item.verified_at),
-        gap(item.verified_at, thumbs),
-        gap(thumbs, proxy),
-        gap(proxy, job.finished_at),
-    )
+    return PipelineTimes(gap(job.created_at, job.started_at), gap(job.started_at, item.verified_at),
+                         gap(item.verified_at, thumbs), gap(thumbs, proxy), gap(proxy, job.finished_at))
 
 
 def fmt(value: float, digits: int = 1) -> str:

@@ -101,7 +101,9 @@ class LiveFeed:
     def _visible(self, session: Session, actor: Actor, ids: set[str]) -> dict[str, Item]:
         if not ids:
             return {}
-        query = select(Item).where(Item.id.in_(sorted(ids)), visible_to(actor, self.clock.now()))
+        query = select(Item).where(
+            Item.id.in_(sorted(ids)), visible_to(actor, self.clock.now())
+        )
         return {item.id: item for item in session.scalars(query)}
 
     def _shares_to(self, session: Session, actor: Actor, entries: list[AuditEvent]) -> set[str]:

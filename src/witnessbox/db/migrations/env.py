@@ -21,11 +21,8 @@ def _include_object(obj: object, name: str | None, kind: str, reflected: bool, c
     if kind == "table" and name and name.startswith(FULL_TEXT_TABLE_PREFIX):
         return False
     table = getattr(getattr(obj, "table", None), "name", None)
-    return not (
-        kind in ("column", "index")
-        and reflected
-        and (table, name) in (FULL_TEXT_COLUMN, ("item_text", "ix_item_text_document"))
-    )
+    return not (kind in ("column", "index") and reflected and (table, name) in (
+        FULL_TEXT_COLUMN, ("item_text", "ix_item_text_document")))
 
 
 def _engine() -> Engine:
