@@ -248,7 +248,7 @@ def _register_devices(data_dir: Path) -> str:
                                     actor=SYSTEM)
         container.devices.register_camera(CAMERA, model="RS2-RX", actor=SYSTEM)
         container.devices.assign(CAMERA, OFFICER, actor=SYSTEM, starts_at=ISSUED)
-        _dock, token = container.devices.register_dock("bench-dock", actor=SYSTEM)
+        _dock, token = container.devices.register_dock("bench-dock", cameras=[CAMERA], actor=SYSTEM)
     finally:
         container.close()
     return token
@@ -407,10 +407,10 @@ def poll(check: Callable[[], Any], timeout_s: float, interval_s: float = 0.05) -
 
 
 def wait_verified(client: httpx.Client, sha256: str, timeout_s: float) -> tuple[dict[str, Any], float]:
-    """Poll `GET /api/v1/items?sha256=` (as the dock does) until `verified: true`."""
+    """Poll `GET /api/v1/held/{sha256}` (as the dock does) until `verified: true`."""
     def check() -> dict[str, Any] | None:
-        items = client.get("/api/v1/items", params={"sha256": sha256}).raise_for_status().json()
-        return next((i for i in items if i["sha256"] == sha256 and i["verified"]), None)
+        answer: dict[str, Any] = client.get(f"/api/v1/held/{sha256}").raise_for_status().json()
+        return answer if answer["verified"] else None
     found, at = poll(check, timeout_s)
     return dict(found), at
 

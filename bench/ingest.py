@@ -8,7 +8,7 @@ Measures, on one simulated 1080p recording of about --size-gb GiB (cached in ben
 * a real `witnessbox serve` (2 job workers) taking the file from the real tuspy
   client with 64 MiB and 256 MiB chunks: end-to-end MB/s from the first request
   to the last PATCH's answer (durable, whole-file SHA-256 checked, item created),
-  and to `GET /api/v1/items?sha256=` saying `verified: true` (stored copy re-read),
+  and to `GET /api/v1/held/{sha256}` saying `verified: true` (stored copy re-read),
   each as a ratio to the bound (target >= 0.5);
 * the server's peak RSS during the upload (VmRSS every 50 ms; target < 300 MB
   whatever the size) and its VmHWM over the whole run;
@@ -202,7 +202,7 @@ def report(name: str, size: int, source_s: float, rounds: list[Round], proxies: 
     console.print(bounds)
 
     table = Table(title="tus upload with tuspy: first request -> last PATCH answered (durable, hash checked, "
-                        "item created); -> GET ?sha256= says verified: true.  x bound = MB/s / that round's "
+                        "item created); -> /held says verified: true.  x bound = MB/s / that round's "
                         "bound, median", title_justify="left")
     for column in ("endpoint", "chunk", "upload MB/s median", "best", "per round", "x bound",
                    "verified MB/s median", "best", "x bound", "RSS idle MB", "RSS peak MB", "VmHWM MB"):

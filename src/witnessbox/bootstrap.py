@@ -31,6 +31,7 @@ from witnessbox.evidence.live import LiveFeed
 from witnessbox.evidence.proposals import IncidentFinder
 from witnessbox.evidence.search import SearchService
 from witnessbox.evidence.service import EvidenceService
+from witnessbox.evidence.unattributed import UnattributedService
 from witnessbox.ingest.jobs import register_ingest_jobs
 from witnessbox.ingest.pipeline import Pipeline
 from witnessbox.ingest.service import IngestService, UploadLimits
@@ -69,6 +70,7 @@ class Container:
     huey: Huey
     search: SearchService
     annotations: AnnotationService
+    unattributed: UnattributedService
     live: LiveFeed
     incidents: IncidentFinder
     fleet: DeviceOverview  # read-only views of cameras and docks for administrators
@@ -129,6 +131,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         cases=cases,
         search=SearchService(db, clock, case_scope=cases.item_ids_query, audit=audit),
         annotations=AnnotationService(db, audit, clock, evidence),
+        unattributed=UnattributedService(db, audit, clock),
         live=LiveFeed(db, clock),
         incidents=IncidentFinder(
             db, clock, evidence, Rule(settings.incident_distance_m, settings.incident_time_window_s)

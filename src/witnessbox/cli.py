@@ -118,6 +118,10 @@ def simulate(
         typer.Option(help="encode only this many seconds, repeat them to the length (fast, for benchmarks)"),
     ] = None,
     seed: int = 0,
+    serial: Annotated[
+        list[str] | None,
+        typer.Option("--serial", help="serial of a camera to simulate; repeat (default WBX00001...)"),
+    ] = None,
 ) -> None:
     """Write realistic camera output (H.264/AAC MP4 plus the camera's metadata file)."""
     from rich.progress import Progress
@@ -125,10 +129,12 @@ def simulate(
     from witnessbox.media.simulate import write_camera_folders
 
     with Progress(console=console) as progress:
-        task = progress.add_task("recordings", total=cameras_ * recordings)
+        count = len(serial) if serial else cameras_
+        task = progress.add_task("recordings", total=count * recordings)
         paths = write_camera_folders(
             out,
-            cameras=cameras_,
+            cameras=count,
+            serials=serial or None,
             minutes=minutes,
             recordings_per_camera=recordings,
             width=width,
@@ -142,16 +148,32 @@ def simulate(
     console.print(f"wrote {len(paths)} recordings under {out}")
 
 
+Since = Annotated[
+    datetime | None,
+    typer.Option(
+        "--since",
+        "--from",
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+        help="start of the issue, ISO 8601 with its offset, e.g. 2026-12-01T07:00:00+00:00 [default: now]",
+    ),
+]
+
+
 @cameras.command("add")
 def cameras_add(
     serial: str,
     model: Annotated[str, typer.Option(help="camera model")] = "",
     officer: Annotated[str | None, typer.Option(help="collar number of its officer")] = None,
+    pool: Annotated[str | None, typer.Option(help="station whose pool the camera is in")] = None,
+    since: Since = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Register a camera by serial number."""
+    """Register a camera by serial number (issued to --officer, or in a station's --pool)."""
     camera = _run(
-        lambda c: c.devices.register_camera(serial, model=model, officer=officer, actor=operator()), data_dir
+        lambda c: c.devices.register_camera(
+            serial, model=model, officer=officer, pool=pool, since=since, actor=operator()
+        ),
+        data_dir,
     )
     console.print(f"camera {camera.serial} registered")
 
@@ -177,11 +199,22 @@ def cameras_assign(
     serial: str,
     officer: Annotated[str, typer.Argument(help="collar number")],
     pool: Annotated[bool, typer.Option(help="a pool sign-out rather than a personal issue")] = False,
+    since: Since = None,
+    end_current: Annotated[
+        bool, typer.Option(help="end the assignment of whoever holds the camera now (a reissue)")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Issue a camera to an officer from now on (uploads are attributed to them)."""
+    """Issue a camera to an officer from --since (default now); its recordings are attributed to them."""
     _run(
-        lambda c: c.devices.assign(serial, officer, kind="pool" if pool else "personal", actor=operator()),
+        lambda c: c.devices.assign(
+            serial,
+            officer,
+            kind="pool" if pool else "personal",
+            starts_at=since,
+            end_current=end_current,
+            actor=operator(),
+        ),
         data_dir,
     )
     console.print(f"camera {serial} is now with {officer}")
@@ -281,11 +314,30 @@ def teams_add(name: str, station: str = "", data_dir: DataDir = None) -> None:
 
 
 @docks.command("add")
-def docks_add(name: str, data_dir: DataDir = None) -> None:
-    """Register a dock and print its token (shown only this once)."""
-    dock_, token = _run(lambda c: c.devices.register_dock(name, actor=operator()), data_dir)
+def docks_add(
+    name: str,
+    camera: Annotated[
+        list[str] | None, typer.Option("--camera", help="serial of a camera it docks; repeat")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Register a dock for its cameras and print its token (shown only this once)."""
+    dock_, token = _run(
+        lambda c: c.devices.register_dock(name, cameras=camera or (), actor=operator()), data_dir
+    )
     console.print(f"dock {dock_.name} registered; its token (store it now, it is not shown again):")
     print(token)
+
+
+@docks.command("cameras")
+def docks_cameras(
+    name: str,
+    serials: Annotated[list[str], typer.Argument(help="serials of the cameras it docks")],
+    data_dir: DataDir = None,
+) -> None:
+    """Register a dock for more cameras: only then are its uploads of them those cameras' recordings."""
+    _run(lambda c: c.devices.add_dock_cameras(name, serials, actor=operator()), data_dir)
+    console.print(f"dock {name} docks {', '.join(serials)}")
 
 
 @docks.command("list")

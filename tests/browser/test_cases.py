@@ -43,7 +43,7 @@ def _recordings(server: LiveServer, tmp_path: Path) -> list[str]:
     container = build(server.settings)
     try:
         force = make_force(container, camera=SERIAL)
-        _dock, token = container.devices.register_dock("browser-test", actor=SYSTEM)
+        _dock, token = container.devices.register_dock("browser-test", cameras=[SERIAL], actor=SYSTEM)
     finally:
         container.close()
     tiny_recording(tmp_path / "cameras" / SERIAL, serial=SERIAL, seconds=3)

@@ -32,7 +32,7 @@ def _dock_token(server: LiveServer) -> str:
         make_force(container, camera=None)
         container.devices.register_camera(SERIAL, actor=SYSTEM)
         container.devices.assign(SERIAL, OWNER, actor=SYSTEM, starts_at=STARTED - timedelta(days=1))
-        return container.devices.register_dock("live-test", actor=SYSTEM)[1]
+        return container.devices.register_dock("live-test", cameras=[SERIAL], actor=SYSTEM)[1]
     finally:
         container.close()
 

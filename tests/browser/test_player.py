@@ -43,7 +43,7 @@ def _dock_one_clip(server: LiveServer, tmp_path: Path) -> str:
         # Issued from before the clip was recorded, whatever today's date: uploads are attributed
         # to whoever held the camera when the recording started.
         container.devices.assign(SERIAL, OWNER, actor=SYSTEM, starts_at=STARTED - timedelta(days=1))
-        _dock, token = container.devices.register_dock("browser-test", actor=SYSTEM)
+        _dock, token = container.devices.register_dock("browser-test", cameras=[SERIAL], actor=SYSTEM)
     finally:
         container.close()
     tiny_recording(tmp_path / "cameras" / SERIAL, serial=SERIAL, seconds=CLIP_SECONDS)

@@ -49,7 +49,7 @@ class Library:
 
 def _dock_clip(server: LiveServer, container: Container, folder: Path) -> str:
     """Upload one real clip with the dock agent; its item id once processed."""
-    _dock, token = container.devices.register_dock("search-test", actor=SYSTEM)
+    _dock, token = container.devices.register_dock("search-test", cameras=[SERIAL], actor=SYSTEM)
     sha256 = sha256_file(tiny_recording(folder / "cameras" / SERIAL, serial=SERIAL, seconds=2.0))
     outcomes = DockAgent(server.url, token, state_dir=folder / "state").upload_all(
         find_recordings([folder / "cameras"])

@@ -41,7 +41,7 @@ def _dock_the_scene(server: LiveServer, folder: Path) -> list[str]:
             container.devices.assign(
                 serial, PERSONAS[persona][0], actor=SYSTEM, starts_at=STARTED - timedelta(days=1)
             )
-        _dock, token = container.devices.register_dock("browser-test", actor=SYSTEM)
+        _dock, token = container.devices.register_dock("browser-test", cameras=[c[0] for c in CAMERAS], actor=SYSTEM)
     finally:
         container.close()
     for index, (serial, _persona, offset) in enumerate(CAMERAS):

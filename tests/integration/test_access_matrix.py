@@ -46,7 +46,7 @@ from witnessbox.web.app import create_app
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_CONTENT = "application/offset+octet-stream"
-CAMERA, POOL_CAMERA = "WBX00001", "POOL0001"
+CAMERA, POOL_CAMERA, SPARE_CAMERA = "WBX00001", "POOL0001", "WBX00099"
 LEAD = ("5199", "Jo Lead")  # the investigator who runs the case (not a persona: personas test outsiders)
 RECIPIENT = ("7999", "Val Recipient")  # whom every share in this module goes to, so shares change no persona
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,6 +60,8 @@ EVERYONE = frozenset(PERSONA_NAMES)
 PEOPLE = EVERYONE - {"anonymous", "dock"}  # signed-in people; a dock is a device, not a person
 # Close access to the item: its officer, the supervisor of its team, a member of its case.
 ITEM_READERS = frozenset({"owner", "supervisor", "case_member"})
+# The footage's own circle, who alone describe it and share it on: its officer, their team's supervisor.
+HOLDERS = frozenset({"owner", "supervisor"})
 # Wider access once a reason is recorded: investigators (unrestricted items), professional standards.
 WITH_A_REASON = frozenset({"investigator", "psd"})
 UPLOADERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger", "investigator",
@@ -67,6 +69,7 @@ UPLOADERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "s
 CAMERA_USERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger"})
 CASE_OPENERS = frozenset({"investigator", "psd"})  # Permission.CASE_CREATE
 CASE_READERS = frozenset({"case_member", "psd"})  # members; professional standards see every case
+ATTRIBUTERS = frozenset({"supervisor", "other_supervisor", "sysadmin"})  # Permission.ITEM_ATTRIBUTE
 
 
 @dataclass(frozen=True)
@@ -157,25 +160,26 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/uploads/{upload_id}"): Row(
         frozenset({"dock"}), lambda w, _p: Send(path={"upload_id": w.new_dock_upload()}, headers=TUS)),
     # items
-    ("GET", "/api/v1/items"): Row(PEOPLE | {"dock"}),  # a filtered list (contents: see below); docks confirm here
+    ("GET", "/api/v1/items"): Row(PEOPLE),  # a filtered list (contents: see below); docks ask /api/v1/held
     ("GET", "/api/v1/items/{item_id}"): Row(ITEM_READERS),
     ("GET", "/api/v1/items/{item_id}/original"): Row(ITEM_READERS),
     ("GET", "/api/v1/items/{item_id}/proxy"): Row(ITEM_READERS),
     ("GET", "/api/v1/items/{item_id}/thumbnails"): Row(ITEM_READERS),
     ("GET", "/"): Row(PEOPLE),
     ("GET", "/items/{item_id}"): Row(ITEM_READERS),  # investigators and PSD get the reason form (403)
-    # categorising describes footage: close access, or professional standards; a reason is not enough
-    ("PATCH", "/api/v1/items/{item_id}"): Row(ITEM_READERS | {"psd"}, _json({"title": "Matrix check"})),
+    # categorising describes footage: its own circle, or professional standards; a case or a reason is
+    # read-only (decision 0013)
+    ("PATCH", "/api/v1/items/{item_id}"): Row(HOLDERS | {"psd"}, _json({"title": "Matrix check"})),
     ("POST", "/api/v1/items/categorise"): Row(
-        ITEM_READERS | {"psd"}, lambda w, _p: Send(json={"item_ids": [w.item_id], "title": "Matrix check"})),
+        HOLDERS | {"psd"}, lambda w, _p: Send(json={"item_ids": [w.item_id], "title": "Matrix check"})),
     ("POST", "/items/categorise"): Row(
-        ITEM_READERS | {"psd"}, lambda w, _p: Send(data={"item_ids": w.item_id, "title": "Matrix check", "back": "/"})),
+        HOLDERS | {"psd"}, lambda w, _p: Send(data={"item_ids": w.item_id, "title": "Matrix check", "back": "/"})),
     ("POST", "/items/{item_id}/reason"): Row(
         ITEM_READERS | WITH_A_REASON, _form(reason="checking the access matrix"), order=9),
-    # sharing (always with RECIPIENT, who is no persona)
-    ("POST", "/api/v1/items/{item_id}/shares"): Row(ITEM_READERS, _json({"collar_number": RECIPIENT[0]})),
+    # sharing (always with RECIPIENT, who is no persona): only the footage's own circle shares it on
+    ("POST", "/api/v1/items/{item_id}/shares"): Row(HOLDERS, _json({"collar_number": RECIPIENT[0]})),
     ("GET", "/api/v1/items/{item_id}/shares"): Row(ITEM_READERS),
-    ("POST", "/items/{item_id}/share"): Row(ITEM_READERS, _form(recipient=RECIPIENT[0], kind="person")),
+    ("POST", "/items/{item_id}/share"): Row(HOLDERS, _form(recipient=RECIPIENT[0], kind="person")),
     # the person who shared, or an administrator (SharingService.revoke: access management, not footage)
     ("DELETE", "/api/v1/shares/{share_id}"): Row(
         OWNER_OR_ADMIN, lambda w, _p: Send(path={"share_id": w.new_share()})),
@@ -270,6 +274,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
         frozenset({"supervisor"}), lambda w, _p: Send(path={"user_id": w.force.ids["owner"]}, data={"days": "0"})),
     ("GET", "/admin/teams"): Row(ADMIN),
     ("POST", "/admin/teams"): Row(ADMIN, lambda _w, _p: Send(data={"name": _unique("Team ")})),
+    # --- attribution (issue 8: points 4 and 10) ---------------------------------------------------
+    # a dock asks by hash and learns held / verified only; people get the same answer for what they may see
+    ("GET", "/api/v1/held/{sha256}"): Row(PEOPLE | {"dock"}),
+    # the unattributed queue: records only, for supervisors and administrators; each attribution call
+    # gives a fresh unattributed recording to RECIPIENT (no persona), so no persona's view changes
+    ("GET", "/api/v1/unattributed"): Row(ATTRIBUTERS),
+    ("GET", "/unattributed"): Row(ATTRIBUTERS),
+    ("POST", "/api/v1/unattributed/{item_id}/attribution"): Row(ATTRIBUTERS, lambda w, _p: Send(
+        path={"item_id": w.new_unattributed()}, json={"collar_number": RECIPIENT[0]})),
+    ("POST", "/unattributed/{item_id}/attribute"): Row(ATTRIBUTERS, lambda w, _p: Send(
+        path={"item_id": w.new_unattributed()}, data={"collar_number": RECIPIENT[0]})),
 }
 # --- devices for administrators and the system page (issue 8, points 11-12) -----------------------
 
@@ -368,7 +383,8 @@ class World:
         recipient = self.container.users.by_collar_number(RECIPIENT[0])
         assert recipient is not None
         return {"item_id": self.item_id, "upload_id": self.upload_id, "case_id": self.case_id,
-                "share_id": self.share_id, "serial": POOL_CAMERA, "user_id": recipient.id}
+                "share_id": self.share_id, "serial": POOL_CAMERA, "user_id": recipient.id,
+                "sha256": self.item_sha256}
 
     def new_owner_session(self) -> str:
         """The id of a fresh browser session of the owner's (not the one the owner's client uses)."""
@@ -411,6 +427,16 @@ class World:
         """The id of a fresh saved search of the owner's."""
         return self.container.search.save(self.actor("owner"), _unique("Matrix "), Filters()).id
 
+    def new_unattributed(self) -> str:
+        """A fresh recording of the camera nobody holds (docked, no officer): it waits in the queue."""
+        [spare] = [c for c in self.container.devices.list_cameras() if c.serial == SPARE_CAMERA]
+        now = datetime.now(UTC)
+        draft = ItemDraft(sha256=secrets.token_hex(32), size=1, filename="nobodys.mp4", camera_id=spare.id,
+                          camera_serial=SPARE_CAMERA, dock_id=None, officer_id=None, officer=None, team_id=None,
+                          recorded_start=now, upload_started_at=now)
+        with self.container.db.transaction() as uow:
+            return self.container.evidence.create_item(uow.session, draft, actor=SYSTEM).id
+
     def add_item(self, name: str) -> tuple[str, str]:
         """An item record of the owner's (no bytes: enough for the record routes), ready."""
         owner = self.actor("owner")
@@ -445,6 +471,7 @@ def _add_people(container: Container) -> None:
     container.devices.assign(CAMERA, PERSONAS["owner"][0], actor=SYSTEM,
                              starts_at=datetime(2020, 1, 1, tzinfo=UTC))
     container.devices.register_camera(POOL_CAMERA, pool="Central", actor=SYSTEM)
+    container.devices.register_camera(SPARE_CAMERA, actor=SYSTEM)  # registered, issued to nobody
 
 
 def _upload_ready_item(world: World, folder: Path) -> None:
@@ -477,7 +504,7 @@ def _open_cases(world: World) -> None:
         evidence.authorise(item_id, Permission.ITEM_VIEW, actor=lead, reason="building the case file")
     cases.add_items(case.id, [world.item_id, world.restricted_item_id], actor=lead)
     complaint = cases.create("ACC-PSD-1", "Complaint about the arrest", actor=psd, kind=CaseKind.COMPLAINT)
-    evidence.authorise(world.restricted_item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint received")
+    evidence.authorise(world.restricted_item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint received about the arrest")
     cases.add_items(complaint.id, [world.restricted_item_id], actor=psd)
     assert evidence.get(world.restricted_item_id).restricted
 
@@ -491,7 +518,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         container = build(settings)
         force = make_force(container)
         _add_people(container)
-        dock_token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        dock_token = container.devices.register_dock("station-1", cameras=[CAMERA], actor=SYSTEM)[1]
         server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()
         world = World(server=server, container=container, force=force, dock_token=dock_token)
@@ -620,19 +647,39 @@ def _listed(world: World, persona: str, **params: str) -> set[str]:
 
 def test_lists_show_the_item_exactly_to_those_who_may_see_it(world: World) -> None:
     """GIVEN the owner's item WHEN each persona lists items (API and library page) THEN it is listed exactly for those the rules let see it."""
-    for persona in sorted(EVERYONE - {"anonymous"}):
+    for persona in sorted(PEOPLE):
         expected = persona in SEES_THE_ITEM
         assert (world.item_id in _listed(world, persona)) is expected, persona
-        if persona != "dock":
-            page = world.clients[persona].get("/", headers={"Accept": "text/html"})
-            assert (world.item_id in page.text) is expected, persona
+        page = world.clients[persona].get("/", headers={"Accept": "text/html"})
+        assert (world.item_id in page.text) is expected, persona
+    assert world.clients["dock"].get("/api/v1/items").status_code == 403  # a dock lists nothing
     assert world.clients["anonymous"].get("/api/v1/items").status_code == 401
 
 
-def test_a_dock_confirms_its_upload_by_hash(world: World) -> None:
-    """GIVEN the item the dock uploaded WHEN the dock and the people who may see it ask by SHA-256 THEN they get the item."""
-    for persona in sorted(SEES_THE_ITEM | {"dock"}):
+def test_people_who_may_see_the_item_find_it_by_hash(world: World) -> None:
+    """GIVEN the item the dock uploaded WHEN the people who may see it ask by SHA-256 THEN they get the item."""
+    for persona in sorted(SEES_THE_ITEM):
         assert _listed(world, persona, sha256=world.item_sha256) == {world.item_id}, persona
+
+
+def test_a_dock_learns_held_and_verified_and_nothing_else(world: World) -> None:
+    """GIVEN the item the dock uploaded (categorised, with GPS, in a case) WHEN the dock asks by its SHA-256 THEN the answer is held and verified and nothing about the item; asking the item list instead is refused."""
+    dock = world.clients["dock"]
+    answer = dock.get(f"/api/v1/held/{world.item_sha256}")
+    assert answer.status_code == 200
+    assert answer.json() == {"sha256": world.item_sha256, "held": True, "verified": True}
+    assert dock.get(f"/api/v1/held/{'0' * 64}").json() == {"sha256": "0" * 64, "held": False, "verified": False}
+    refused = dock.get("/api/v1/items", params={"sha256": world.item_sha256})
+    assert refused.status_code == 403 and "/api/v1/held" in refused.json()["error"]
+    schema = world.clients["owner"].get("/api/openapi.json").json()["components"]["schemas"]["HeldOut"]
+    assert set(schema["properties"]) == {"sha256", "held", "verified"}
+
+
+def test_asking_held_by_hash_reveals_nothing_to_people_who_may_not_see_it(world: World) -> None:
+    """GIVEN the owner's item WHEN someone who may not see it asks /api/v1/held by its hash THEN held is false, as for bytes nobody holds."""
+    for persona in sorted(PEOPLE - SEES_THE_ITEM):
+        answer = world.clients[persona].get(f"/api/v1/held/{world.item_sha256}").json()
+        assert answer["held"] is False, persona
 
 
 def test_asking_by_hash_reveals_nothing_to_others(world: World) -> None:
@@ -709,3 +756,71 @@ def test_a_reason_reveals_nothing_about_items_you_may_not_see(world: World) -> N
     real = stranger.get(f"/api/v1/items/{world.item_id}", params={"reason": "x"})
     made_up = stranger.get(f"/api/v1/items/{'0' * 26}", params={"reason": "x"})
     assert (real.status_code, made_up.status_code) == (404, 404)
+
+
+# --- attribution and read-only access (issue 8: points 1, 3 and 10) ---------------------------------
+
+
+def test_a_persons_upload_naming_a_camera_is_theirs_not_the_cameras(world: World) -> None:
+    """GIVEN the teammate signed in in a browser WHEN they upload bytes whose metadata names the owner's camera THEN the item is the teammate's handed-in footage, not the owner's."""
+    data = b"a file naming the owner's camera"
+    digest = hashlib.sha256(data).hexdigest()
+    created = world.clients["teammate"].post("/api/v1/uploads/", content=data, headers={
+        **TUS, "X-CSRF-Token": world.csrf["teammate"], "Upload-Length": str(len(data)),
+        "Upload-Metadata": _metadata(digest), "Content-Type": OFFSET_CONTENT})
+    assert created.status_code == 201, created.text
+    item = world.container.evidence.get(created.headers["witnessbox-item"])
+    assert (item.officer_id, item.camera_id, item.camera_serial) == (world.force.ids["teammate"], None, "Handed in")
+
+
+def test_read_only_access_does_not_describe_or_share(world: World) -> None:
+    """GIVEN the case member (through the case) and an investigator and PSD (with a reason) WHEN they categorise the item or share it on THEN sharing is refused to all three as read-only, categorising to all but professional standards, whose role grants it."""
+    wrong = []
+    for persona in ("case_member", "investigator", "psd"):
+        client, csrf = world.clients[persona], {"X-CSRF-Token": world.csrf[persona]}
+        client.get(f"/api/v1/items/{world.item_id}", params={"reason": "occurrence 26/4411: the arrest"})
+        share = client.post(f"/api/v1/items/{world.item_id}/shares", json={"collar_number": RECIPIENT[0]},
+                            headers=csrf)
+        patch = client.patch(f"/api/v1/items/{world.item_id}", json={"title": "Read-only check"}, headers=csrf)
+        if share.status_code != 403 or "not describe it or share it on" not in share.json()["error"]:
+            wrong.append(f"{persona} shares: {share.status_code}")
+        if patch.status_code != (200 if persona == "psd" else 403):
+            wrong.append(f"{persona} categorises: {patch.status_code}")
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("junk", ["aaaaaaaa", "x x x", "\u200b" * 20 + "ok", "just checking"])
+def test_a_reason_must_be_words_on_every_path(world: World, junk: str) -> None:
+    """GIVEN an investigator and an item that asks for a reason WHEN they give padding as a reason on the API, on the page form and in the library's bulk add-to-case THEN each is refused with the rule, and the item stays closed."""
+    client, csrf = world.clients["investigator"], world.csrf["investigator"]
+    item = world.add_item("junk-reason.mp4")[0]
+    api = client.get(f"/api/v1/items/{item}", params={"reason": junk})
+    assert api.status_code == 400 and "3 different words" in api.json()["error"]
+    page = client.post(f"/items/{item}/reason", data={"reason": junk, "csrf_token": csrf},
+                       headers={"Accept": "text/html"})
+    assert page.status_code in (400, 403) and "3 different words" in page.text
+    case = world.container.cases.create(_unique("JUNK-"), "Junk reasons", actor=world.actor("investigator"))
+    bulk = client.post("/cases/add-items", data={"case_id": case.id, "item_ids": item, "reason": junk,
+                                                 "csrf_token": csrf}, headers={"Accept": "text/html"})
+    assert bulk.status_code == 400 and "3 different words" in bulk.text
+    assert client.get(f"/api/v1/items/{item}").status_code == 403
+
+
+def test_the_unattributed_queue_shows_records_only_and_attribution_is_audited(world: World) -> None:
+    """GIVEN a recording of the camera nobody holds WHEN the administrator reads the queue THEN it shows camera, times and file name, nothing of the footage; WHEN a supervisor attributes it THEN it is RECIPIENT's, audited with the supervisor's name."""
+    item_id = world.new_unattributed()
+    queue = world.clients["sysadmin"].get("/api/v1/unattributed").json()
+    [entry] = [e for e in queue if e["id"] == item_id]
+    assert set(entry) == {"id", "camera", "filename", "recorded_start", "recorded_end", "uploaded_at", "state"}
+    assert entry["camera"] == SPARE_CAMERA
+    assert world.clients["sysadmin"].get(f"/api/v1/items/{item_id}").status_code == 404  # no footage
+    done = world.clients["supervisor"].post(f"/api/v1/unattributed/{item_id}/attribution",
+                                            json={"collar_number": RECIPIENT[0]},
+                                            headers={"X-CSRF-Token": world.csrf["supervisor"]})
+    assert done.status_code == 200 and done.json()["officer"].endswith(RECIPIENT[1])
+    again = world.clients["sysadmin"].post(f"/api/v1/unattributed/{item_id}/attribution",
+                                           json={"collar_number": PERSONAS["owner"][0]},
+                                           headers={"X-CSRF-Token": world.csrf["sysadmin"]})
+    assert again.status_code == 409
+    page = world.clients["supervisor"].get("/unattributed", headers={"Accept": "text/html"})
+    assert item_id not in page.text

@@ -104,7 +104,7 @@ def test_complaint_case_hides_footage_from_the_officer_complained_about(
     force = make_force(container)
     item_id = upload_bytes(container, b"incident", camera="WBX00001", started_at=clock.now())
     psd = force.actor("psd")
-    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint 26/0042 received")
+    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=psd, reason="complaint 26/0042 received about the arrest")
     case = container.cases.create("PSD-26-0042", "Complaint about arrest", kind="complaint", actor=psd)
     container.cases.add_items(case.id, [item_id], actor=psd)
     for persona in ("owner", "supervisor", "investigator"):

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories.ingest import hold_jobs, upload_bytes
-from tests.factories.people import Force, make_force
+from tests.factories.people import ISSUED, Force, make_force
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container
-from witnessbox.core.errors import InvalidInput, NotFound
+from witnessbox.core.actor import SYSTEM
+from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
 from witnessbox.evidence.categorise import Categorisation
 
 
@@ -70,15 +71,30 @@ def test_bad_values_change_nothing(container: Container, force: Force, change: C
 
 
 def test_bulk_is_all_or_nothing_when_one_item_is_not_yours(container: Container, force: Force) -> None:
-    """GIVEN two recordings, one shared with nobody WHEN a stranger who was shared one tries both THEN nothing changes."""
-    first, second = _items(container, 2)
-    container.sharing.share(first, actor=force.actor("owner"), collar_number=force.collar("stranger"))
-    stranger = force.actor("stranger")
+    """GIVEN one recording of the owner's and one of the stranger's WHEN the owner categorises both at once THEN nothing changes; their own alone then changes."""
+    [first] = _items(container, 1)
+    container.devices.register_camera("WBX00002", actor=SYSTEM)
+    container.devices.assign("WBX00002", force.collar("stranger"), actor=SYSTEM, starts_at=ISSUED)
+    second = upload_bytes(container, b"the stranger's", camera="WBX00002")
+    owner = force.actor("owner")
     with pytest.raises(NotFound):
-        container.categorise.categorise([first, second], Categorisation(evidential=True), actor=stranger)
+        container.categorise.categorise([first, second], Categorisation(evidential=True), actor=owner)
     assert container.evidence.get(first).evidential is None
-    container.categorise.categorise([first], Categorisation(evidential=True), actor=stranger)
+    container.categorise.categorise([first], Categorisation(evidential=True), actor=owner)
     assert container.evidence.get(first).evidential is True
+
+
+def test_a_share_is_read_only(container: Container, force: Force) -> None:
+    """GIVEN the owner's recording shared with a stranger WHEN the stranger categorises it or shares it on THEN both are refused as read-only (403 with the reason), and nothing changes."""
+    [item_id] = _items(container, 1)
+    container.sharing.share(item_id, actor=force.actor("owner"), collar_number=force.collar("stranger"))
+    stranger = force.actor("stranger")
+    with pytest.raises(Forbidden, match="not describe it or share it on"):
+        container.categorise.categorise([item_id], Categorisation(title="Mine now"), actor=stranger)
+    with pytest.raises(Forbidden, match="not describe it or share it on"):
+        container.sharing.share(item_id, actor=stranger, collar_number=force.collar("teammate"))
+    assert container.evidence.get(item_id).title is None
+    assert len(container.sharing.shares_of(item_id, actor=force.actor("owner"))) == 1
 
 
 def test_supervisor_categorises_team_recordings_investigator_without_case_cannot(
@@ -87,6 +103,6 @@ def test_supervisor_categorises_team_recordings_investigator_without_case_cannot
     [item_id] = _items(container, 1)
     container.categorise.categorise([item_id], Categorisation(evidential=False), actor=force.actor("supervisor"))
     investigator = force.actor("investigator")
-    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=investigator, reason="occurrence 26/1")
-    with pytest.raises(NotFound):
+    container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=investigator, reason="occurrence 26/1, the arrest")
+    with pytest.raises(Forbidden, match="not describe it"):  # a reason opens it read-only
         container.categorise.categorise([item_id], Categorisation(evidential=True), actor=investigator)

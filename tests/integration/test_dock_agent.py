@@ -25,7 +25,7 @@ def _setup(server: LiveServer, serials: list[str]) -> str:
         for serial in serials:
             container.devices.register_camera(serial, actor=SYSTEM)
             container.devices.assign(serial, "1142", actor=SYSTEM, starts_at=ISSUED)
-        return container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        return container.devices.register_dock("station-1", cameras=serials, actor=SYSTEM)[1]
     finally:
         container.close()
 

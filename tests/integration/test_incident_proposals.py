@@ -144,7 +144,7 @@ def test_cameras_at_the_scene_are_proposed_and_chained_but_not_those_elsewhere_o
     assert world.proposed_ids("supervisor", b) == [a, c]  # the same incident, asked from B
     assert world.proposed_ids("supervisor", h) == []  # only hidden G could join H to anyone
     world.container.evidence.authorise(
-        a, Permission.ITEM_VIEW, actor=world.force.actor("psd"), reason="complaint"
+        a, Permission.ITEM_VIEW, actor=world.force.actor("psd"), reason="complaint about the stop"
     )
     assert world.proposed_ids("psd", a) == [c, g, h, b]
 

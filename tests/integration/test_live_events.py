@@ -89,7 +89,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         settings = settings_for(folder, database_url, workers=2)
         container = build(settings)
         force = make_force(container, camera=SERIAL)
-        token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        token = container.devices.register_dock("station-1", cameras=[SERIAL], actor=SYSTEM)[1]
         server = LiveServer(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()
         try:

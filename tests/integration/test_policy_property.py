@@ -26,7 +26,7 @@ from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM, Actor
 from witnessbox.core.clock import FixedClock
-from witnessbox.core.errors import NotFound, ReasonRequired
+from witnessbox.core.errors import Forbidden, NotFound, ReasonRequired
 from witnessbox.core.ids import new_id
 from witnessbox.evidence.models import ItemState
 from witnessbox.evidence.service import ItemDraft
@@ -35,7 +35,7 @@ START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 EXPIRED_SHARES_END = timedelta(hours=1)  # the clock moves on past this before anyone looks
 LIVE_SHARES_END = timedelta(hours=10)
 LOOK_AFTER = timedelta(hours=2)
-SEES, NEEDS_REASON, HIDDEN = "sees", "needs a reason", "hidden"
+SEES, NEEDS_REASON, HIDDEN, READ_ONLY = "sees", "needs a reason", "hidden", "read-only"
 
 
 # --- the random force -----------------------------------------------------------------------------
@@ -139,12 +139,15 @@ class Rules:
             for share in self.force.shares
         )
 
-    def close(self, index: int, item: int) -> bool:
-        """Own, supervised team's (supervisors only), or granted."""
+    def holds(self, index: int, item: int) -> bool:
+        """Own, or the supervised team's (supervisors only): the footage's own circle."""
         me, recording = self.person(index), self.force.items[item]
         own = recording.officer is not None and recording.officer == index
-        supervised = Role.SUPERVISOR in me.roles and recording.team in me.supervises
-        return own or supervised or self.granted(index, item)
+        return own or (Role.SUPERVISOR in me.roles and recording.team in me.supervises)
+
+    def close(self, index: int, item: int) -> bool:
+        """Own, supervised team's (supervisors only), or granted."""
+        return self.holds(index, item) or self.granted(index, item)
 
     def access(self, index: int, item: int) -> str:
         """SEES, NEEDS_REASON or HIDDEN."""
@@ -161,11 +164,12 @@ class Rules:
         return HIDDEN
 
     def may_categorise(self, index: int, item: int) -> bool:
-        """Describing footage needs close access, or professional standards; never a reason."""
+        """Describing footage needs its own circle, or professional standards; a share, a case or a
+        reason is read-only (decision 0013)."""
         psd = Role.PROFESSIONAL_STANDARDS in self.person(index).roles
         if self.force.items[item].restricted and not psd:
             return False
-        return psd or self.close(index, item)
+        return psd or self.holds(index, item)
 
 
 # --- building an example through the services ------------------------------------------------------
@@ -295,6 +299,8 @@ def _opening(container: Container, item_id: str, actor: Actor,
         return NEEDS_REASON
     except NotFound:
         return HIDDEN
+    except Forbidden:
+        return READ_ONLY
     return SEES
 
 
@@ -317,6 +323,8 @@ def test_lists_and_opening_follow_the_rules(force: Force, tmp_path: Path) -> Non
                 categorise = _opening(container, built.item_ids[item], actor, Permission.ITEM_CATEGORISE)
                 assert (categorise == SEES) is rules.may_categorise(index, item), (index, item, categorise)
                 assert categorise != NEEDS_REASON
+                # Refused to someone who may open it: read-only (403), not absent.
+                assert (categorise == READ_ONLY) is (categorise != SEES and got == SEES), (index, item)
 
 
 def test_restricted_quarantine_is_psd_only(tmp_path: Path) -> None:

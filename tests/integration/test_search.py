@@ -167,10 +167,10 @@ def _seed(world: World) -> None:
         )
     psd, investigator = world.force.actor("psd"), world.force.actor("investigator")
     complaint = world.container.cases.create("PSD-1", "Conduct", actor=psd, kind=CaseKind.COMPLAINT)
-    world.container.cases.add_items(complaint.id, [world.ids["R"]], actor=psd, reason="complaint received")
+    world.container.cases.add_items(complaint.id, [world.ids["R"]], actor=psd, reason="complaint received about the arrest")
     case = world.container.cases.create("OP-KNIFE", "Knife crime", actor=investigator)
     world.container.cases.add_member(case.id, PERSONAS["case_member"][0], actor=investigator)
-    world.container.cases.add_items(case.id, [world.ids["C"]], actor=investigator, reason="knife enquiry")
+    world.container.cases.add_items(case.id, [world.ids["C"]], actor=investigator, reason="knife enquiry on Elm Road")
     world.case_id = case.id
 
 

@@ -26,7 +26,7 @@ def _register(server: LiveServer, serial: str = "WBX00001") -> str:
     container = build(server.settings)
     try:
         make_force(container, camera=serial)
-        return container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        return container.devices.register_dock("station-1", cameras=[serial], actor=SYSTEM)[1]
     finally:
         container.close()
 
@@ -37,19 +37,25 @@ def _metadata(path: Path, sha256: str | None = None, camera: str = "WBX00001") -
 
 
 def _items(server: LiveServer, token: str, sha256: str) -> list[dict[str, object]]:
-    response = httpx.get(f"{server.url}/api/v1/items", params={"sha256": sha256},
-                         headers={"Authorization": f"Bearer {token}"})
+    """The items holding these bytes, as the camera's officer sees them (a dock learns only held / verified)."""
+    with server.owner() as owner:
+        return _owners_items(owner, sha256)
+
+
+def _owners_items(owner: httpx.Client, sha256: str) -> list[dict[str, object]]:
+    response = owner.get("/api/v1/items", params={"sha256": sha256})
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]
 
 
 def _wait_ready(server: LiveServer, token: str, sha256: str, timeout: float = 60) -> dict[str, object]:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        items = _items(server, token, sha256)
-        if items and items[0]["state"] != "processing":
-            return items[0]
-        time.sleep(0.2)
+    with server.owner() as owner:
+        while time.monotonic() < deadline:
+            items = _owners_items(owner, sha256)
+            if items and items[0]["state"] != "processing":
+                return items[0]
+            time.sleep(0.2)
     raise AssertionError("item never left processing")
 
 

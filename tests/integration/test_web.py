@@ -23,7 +23,7 @@ def _ready_item(server: LiveServer, tmp_path: Path, data: bytes | None = None) -
     try:
         if container.users.by_collar_number("1142") is None:
             make_force(container)
-        token = container.devices.register_dock("station-1", actor=SYSTEM)[1]
+        token = container.devices.register_dock("station-1", cameras=["WBX00001"], actor=SYSTEM)[1]
     finally:
         container.close()
     clip = tiny_recording(tmp_path / "camera")
@@ -40,11 +40,12 @@ def _ready_item(server: LiveServer, tmp_path: Path, data: bytes | None = None) -
     assert created.headers["upload-offset"] == str(len(data))
     assert created.headers["witnessbox-item"]
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        [item] = httpx.get(f"{server.url}/api/v1/items", params={"sha256": digest}, headers=auth).json()
-        if item["state"] != "processing":
-            return item  # type: ignore[no-any-return]
-        time.sleep(0.2)
+    with server.owner() as owner:  # the dock learns held / verified only; its officer sees the item
+        while time.monotonic() < deadline:
+            [item] = owner.get("/api/v1/items", params={"sha256": digest}).json()
+            if item["state"] != "processing":
+                return item  # type: ignore[no-any-return]
+            time.sleep(0.2)
     raise AssertionError("not processed")
 
 

@@ -119,23 +119,47 @@ def test_view_decision(actor: Actor, item: ItemFacts, expected: Access) -> None:
     assert decide(actor, Permission.ITEM_VIEW, item) == expected
 
 
-@pytest.mark.parametrize("permission", [Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD, Permission.ITEM_SHARE])
+@pytest.mark.parametrize("permission", [Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD])
 @pytest.mark.parametrize(("actor", "item", "expected"), VIEW_CASES)
-def test_play_download_share_follow_view_except_quarantine(
+def test_play_and_download_follow_view_except_quarantine(
     actor: Actor, item: ItemFacts, expected: Access, permission: Permission
 ) -> None:
-    """GIVEN any actor and item WHEN they ask to play, download or share THEN the answer is the view answer, except that an administrator never gets a quarantined item's bytes."""
+    """GIVEN any actor and item WHEN they ask to play or download THEN the answer is the view answer, except that an administrator never gets a quarantined item's bytes."""
     if item.quarantined and actor.has_role(Role.SYSTEM_ADMINISTRATOR) and item.officer_id != actor.id:
         expected = DENY
     assert decide(actor, permission, item) == expected
 
 
-# Categorising describes footage: close access only, or professional standards (no reason needed).
-CLOSE_SITUATIONS = frozenset({"own", "granted"})
-MAY_CATEGORISE: dict[str, frozenset[str]] = dict.fromkeys(EXPECTED_VIEW, CLOSE_SITUATIONS) | {
-    "supervisor of my team": CLOSE_SITUATIONS | {"my team's"},
+# Categorising describes footage: its own circle only (the officer, their team's supervisor), or
+# professional standards (no reason needed). A share, a case or a reason is read-only (decision 0013).
+HELD_SITUATIONS = frozenset({"own"})
+MAY_CATEGORISE: dict[str, frozenset[str]] = dict.fromkeys(EXPECTED_VIEW, HELD_SITUATIONS) | {
+    "supervisor of my team": HELD_SITUATIONS | {"my team's"},
     "professional standards": frozenset(SITUATIONS),
 }
+# Sharing onward: the footage's own circle only; professional standards too, for what they hold.
+MAY_SHARE: dict[str, frozenset[str]] = dict.fromkeys(EXPECTED_VIEW, HELD_SITUATIONS) | {
+    "supervisor of my team": HELD_SITUATIONS | {"my team's"},
+    "professional standards": HELD_SITUATIONS | {"restricted own"},
+}
+
+
+@pytest.mark.parametrize(("actor", "situation", "allowed"), [
+    pytest.param(actor, situation, situation in MAY_SHARE[name], id=f"{name}-{situation}")
+    for name, (actor, _row) in EXPECTED_VIEW.items() for situation in SITUATIONS
+])
+def test_share_decision(actor: Actor, situation: str, allowed: bool) -> None:
+    """GIVEN a person and an item in some situation WHEN they ask to share it onward THEN only the footage's own circle may, never through a share, a case or a reason."""
+    assert decide(actor, Permission.ITEM_SHARE, SITUATIONS[situation]) == (ALLOW if allowed else DENY)
+
+
+def test_read_only_access_stays_read_only() -> None:
+    """GIVEN an officer the item is shared with and an investigator who gave a reason WHEN they ask to view, share and categorise THEN they may view, and neither share nor categorise."""
+    officer, investigator = person(Role.OFFICER), person(Role.INVESTIGATOR)
+    for actor, facts in ((officer, GRANTED), (investigator, WITH_REASON), (investigator, GRANTED)):
+        assert decide(actor, Permission.ITEM_VIEW, facts) == ALLOW
+        assert decide(actor, Permission.ITEM_SHARE, facts) == DENY
+        assert decide(actor, Permission.ITEM_CATEGORISE, facts) == DENY
 
 
 @pytest.mark.parametrize(("actor", "situation", "allowed"), [
@@ -189,6 +213,7 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     Permission.CAMERA_SIGN_OUT: frozenset({Role.OFFICER, Role.SUPERVISOR}),
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.JOB_VIEW: frozenset({Role.SYSTEM_ADMINISTRATOR}),
+    Permission.ITEM_ATTRIBUTE: frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMINISTRATOR}),
 }
 
 

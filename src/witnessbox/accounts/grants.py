@@ -10,9 +10,8 @@ from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import AccessReason, Grant
-from witnessbox.accounts.policy import granted_sql
+from witnessbox.accounts.policy import granted_sql, meaningful_reason
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import InvalidInput
 from witnessbox.core.ids import new_id
 
 REASON_LASTS = timedelta(hours=12)  # one reason covers a working session on the item
@@ -71,10 +70,8 @@ def is_granted(session: Session, actor: Actor, item_id: str, now: datetime) -> b
 
 def record_reason(session: Session, actor: Actor, item_id: str, reason: str, now: datetime) -> AccessReason:
     """Keep the reason someone gave for opening an item."""
-    reason = " ".join(reason.split())
-    if len(reason) < 5:
-        raise InvalidInput("give a reason for opening this recording (at least a few words)")
-    row = AccessReason(id=new_id(), user_id=actor.id, item_id=item_id, reason=reason[:1000], given_at=now)
+    reason = meaningful_reason(reason)
+    row = AccessReason(id=new_id(), user_id=actor.id, item_id=item_id, reason=reason, given_at=now)
     session.add(row)
     return row
 

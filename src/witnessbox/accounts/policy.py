@@ -8,14 +8,20 @@ Everything that reads or changes evidence asks `decide` (one item, in Python) or
   teams' recordings (supervisors), and items shared with you or your team or
   given to you through a case you work.
 - Wider access, granted with a recorded reason: investigators may open any
-  unrestricted item, professional standards any item. Categorising needs close
-  access (or professional standards).
+  unrestricted item, professional standards any item. A reason is a real one
+  (`meaningful_reason`: words, not padding or invisible characters).
+- Access through a share, a case or a reason is read-only: describing an item
+  (categorisation, title, notes) and sharing it onward need the footage's own
+  circle, its officer or their team's supervisor; professional standards may
+  also categorise (decision 0013).
 - Administrators and auditors run the system; they see no footage unless one of
   the rules above also gives it to them. Administrators see quarantined items'
   records (never their bytes) so they can act on them.
 - Docks upload and confirm; they never see footage.
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +32,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from witnessbox.accounts.models import Grant
 from witnessbox.accounts.roles import Permission, Role
 from witnessbox.core.actor import Actor, ActorKind
+from witnessbox.core.errors import InvalidInput
 
 ITEM_PERMISSIONS = frozenset(
     {
@@ -59,11 +66,15 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.DEVICE_MANAGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.JOB_VIEW: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.ITEM_VIEW_QUARANTINE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
+    # the unattributed queue: metadata only, and the audited step that gives a recording its officer
+    Permission.ITEM_ATTRIBUTE: frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.CAMERA_SIGN_OUT: frozenset({Role.OFFICER, Role.SUPERVISOR}),
     Permission.ITEM_LIST: frozenset(Role),
 }
 DOCK_PERMISSIONS = frozenset({Permission.UPLOAD_CREATE, Permission.ITEM_CONFIRM})
+# What changes an item or passes it on; a share, a case or a reason never grants these.
+WRITE_PERMISSIONS = frozenset({Permission.ITEM_SHARE, Permission.ITEM_CATEGORISE})
 
 
 class Access(StrEnum):
@@ -108,19 +119,24 @@ def _item_access(actor: Actor, permission: Permission, item: ItemFacts) -> Acces
         return Access.DENY
     if permission == Permission.ITEM_VIEW and item.quarantined and actor.has_role(Role.SYSTEM_ADMINISTRATOR):
         return Access.ALLOW  # the record and its reason, so it can be dealt with; never the bytes
+    if permission in WRITE_PERMISSIONS and not _holds(actor, item):
+        # Read-only unless the footage is the actor's or their team's (decision 0013).
+        return Access.ALLOW if psd and permission == Permission.ITEM_CATEGORISE else Access.DENY
     if _close(actor, item):
         return Access.ALLOW
-    if permission == Permission.ITEM_CATEGORISE:
-        return Access.ALLOW if psd else Access.DENY  # describing footage needs close access
     if psd or actor.has_role(Role.INVESTIGATOR):
         return Access.ALLOW if item.reason_given else Access.NEEDS_REASON
     return Access.DENY
 
 
-def _close(actor: Actor, item: ItemFacts) -> bool:
+def _holds(actor: Actor, item: ItemFacts) -> bool:
+    """The footage's own circle: its officer, or a supervisor of its team."""
     own = item.officer_id is not None and item.officer_id == actor.id
-    supervised = actor.has_role(Role.SUPERVISOR) and item.team_id in actor.supervises
-    return own or supervised or item.granted
+    return own or (actor.has_role(Role.SUPERVISOR) and item.team_id in actor.supervises)
+
+
+def _close(actor: Actor, item: ItemFacts) -> bool:
+    return _holds(actor, item) or item.granted
 
 
 @dataclass(frozen=True)
@@ -178,3 +194,32 @@ def live_grants_to(actor: Actor, now: datetime) -> list[ColumnElement[bool]]:
     to_actor = Grant.user_id == actor.id
     principal = or_(to_actor, Grant.team_id.in_(sorted(actor.teams))) if actor.teams else to_actor
     return [principal, Grant.revoked_at.is_(None), or_(Grant.expires_at.is_(None), Grant.expires_at > now)]
+
+
+# A reason for opening someone else's footage (shown in the user guide, "Giving a reason").
+REASON_WORDS = 3  # different words of two or more letters, not one letter repeated
+REASON_LETTERS = 12
+REASON_LIMIT = 1000
+REASON_RULE = (
+    f"at least {REASON_WORDS} different words and {REASON_LETTERS} letters, "
+    "e.g. 'occurrence 26/4411, arrest on Elm Road'"
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def meaningful_reason(text: str) -> str:
+    """The reason as it is kept (Unicode NFKC, invisible characters dropped, spaces collapsed).
+
+    Raises InvalidInput unless it is made of real words: padding, repeated letters and
+    zero-width characters do not count. Every path that takes a reason comes here.
+    """
+    normal = unicodedata.normalize("NFKC", text)
+    visible = "".join(ch for ch in normal if unicodedata.category(ch) != "Cf")
+    reason = " ".join(visible.split())
+    words = {w.casefold() for w in _LETTERS.findall(reason) if len(set(w.casefold())) >= 2}
+    letters = sum(len(w) for w in _LETTERS.findall(reason))
+    if len(words) < REASON_WORDS or letters < REASON_LETTERS:
+        raise InvalidInput(f"give a real reason for opening this recording: {REASON_RULE}")
+    if len(reason) > REASON_LIMIT:
+        raise InvalidInput(f"a reason is at most {REASON_LIMIT} characters")
+    return reason

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     ITEM_SHARE = "sharing:item:share"
     ITEM_CATEGORISE = "evidence:item:categorise"
     ITEM_VIEW_QUARANTINE = "evidence:item:view_quarantine"
+    ITEM_ATTRIBUTE = "evidence:item:attribute"
     UPLOAD_CREATE = "ingest:upload:create"
     CASE_CREATE = "cases:case:create"
     CASE_MANAGE = "cases:case:manage"

@@ -272,3 +272,12 @@ def _clean(value: str, what: str, limit: int, *, spaces: bool = False) -> str:
         raise InvalidInput(f"{what} must be 1-{limit} characters" + ("" if spaces else " without spaces"))
     return value
 
+
+def home_team(session: Session, user_id: str) -> str | None:
+    """The team a person's recordings are filed under: the first they are a member of (not supervise)."""
+    return session.scalars(
+        select(TeamMember.team_id)
+        .where(TeamMember.user_id == user_id)
+        .order_by(TeamMember.supervises, TeamMember.team_id)
+        .limit(1)
+    ).first()

@@ -12,6 +12,7 @@ class AuditTag(StrEnum):
     DEVICE_DOCK_TOKEN_ROTATED = "devices:dock:token_rotated"
     DEVICE_CAMERA_ASSIGNED = "devices:camera:assigned"
     DEVICE_CAMERA_RETURNED = "devices:camera:returned"
+    DEVICE_DOCK_CAMERA_ADDED = "devices:dock:camera_added"
 
     SHARING_ITEM_SHARED = "sharing:item:shared"
     SHARING_SHARE_REVOKED = "sharing:share:revoked"
@@ -40,6 +41,7 @@ class AuditTag(StrEnum):
     EVIDENCE_ITEM_REASON_GIVEN = "evidence:item:reason_given"
     EVIDENCE_ITEM_RESTRICTED = "evidence:item:restricted"
     EVIDENCE_ITEM_CATEGORISED = "evidence:item:categorised"
+    EVIDENCE_ITEM_ATTRIBUTED = "evidence:item:attributed"
     EVIDENCE_ITEM_PLAYED = "evidence:item:played"
     EVIDENCE_ITEM_DOWNLOADED = "evidence:item:downloaded"
     EVIDENCE_DERIVATIVE_CREATED = "evidence:derivative:created"

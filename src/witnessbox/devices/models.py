@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from witnessbox.db.base import Base
@@ -46,3 +46,16 @@ class Dock(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+
+
+class DockCamera(Base):
+    """A camera a dock is registered for: only its uploads of that camera are the camera's recordings."""
+
+    __tablename__ = "dock_cameras"
+    __table_args__ = (UniqueConstraint("dock_id", "camera_id"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    dock_id: Mapped[str] = mapped_column(ForeignKey("docks.id"), index=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"), index=True)
+    added_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(128))

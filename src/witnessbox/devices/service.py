@@ -1,9 +1,10 @@
 """The camera and dock fleet: registering, issuing cameras to officers, and attributing uploads."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import TeamMember, User
@@ -14,12 +15,23 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, InvalidInput, NotFound
+from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, flush_unique
-from witnessbox.devices.models import Camera, CameraAssignment, Dock
+from witnessbox.devices.models import Camera, CameraAssignment, Dock, DockCamera
 
 SHIFT = timedelta(hours=12)  # a pool sign-out lasts at most a long shift
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One assignment asked for: whose, what kind, when, and whether it may end another officer's."""
+
+    collar_number: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime | None
+    end_current: bool
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,9 @@ class DeviceService:
         model: str = "",
         officer: str | None = None,
         pool: str | None = None,
+        since: datetime | None = None,
     ) -> Camera:
-        """Add a camera; `officer` (a collar number) issues it personally from now on."""
+        """Add a camera; `officer` (a collar number) issues it personally from `since` (default: now)."""
         require(actor, Permission.DEVICE_MANAGE)
         serial = _clean(serial, "camera serial")
         with self.db.transaction() as uow:
@@ -63,7 +76,7 @@ class DeviceService:
                 details={"serial": serial, "model": camera.model, "pool": pool},
             )
         if officer:
-            self.assign(serial, officer, actor=actor, kind="personal")
+            self.assign(serial, officer, actor=actor, kind="personal", starts_at=since)
         return camera
 
     def assign(
@@ -75,62 +88,57 @@ class DeviceService:
         kind: str = "personal",
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
+        end_current: bool = False,
     ) -> CameraAssignment:
-        """Put a camera in an officer's hands from `starts_at`, ending any open assignment of it."""
+        """Put a camera in an officer's hands from `starts_at` (an administrative act).
+
+        Another officer's assignment still open at `starts_at` is ended only when
+        `end_current` says so (the reissue records whose it was); otherwise the request is
+        refused, so nobody's assignment is ever cut short silently.
+        """
         require(actor, Permission.DEVICE_MANAGE)
-        return self._assign(
-            serial,
-            collar_number,
-            actor=actor,
-            kind=kind,
-            starts_at=starts_at or self.clock.now(),
-            ends_at=ends_at,
-        )
+        if kind not in ("personal", "pool"):
+            raise InvalidInput("an assignment is 'personal' or 'pool'")
+        change = _Change(collar_number, kind, starts_at or self.clock.now(), ends_at, end_current)
+        return self._assign(serial, change, actor=actor)
 
     def sign_out(self, serial: str, *, actor: Actor) -> CameraAssignment:
-        """An officer takes a pool camera for a shift (taps their card at the pool dock)."""
+        """An officer takes a pool camera for a shift (taps their card at the pool dock).
+
+        Only pool cameras can be signed out; the previous shift's sign-out of the same
+        camera ends (it was put back in the dock), and the audit entry says whose it was.
+        """
         require(actor, Permission.CAMERA_SIGN_OUT)
         with self.db.read() as session:
             user = session.get(User, actor.id)
+            camera = camera_by_serial(session, serial)
         if user is None:
             raise NotFound("only officers with an account can sign out a camera")
+        if camera is None:
+            raise NotFound(f"no camera {serial}")
+        if camera.pool is None:
+            raise Forbidden(
+                f"camera {serial} is issued personally, not a pool camera: "
+                "only an administrator can reissue it"
+            )
         now = self.clock.now()
-        return self._assign(
-            serial, user.collar_number, actor=actor, kind="pool", starts_at=now, ends_at=now + SHIFT
-        )
+        change = _Change(user.collar_number, "pool", now, now + SHIFT, end_current=False)
+        return self._assign(serial, change, actor=actor)
 
-    def _assign(
-        self,
-        serial: str,
-        collar_number: str,
-        *,
-        actor: Actor,
-        kind: str,
-        starts_at: datetime,
-        ends_at: datetime | None,
-    ) -> CameraAssignment:
-        if kind not in ("personal", "pool"):
-            raise InvalidInput("an assignment is 'personal' or 'pool'")
+    def _assign(self, serial: str, change: "_Change", *, actor: Actor) -> CameraAssignment:
         with self.db.transaction() as uow:
             camera = _camera(uow.session, serial)
-            user = uow.session.scalars(select(User).where(User.collar_number == collar_number)).first()
+            user = uow.session.scalars(select(User).where(User.collar_number == change.collar_number)).first()
             if user is None:
-                raise InvalidInput(f"no officer with collar number {collar_number!r}")
-            for open_one in uow.session.scalars(
-                select(CameraAssignment).where(
-                    CameraAssignment.camera_id == camera.id,
-                    CameraAssignment.starts_at <= starts_at,
-                    or_(CameraAssignment.ends_at.is_(None), CameraAssignment.ends_at > starts_at),
-                )
-            ):
-                open_one.ends_at = starts_at
+                raise InvalidInput(f"no officer with collar number {change.collar_number!r}")
+            ended = self._end_open(uow.session, camera, user.id, change)
             assignment = CameraAssignment(
                 id=new_id(),
                 camera_id=camera.id,
                 user_id=user.id,
-                kind=kind,
-                starts_at=starts_at,
-                ends_at=ends_at,
+                kind=change.kind,
+                starts_at=change.starts_at,
+                ends_at=change.ends_at,
                 assigned_by=actor.name,
             )
             uow.session.add(assignment)
@@ -142,15 +150,43 @@ class DeviceService:
                 details={
                     "serial": serial,
                     "officer": user.display_name,
-                    "kind": kind,
-                    "from": starts_at.isoformat(),
-                    "until": ends_at.isoformat() if ends_at else None,
+                    "kind": change.kind,
+                    "from": change.starts_at.isoformat(),
+                    "until": change.ends_at.isoformat() if change.ends_at else None,
+                    "ended": ended,
                 },
             )
         return assignment
 
-    def register_dock(self, name: str, *, actor: Actor) -> tuple[Dock, str]:
-        """Add a dock; return it and its bearer token, which is shown only this once."""
+    @staticmethod
+    def _end_open(session: Session, camera: Camera, user_id: str, change: "_Change") -> list[dict[str, str]]:
+        """End the assignments open at the change's start; refuse where that would be silent."""
+        later = session.scalars(
+            select(CameraAssignment.starts_at).where(
+                CameraAssignment.camera_id == camera.id, CameraAssignment.starts_at > change.starts_at
+            )
+        ).first()
+        if later is not None:
+            raise Conflict(
+                f"camera {camera.serial} has an assignment from {later.isoformat()}: "
+                "a new one cannot start before it"
+            )
+        ended = []
+        for open_one in session.scalars(_open_at(camera.id, change.starts_at)):
+            holder = session.get(User, open_one.user_id)
+            assert holder is not None
+            hand_over = open_one.kind == "pool" and change.kind == "pool" and camera.pool is not None
+            if open_one.user_id != user_id and not (hand_over or change.end_current):
+                raise Conflict(
+                    f"camera {camera.serial} is issued to {holder.display_name} since "
+                    f"{open_one.starts_at.isoformat()}: say that their assignment ends to reissue it"
+                )
+            open_one.ends_at = change.starts_at
+            ended.append({"officer": holder.display_name, "from": open_one.starts_at.isoformat()})
+        return ended
+
+    def register_dock(self, name: str, *, actor: Actor, cameras: Sequence[str] = ()) -> tuple[Dock, str]:
+        """Add a dock for these cameras; return it and its bearer token, which is shown only this once."""
         require(actor, Permission.DEVICE_MANAGE)
         name = _clean(name, "dock name")
         with self.db.transaction() as uow:
@@ -165,7 +201,37 @@ class DeviceService:
                 subject=Subject("dock", dock.id),
                 details={"name": name},
             )
+            self._add_cameras(uow.session, dock, cameras, actor)
         return dock, token
+
+    def add_dock_cameras(self, name: str, serials: Sequence[str], *, actor: Actor) -> None:
+        """Register a dock for more cameras: its uploads of them become those cameras' recordings."""
+        require(actor, Permission.DEVICE_MANAGE)
+        with self.db.transaction() as uow:
+            dock = uow.session.scalars(select(Dock).where(Dock.name == name)).first()
+            if dock is None:
+                raise NotFound(f"no dock {name}")
+            self._add_cameras(uow.session, dock, serials, actor)
+
+    def _add_cameras(self, session: Session, dock: Dock, serials: Sequence[str], actor: Actor) -> None:
+        now = self.clock.now()
+        for serial in serials:
+            camera = _camera(session, serial)
+            if dock_serves(session, dock.id, camera.id):
+                continue
+            session.add(
+                DockCamera(
+                    id=new_id(), dock_id=dock.id, camera_id=camera.id, added_at=now, added_by=actor.name
+                )
+            )
+            self.audit.record(
+                session,
+                AuditTag.DEVICE_DOCK_CAMERA_ADDED,
+                actor=actor,
+                subject=Subject("dock", dock.id),
+                details={"dock": dock.name, "serial": camera.serial},
+            )
+        session.flush()
 
     def revoke_dock(self, name: str, *, actor: Actor) -> None:
         """Withdraw a dock's credential (a stolen or retired dock)."""
@@ -196,17 +262,27 @@ def camera_by_serial(session: Session, serial: str) -> Camera | None:
     return session.scalars(select(Camera).where(Camera.serial == serial)).first()
 
 
+def dock_serves(session: Session, dock_id: str, camera_id: str) -> bool:
+    """Whether the dock is registered for the camera (so its uploads are that camera's recordings)."""
+    found = session.scalars(
+        select(DockCamera.id).where(DockCamera.dock_id == dock_id, DockCamera.camera_id == camera_id)
+    ).first()
+    return found is not None
+
+
+def _open_at(camera_id: str, at: datetime) -> Select[CameraAssignment]:
+    """The camera's assignments that cover the moment `at`."""
+    return select(CameraAssignment).where(
+        CameraAssignment.camera_id == camera_id,
+        CameraAssignment.starts_at <= at,
+        or_(CameraAssignment.ends_at.is_(None), CameraAssignment.ends_at > at),
+    )
+
+
 def attribute(session: Session, camera_id: str, at: datetime) -> Attribution | None:
     """The officer who had the camera at `at` (the latest assignment starting by then)."""
     assignment = session.scalars(
-        select(CameraAssignment)
-        .where(
-            CameraAssignment.camera_id == camera_id,
-            CameraAssignment.starts_at <= at,
-            or_(CameraAssignment.ends_at.is_(None), CameraAssignment.ends_at > at),
-        )
-        .order_by(CameraAssignment.starts_at.desc())
-        .limit(1)
+        _open_at(camera_id, at).order_by(CameraAssignment.starts_at.desc()).limit(1)
     ).first()
     if assignment is None:
         return None

@@ -182,11 +182,10 @@ class DockAgent:
         return FileStorage(str(self.state_dir / "uploads.json"))
 
     def _held(self, sha256: str) -> bool:
-        response = httpx.get(
-            f"{self.server}/api/v1/items", params={"sha256": sha256}, headers=self.headers, timeout=30
-        )
+        response = httpx.get(f"{self.server}/api/v1/held/{sha256}", headers=self.headers, timeout=30)
         response.raise_for_status()
-        return any(item["sha256"] == sha256 and item["verified"] for item in response.json())
+        answer = response.json()
+        return bool(answer["sha256"] == sha256 and answer["verified"])
 
     def _wait_until_held(self, sha256: str) -> None:
         deadline, pause = time.monotonic() + CONFIRM_TIMEOUT_S, 0.25

@@ -42,12 +42,14 @@ def load_demo(
     password = _demo_password(container.settings.data_dir.resolve() / "demo-password")
     _people(container, password)
     issued = container.clock.now() - timedelta(days=7)  # before the simulated footage was "recorded"
-    for number, (collar, _name, _rank) in enumerate(OFFICERS, start=1):
-        serial = f"WBX{number:05d}"
+    serials = [f"WBX{number:05d}" for number in range(1, len(OFFICERS) + 1)]
+    for serial, (collar, _name, _rank) in zip(serials, OFFICERS, strict=True):
         with contextlib.suppress(Conflict):
             container.devices.register_camera(serial, model=CameraSpec("x").model, actor=DEMO)
             container.devices.assign(serial, collar, actor=DEMO, starts_at=issued)
-    _dock, token = container.devices.register_dock(f"demo-dock-{int(time.time())}", actor=DEMO)
+    _dock, token = container.devices.register_dock(
+        f"demo-dock-{int(time.time())}", cameras=serials, actor=DEMO
+    )
     cameras = container.settings.data_dir.resolve() / "demo-cameras"
     width, height = size
     write_camera_folders(
@@ -94,7 +96,9 @@ def _review(container: Container) -> None:
     container.categorise.categorise(first_two, INCIDENT, actor=supervisor)
     container.categorise.categorise([i.id for i in items[2:]], ROUTINE, actor=supervisor)
     case = container.cases.create("OP-KESTREL", "Disturbance outside the Bell Hotel", actor=investigator)
-    container.cases.add_items(case.id, first_two, actor=investigator, reason="Investigating 26/004512")
+    container.cases.add_items(
+        case.id, first_two, actor=investigator, reason="Investigating the disturbance, 26/004512"
+    )
     duration = _duration(container, first_two[0])
     if duration is not None:
         at_s = min(10.0, duration / 2)

@@ -8,13 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.grants import is_granted, reason_given, record_reason
-from witnessbox.accounts.policy import Access, ItemFacts, decide
+from witnessbox.accounts.policy import WRITE_PERMISSIONS, Access, ItemFacts, decide
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import NotFound, ReasonRequired
+from witnessbox.core.errors import Forbidden, NotFound, ReasonRequired
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Derivative, DerivativeKind, Item, ItemState
@@ -23,6 +23,11 @@ from witnessbox.evidence.visibility import visible_to
 from witnessbox.storage import BlobStore
 
 PAGE_SIZE = 50
+READ_ONLY = (
+    "you may watch this recording (it was shared with you, is in a case you work on, or you gave a "
+    "reason) but not describe it or share it on: only its officer and their supervisor can"
+)
+
 
 @dataclass(frozen=True)
 class ItemDraft:
@@ -65,6 +70,15 @@ class BlobAccess:
     size: int
     media_type: str
     filename: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """The answer to a dock asking by hash: held, and verified (re-read and matched), nothing else."""
+
+    sha256: str
+    held: bool
+    verified: bool
 
 
 class EvidenceService:
@@ -153,6 +167,15 @@ class EvidenceService:
                 )
         return items
 
+    def held(self, sha256: str, *, actor: Actor) -> Held:
+        """Whether the server holds these bytes and has re-read them: the dock's question, nothing more."""
+        items = self.confirm(sha256, actor=actor)
+        return Held(
+            sha256=sha256.lower(),
+            held=bool(items),
+            verified=any(item.verified_at is not None for item in items),
+        )
+
     def authorise(
         self, item_id: str, permission: Permission, *, actor: Actor, reason: str | None = None
     ) -> Item:
@@ -163,7 +186,8 @@ class EvidenceService:
         """
         with self.db.read() as session:
             item = self._get(session, item_id)
-            access = decide(actor, permission, self._facts(session, actor, item))
+            facts = self._facts(session, actor, item)
+            access = decide(actor, permission, facts)
         # A reason is taken only from someone the policy would let in with one.
         if reason and access == Access.NEEDS_REASON:
             access = self._with_reason(item, permission, actor, reason)
@@ -174,6 +198,8 @@ class EvidenceService:
             raise ReasonRequired(
                 "this recording is not yours, your team's or shared with you: say why you are opening it"
             )
+        if permission in WRITE_PERMISSIONS and decide(actor, Permission.ITEM_VIEW, facts) == Access.ALLOW:
+            raise Forbidden(READ_ONLY)
         raise NotFound(f"no item {item_id}")
 
     def may(self, actor: Actor, item: Item, permission: Permission) -> bool:
@@ -184,13 +210,13 @@ class EvidenceService:
     def _with_reason(self, item: Item, permission: Permission, actor: Actor, reason: str) -> Access:
         now = self.clock.now()
         with self.db.transaction() as uow:
-            record_reason(uow.session, actor, item.id, reason, now)
+            given = record_reason(uow.session, actor, item.id, reason, now)
             self.audit.record(
                 uow.session,
                 AuditTag.EVIDENCE_ITEM_REASON_GIVEN,
                 actor=actor,
                 subject=Subject("item", item.id),
-                details={"reason": reason},
+                details={"reason": given.reason},
             )
             return decide(actor, permission, self._facts(uow.session, actor, item))
 

@@ -4,7 +4,7 @@ import base64
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -248,6 +248,7 @@ class HandedIn:
 
     source: str
     description: str
+    declared_camera: str | None = None
 
     @property
     def label(self) -> str:
@@ -257,6 +258,8 @@ class HandedIn:
     def as_metadata(self, uploader: str) -> dict[str, Any]:
         """What is kept on the item (its camera_metadata) about where the footage came from."""
         handed = {"source": self.source, "description": self.description, "uploaded_by": uploader}
+        if self.declared_camera:
+            handed["declared_camera"] = self.declared_camera  # what the uploader said; never attributed
         return {"handed_in": handed}
 
 
@@ -270,4 +273,17 @@ def handed_in(metadata: Mapping[str, Any]) -> HandedIn | None:
     description = " ".join(str(metadata.get("description", "")).split())
     if len(description) > DESCRIPTION_LIMIT:
         raise InvalidInput(f"description must be at most {DESCRIPTION_LIMIT} characters")
-    return HandedIn(source, description)
+    declared = metadata.get("declared_camera")
+    return HandedIn(source, description, str(declared)[:64] if declared else None)
+
+
+def as_handed_in(declaration: Declaration) -> Declaration:
+    """A person's upload as handed-in footage: a declared source is kept, otherwise it is "other".
+
+    Only a dock registered for a camera attributes a recording to it, so the camera a
+    person's metadata names is kept as what they declared and nothing more.
+    """
+    if handed_in(declaration.extra) is not None:
+        return declaration
+    extra = {**declaration.extra, "source": "other", "declared_camera": declaration.camera}
+    return replace(declaration, extra=extra)

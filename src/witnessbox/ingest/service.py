@@ -31,10 +31,17 @@ from witnessbox.core.errors import (
 )
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, UnitOfWork
-from witnessbox.devices.service import attribute, camera_by_serial
+from witnessbox.devices.service import attribute, camera_by_serial, dock_serves
 from witnessbox.evidence.models import Item
 from witnessbox.evidence.service import EvidenceService, ItemDraft
-from witnessbox.ingest.metadata import Declaration, HandedIn, bookmarks, gps_track, handed_in
+from witnessbox.ingest.metadata import (
+    Declaration,
+    HandedIn,
+    as_handed_in,
+    bookmarks,
+    gps_track,
+    handed_in,
+)
 from witnessbox.ingest.models import Upload, UploadState
 from witnessbox.ingest.staging import Appender, ChunkChecksum, Staging
 from witnessbox.jobs.runner import JobRunner
@@ -88,11 +95,8 @@ class IngestService:
             raise InvalidInput("Upload-Length must be a positive number of bytes")
         if length > self.limits.max_bytes:
             raise TooLarge(f"Upload-Length {length} exceeds the maximum of {self.limits.max_bytes}")
+        declaration = self._attributable(declaration, actor)
         source = handed_in(declaration.extra)
-        if source is None:
-            self._check_camera(declaration, actor)
-        elif actor.kind != ActorKind.USER:
-            raise Forbidden("a dock uploads its cameras' recordings; a person uploads handed-in footage")
         with self.db.transaction() as uow:
             upload = self._new_upload(declaration, length, actor)
             uow.session.add(upload)
@@ -112,12 +116,35 @@ class IngestService:
             )
         return _status(upload)
 
+    def _attributable(self, declaration: Declaration, actor: Actor) -> Declaration:
+        """Only a dock registered for a camera makes a recording that camera's (and so its holder's).
+
+        A person's upload is handed-in footage and theirs, whatever camera or officer its
+        metadata names (decision 0013): without a declared source it is filed as "other".
+        """
+        if actor.kind == ActorKind.USER:
+            return as_handed_in(declaration)
+        if handed_in(declaration.extra) is not None:
+            raise Forbidden("a dock uploads its cameras' recordings; a person uploads handed-in footage")
+        self._check_camera(declaration, actor)
+        return declaration
+
     def _check_camera(self, declaration: Declaration, actor: Actor) -> None:
         with self.db.read() as session:
             camera = camera_by_serial(session, declaration.camera)
+            # The system itself (the operator's tools) is trusted to name a known camera.
+            served = camera is not None and (
+                actor.kind == ActorKind.SYSTEM or dock_serves(session, actor.id, camera.id)
+            )
         if camera is None:
             self._refuse_creation(declaration, actor, "unknown camera")
             raise InvalidInput(f"unknown camera {declaration.camera!r}: register it first")
+        if not served:
+            self._refuse_creation(declaration, actor, "dock not registered for the camera")
+            raise Forbidden(
+                f"this dock is not registered for camera {declaration.camera!r}: an administrator "
+                "registers it (witnessbox docks cameras); the recording is kept on the camera"
+            )
 
     def _new_upload(self, declaration: Declaration, length: int, actor: Actor) -> Upload:
         now = self.clock.now()
@@ -274,7 +301,10 @@ class IngestService:
     def _docked(self, uow: UnitOfWork, upload: Upload) -> ItemDraft:
         """A camera's recording is the officer's who held the camera when it started."""
         camera = camera_by_serial(uow.session, upload.camera_serial or "")
-        officer = attribute(uow.session, camera.id, upload.recording_started_at) if camera else None
+        officer = None
+        # No holder at the recording's start (or no dock registered for it): the unattributed queue.
+        if camera is not None and dock_serves(uow.session, upload.dock_id or "", camera.id):
+            officer = attribute(uow.session, camera.id, upload.recording_started_at)
         camera_metadata = upload.upload_metadata.get("camera_metadata")
         draft = ItemDraft(
             sha256=upload.declared_sha256,

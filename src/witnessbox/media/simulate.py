@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -421,10 +421,12 @@ def write_camera_folders(
     seed: int = 0,
     unique_seconds: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    serials: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write N camera folders <out>/<SERIAL>/ each with recordings; return the MP4 paths.
 
-    Serials are "WBX" + a zero-padded number (e.g. WBX00001).
+    Serials are `serials` (as many as there are) or else "WBX" + a zero-padded number
+    (e.g. WBX00001).
 
     ``minutes`` is the length of each recording. Recordings of one camera are
     five minutes apart; without ``start`` the last ones end about now.
@@ -432,9 +434,10 @@ def write_camera_folders(
     seconds = minutes * 60
     step = timedelta(seconds=seconds) + _GAP_BETWEEN_RECORDINGS
     first = start if start is not None else _default_start(step * recordings_per_camera)
-    total, paths = cameras * recordings_per_camera, []
-    for number in range(1, cameras + 1):
-        camera = CameraSpec(serial=f"WBX{number:05d}")
+    names = list(serials) if serials else [f"WBX{number:05d}" for number in range(1, cameras + 1)]
+    total, paths = len(names) * recordings_per_camera, []
+    for number, serial in enumerate(names, start=1):
+        camera = CameraSpec(serial=serial)
         for index in range(recordings_per_camera):
             # Stagger cameras by a few seconds so file names differ like real ones.
             began = first + step * index + timedelta(seconds=7 * (number - 1))

@@ -65,6 +65,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "compliance",
         "search",
         "annotations",
+        "unattributed",
         "live",
         "incidents",
         "fleet",

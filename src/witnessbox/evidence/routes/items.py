@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import device_or_person
 from witnessbox.accounts.roles import Permission
-from witnessbox.core.actor import Actor
-from witnessbox.core.errors import InvalidInput, ReasonRequired
+from witnessbox.core.actor import Actor, ActorKind
+from witnessbox.core.errors import Forbidden, InvalidInput, ReasonRequired
 from witnessbox.core.urls import local_target
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import DerivativeKind, ItemState
@@ -32,7 +32,9 @@ def list_items(
     before: Annotated[str | None, Query(description="id of the last item of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[ItemOut]:
-    """Items newest first. With `sha256`, a dock confirms its upload is held before wiping."""
+    """Items newest first (with `sha256`: the one holding those bytes). Docks ask `/api/v1/held` instead."""
+    if actor.kind == ActorKind.DOCK:
+        raise Forbidden("a dock asks GET /api/v1/held/{sha256}: held and verified, nothing about the item")
     if sha256 is not None:
         try:
             items = evidence.confirm(check_sha256(sha256), actor=actor)

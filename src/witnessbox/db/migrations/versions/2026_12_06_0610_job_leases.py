@@ -1,7 +1,7 @@
 """Job leases: which worker runs a job and when it last said so, so a killed worker's job is taken back.
 
 Revision ID: 3b7c1d9e0a41
-Revises: e7dc35366629
+Revises: 1eccfa146422
 Create Date: 2026-12-06 06:10:00
 """
 
@@ -12,7 +12,7 @@ import witnessbox.db.base
 from alembic import op
 
 revision: str = '3b7c1d9e0a41'
-down_revision: str | None = 'e7dc35366629'
+down_revision: str | None = '1eccfa146422'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
