@@ -30,6 +30,7 @@ from witnessbox.reports import routes as report_routes
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
+from witnessbox.web import openapi
 from witnessbox.web.middleware import RequestContext
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         title="Witnessbox",
         version=__version__,
         lifespan=_lifespan(container, workers),
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by web/openapi.py from installed assets, under our CSP
+        openapi_url=openapi.OPENAPI_URL,
         redoc_url=None,
     )
     app.state.settings = container.settings
@@ -84,6 +85,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
+    openapi.install(app)  # the API's documentation page and its truthful description
     app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,154 @@
+"""The API's description and its documentation page: what forces generate typed clients from.
+
+FastAPI writes each operation's success answer; this module adds, to every operation under
+/api/ (those added later included), the errors it can answer with, from what the operation
+declares: a caller must sign in (401, 403), it names a thing (404), it takes input (400, 422),
+it changes state (409). Routes declare only what is theirs alone (`responses=`), such as
+bytes served with Range.
+
+The documentation page is Swagger UI from the installed `fastapi-offline` package, started by
+a static script: the app's content-security policy allows no inline script and no other origin.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from copy import deepcopy
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.routing import compile_path
+
+from witnessbox.accounts.dependencies import SESSION_COOKIE, current_actor, device_or_person
+
+DOCS_URL = "/api/docs"
+DOCS_ASSETS_URL = "/api/docs/assets"
+OPENAPI_URL = "/api/openapi.json"
+UNSAFE = frozenset({"post", "put", "patch", "delete"})
+SIGNED_IN = (current_actor, device_or_person)
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "description": "Why the request was refused, in a sentence a person can act on.",
+    "properties": {
+        "error": {"type": "string", "description": "the reason"},
+        "request_id": {"type": "string", "description": "the request's id in the server's log (500 only)"},
+    },
+    "required": ["error"],
+}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerToken": {"type": "http", "scheme": "bearer",
+                    "description": "a personal API token (wbx_api…) or a dock's token"},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                      "description": "a browser session; unsafe methods also need X-CSRF-Token"},
+}
+ERRORS = {
+    "400": "The request is malformed or fails a rule; nothing was changed.",
+    "401": "No valid credential: sign in or send 'Authorization: Bearer …'.",
+    "403": "The caller may not do this (or must first record a reason).",
+    "404": "Not found, or the caller may not know it exists.",
+    "409": "The request conflicts with the current state; nothing was changed.",
+}
+
+
+def install(app: FastAPI) -> None:
+    """Serve the documentation page and its assets; make the description list every error."""
+    assets = Path(str(files("fastapi_offline") / "static"))
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=assets), name="api-docs-assets")
+    app.add_route(DOCS_URL, _docs_page, methods=["GET"], include_in_schema=False)
+    app.openapi = _describer(app)  # type: ignore[method-assign]
+    app.add_exception_handler(405, _method_not_allowed)
+
+
+async def _docs_page(request: Request) -> Response:
+    page: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, "api_docs.html", {"openapi_url": OPENAPI_URL, "assets": DOCS_ASSETS_URL})
+    return page
+
+
+def _describer(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    described: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        document = FastAPI.openapi(app)  # FastAPI caches it until the routes change
+        if not described or described[0] is not document:
+            describe_errors(app, document)
+            described[:] = [document]
+        return document
+
+    return openapi
+
+
+def describe_errors(app: FastAPI, document: dict[str, Any]) -> None:
+    """Add the Error shape, the ways to sign in and each /api/ operation's error answers."""
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for path, method, route in _api_operations(app):
+        operation = document["paths"].get(path, {}).get(method)
+        if operation is not None:
+            _describe_operation(operation, method, _signed_in(route.dependant))
+
+
+def _api_operations(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
+    for context in iter_route_contexts(app.routes):
+        route, path = context.original_route, str(context.path)
+        if isinstance(route, APIRoute) and route.include_in_schema and path.startswith("/api/"):
+            for method in context.methods or ():
+                yield path, method.lower(), route
+
+
+def _signed_in(dependant: Dependant) -> bool:
+    return dependant.call in SIGNED_IN or any(_signed_in(sub) for sub in dependant.dependencies)
+
+
+def _describe_operation(operation: dict[str, Any], method: str, signed_in: bool) -> None:
+    statuses = ["400"]
+    if signed_in:
+        operation.setdefault("security", [{"bearerToken": []}, {"sessionCookie": []}])
+        statuses += ["401", "403"]
+    takes_input = any(p["in"] == "path" for p in operation.get("parameters", [])) or "requestBody" in operation
+    if takes_input:
+        statuses.append("404")
+    if method in UNSAFE:
+        statuses.append("409")
+    responses = operation.setdefault("responses", {})
+    for status in statuses:
+        responses.setdefault(status, _error_response(ERRORS[status]))
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": deepcopy(ERROR_REF)}}}
+
+
+async def _method_not_allowed(request: Request, _error: Exception) -> Response:
+    """405 with `Allow` naming every method the path answers, not only those of the first route found."""
+    allowed = sorted(_methods_for(request.app, request.url.path))
+    return JSONResponse({"error": f"{request.method} is not allowed here; use {', '.join(allowed)}"},
+                        status_code=405, headers={"Allow": ", ".join(allowed)})
+
+
+def _methods_for(app: FastAPI, path: str) -> set[str]:
+    methods: set[str] = set()
+    for template, route_methods in _route_table(app):
+        if template.match(path):
+            methods |= route_methods
+    return methods
+
+
+def _route_table(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "route_methods", None)
+    if table is None:
+        table = [(compile_path(str(c.path))[0], set(c.methods)) for c in iter_route_contexts(app.routes)
+                 if c.methods]
+        app.state.route_methods = table
+    return table
+
