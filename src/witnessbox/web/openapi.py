@@ -26,6 +26,8 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 
 from witnessbox.accounts.dependencies import SESSION_COOKIE, current_actor, device_or_person
+from witnessbox.core.text import BLANK
+from witnessbox.evidence.categorise import CategoryRules
 
 DOCS_URL = "/api/docs"
 DOCS_ASSETS_URL = "/api/docs/assets"
@@ -66,6 +68,7 @@ def install(app: FastAPI) -> None:
     app.add_route(DOCS_URL, _docs_page, methods=["GET"], include_in_schema=False)
     app.openapi = _describer(app)  # type: ignore[method-assign]
     app.add_exception_handler(405, _method_not_allowed)
+    app.add_exception_handler(400, _malformed)
 
 
 async def _docs_page(request: Request) -> Response:
@@ -92,10 +95,35 @@ def describe_errors(app: FastAPI, document: dict[str, Any]) -> None:
     components = document.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     components["securitySchemes"] = SECURITY_SCHEMES
+    rules = getattr(app.state, "categorise", None)
+    if rules is not None:
+        describe_force_rules(components["schemas"], rules.rules)
     for path, method, route in _api_operations(app):
         operation = document["paths"].get(path, {}).get(method)
         if operation is not None:
             _describe_operation(operation, method, _signed_in(route.dependant))
+
+
+def describe_force_rules(schemas: dict[str, Any], rules: CategoryRules) -> None:
+    """State the force's configured offence categories and reference formats in the categorisation shapes.
+
+    They come from configuration, so the classes cannot carry them; blank text clears a field.
+    """
+    blank = {"type": "string", "pattern": f"^{BLANK}*$"}
+    fields = {
+        "category": {"type": "string", "enum": list(rules.categories)},
+        "incident_number": {"type": "string", "pattern": _anchored(rules.incident_number.pattern)},
+        "crime_reference": {"type": "string", "pattern": _anchored(rules.crime_reference.pattern)},
+    }
+    for name in ("CategorisationIn", "BulkCategorisationIn"):
+        properties = schemas.get(name, {}).get("properties", {})
+        for field, rule in fields.items():
+            if field in properties:
+                properties[field]["anyOf"] = [rule, blank, {"type": "null"}]
+
+
+def _anchored(pattern: str) -> str:
+    return f"^(?:{pattern})$"
 
 
 def _api_operations(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
@@ -136,19 +164,27 @@ async def _method_not_allowed(request: Request, _error: Exception) -> Response:
                         status_code=405, headers={"Allow": ", ".join(allowed)})
 
 
+async def _malformed(request: Request, error: Exception) -> Response:
+    """The framework's own 400 (a body that does not parse) in the app's Error shape."""
+    detail = getattr(error, "detail", None) or "the request is malformed"
+    return JSONResponse({"error": str(detail)}, status_code=400)
+
+
 def _methods_for(app: FastAPI, path: str) -> set[str]:
-    methods: set[str] = set()
-    for template, route_methods in _route_table(app):
-        if template.match(path):
-            methods |= route_methods
-    return methods
+    """The methods of the path's most specific templates: /items/categorise, not /items/{item_id}."""
+    matching = [(params, methods) for template, params, methods in _route_table(app) if template.match(path)]
+    fewest = min((params for params, _methods in matching), default=0)
+    return {method for params, methods in matching if params == fewest for method in methods}
 
 
-def _route_table(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
-    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "route_methods", None)
+def _route_table(app: FastAPI) -> list[tuple[re.Pattern[str], int, set[str]]]:
+    table: list[tuple[re.Pattern[str], int, set[str]]] | None = getattr(app.state, "route_methods", None)
     if table is None:
-        table = [(compile_path(str(c.path))[0], set(c.methods)) for c in iter_route_contexts(app.routes)
-                 if c.methods]
+        table = []
+        for context in iter_route_contexts(app.routes):
+            if context.methods:
+                template, _format, params = compile_path(str(context.path))
+                table.append((template, len(params), set(context.methods)))
         app.state.route_methods = table
     return table
 
