@@ -314,19 +314,20 @@ def test_relevance_puts_the_best_match_first(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("after", "limit", "says"),
+    ("after", "limit", "refusal", "says"),
     [
-        ("garbage!", 50, "after: not a cursor"),
-        ("eyJzIjoicmVjb3JkZWQifQ", 50, "after: not a cursor"),  # valid base64 JSON, wrong shape
-        (None, 0, "limit: between 1 and 200"),
-        (None, 201, "limit: between 1 and 200"),
+        # A cursor the search did not give points at no page: not found, as a well-formed id would be.
+        ("garbage!", 50, NotFound, "after: not a cursor"),
+        ("eyJzIjoicmVjb3JkZWQifQ", 50, NotFound, "after: not a cursor"),  # valid base64 JSON, wrong shape
+        (None, 0, InvalidInput, "limit: between 1 and 200"),
+        (None, 201, InvalidInput, "limit: between 1 and 200"),
     ],
 )
 def test_bad_cursor_or_limit_is_refused_clearly(
-    world: World, after: str | None, limit: int, says: str
+    world: World, after: str | None, limit: int, refusal: type[Exception], says: str
 ) -> None:
-    """GIVEN a search WHEN the cursor is not one it gave, or the limit is out of range THEN InvalidInput says which."""
-    with pytest.raises(InvalidInput, match=says):
+    """GIVEN a search WHEN the cursor is not one it gave, or the limit is out of range THEN the refusal says which."""
+    with pytest.raises(refusal, match=says):
         world.container.search.search(world.force.actor("investigator"), Filters(), after=after, limit=limit)
 
 

@@ -120,7 +120,7 @@ class CategorisationIn(BaseModel):
         "anyOf": [{"required": [name]} for name in CHANGEABLE]}}
 
     item_ids: list[str] | None = Field(default=None, description="ignored by PATCH of one item")
-    evidential: bool | None = None
+    evidential: bool | None = Field(default=None, strict=True)
     category: str | None = None
     incident_number: str | None = None
     crime_reference: str | None = None
@@ -145,7 +145,7 @@ class AnnotationIn(BaseModel):
     }
 
     kind: AnnotationKind
-    at_s: float = Field(ge=0, allow_inf_nan=False,
+    at_s: float = Field(ge=0, allow_inf_nan=False, strict=True,
                         description="seconds from the start of the recording, at most its length (409 beyond it)")
     text: str = Field(min_length=1, max_length=2000, pattern=NON_BLANK,
                       description="a bookmark's label (up to 200 characters) or a note (up to 2000)")

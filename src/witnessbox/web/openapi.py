@@ -2,7 +2,7 @@
 
 FastAPI writes each operation's success answer; this module adds, to every operation under
 /api/ (those added later included), the errors it can answer with, from what the operation
-declares: a caller must sign in (401, 403), it names a thing (404), it takes input (400, 422),
+declares: a caller must sign in (401, 403), it names a thing in its path, query or body (404), it takes input (400, 422),
 it changes state (409). Routes declare only what is theirs alone (`responses=`), such as
 bytes served with Range.
 
@@ -143,8 +143,8 @@ def _describe_operation(operation: dict[str, Any], method: str, signed_in: bool)
     if signed_in:
         operation.setdefault("security", [{"bearerToken": []}, {"sessionCookie": []}])
         statuses += ["401", "403"]
-    takes_input = any(p["in"] == "path" for p in operation.get("parameters", [])) or "requestBody" in operation
-    if takes_input:
+    names_things = any(p["in"] in ("path", "query") for p in operation.get("parameters", []))
+    if names_things or "requestBody" in operation:
         statuses.append("404")
     if method in UNSAFE:
         statuses.append("409")
