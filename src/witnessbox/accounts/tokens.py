@@ -14,7 +14,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
+from witnessbox.core.errors import Conflict, Forbidden, NotAuthenticated
 from witnessbox.core.ids import new_id, new_token
 from witnessbox.db.session import Database, UnitOfWork
 

@@ -6,7 +6,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from witnessbox.core.text import NON_BLANK
-
 from witnessbox.evidence.categorise import MAX_BULK
 from witnessbox.evidence.models import Annotation, AnnotationKind, Derivative, Item
 
@@ -131,7 +130,7 @@ class CategorisationIn(BaseModel):
 class BulkCategorisationIn(CategorisationIn):
     """The same fields, set on every listed item at once (all or nothing)."""
 
-    item_ids: list[str] = Field(min_length=1, max_length=MAX_BULK, description="the items to change")  # type: ignore[assignment]
+    item_ids: list[str] = Field(min_length=1, max_length=MAX_BULK, description="the items to change")
 
 
 class AnnotationIn(BaseModel):
@@ -145,8 +144,9 @@ class AnnotationIn(BaseModel):
     }
 
     kind: AnnotationKind
-    at_s: float = Field(ge=0, allow_inf_nan=False, strict=True,
-                        description="seconds from the start of the recording, at most its length (409 beyond it)")
+    at_s: float = Field(
+        ge=0, allow_inf_nan=False, strict=True,
+        description="seconds from the start of the recording, at most its length (409 beyond it)")
     text: str = Field(min_length=1, max_length=2000, pattern=NON_BLANK,
                       description="a bookmark's label (up to 200 characters) or a note (up to 2000)")
 

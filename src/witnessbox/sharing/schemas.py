@@ -10,13 +10,16 @@ class ShareIn(BaseModel):
 
     # Exactly one recipient: JSON Schema states it (oneOf), the service checks it.
     model_config = {"json_schema_extra": {"oneOf": [
-        {"required": ["collar_number"], "properties": {"collar_number": {"type": "string"}, "team": {"type": "null"}}},
-        {"required": ["team"], "properties": {"team": {"type": "string"}, "collar_number": {"type": "null"}}},
+        {"required": ["collar_number"],
+         "properties": {"collar_number": {"type": "string"}, "team": {"type": "null"}}},
+        {"required": ["team"],
+         "properties": {"team": {"type": "string"}, "collar_number": {"type": "null"}}},
     ]}}
 
     collar_number: str | None = None
     team: str | None = None
-    expires_at: datetime | None = Field(default=None, description="when the share ends (UTC); in the future (409 otherwise)")
+    expires_at: datetime | None = Field(
+        default=None, description="when the share ends (UTC); in the future (409 otherwise)")
     note: str = ""
 
 

@@ -28,9 +28,9 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.reports import routes as report_routes
 from witnessbox.sharing import routes as sharing_routes
+from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
-from witnessbox.web import openapi
 from witnessbox.web.middleware import RequestContext
 
 log = logging.getLogger(__name__)

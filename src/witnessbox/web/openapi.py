@@ -2,9 +2,9 @@
 
 FastAPI writes each operation's success answer; this module adds, to every operation under
 /api/ (those added later included), the errors it can answer with, from what the operation
-declares: a caller must sign in (401, 403), it names a thing in its path, query or body (404), it takes input (400, 422),
-it changes state (409). Routes declare only what is theirs alone (`responses=`), such as
-bytes served with Range.
+declares: a caller must sign in (401, 403), it names a thing in its path, query or body (404),
+it takes input (400, 422), it changes state (409). Routes declare only what is theirs alone
+(`responses=`), such as bytes served with Range.
 
 The documentation page is Swagger UI from the installed `fastapi-offline` package, started by
 a static script: the app's content-security policy allows no inline script and no other origin.

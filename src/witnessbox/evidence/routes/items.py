@@ -27,7 +27,9 @@ pages = APIRouter(tags=["pages"], include_in_schema=False)
 def list_items(
     actor: Annotated[Actor, Depends(device_or_person)],
     evidence: Evidence,
-    sha256: Annotated[str | None, Query(description="find the item holding these bytes", pattern=r"^[0-9a-fA-F]{64}$")] = None,
+    sha256: Annotated[
+        str | None, Query(description="find the item holding these bytes", pattern=r"^[0-9a-fA-F]{64}$")
+    ] = None,
     state: ItemState | None = None,
     before: Annotated[str | None, Query(description="id of the last item of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
