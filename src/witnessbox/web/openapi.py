@@ -151,6 +151,9 @@ def _describe_operation(operation: dict[str, Any], method: str, signed_in: bool)
     responses = operation.setdefault("responses", {})
     for status in statuses:
         responses.setdefault(status, _error_response(ERRORS[status]))
+    for status, response in responses.items():  # a route's own refusals, declared by description
+        if status[0] in "45" and "content" not in response:
+            response["content"] = _error_response("")["content"]
 
 
 def _error_response(description: str) -> dict[str, Any]:
