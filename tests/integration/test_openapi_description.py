@@ -1,13 +1,17 @@
 """The API's description and documentation page: errors documented, bytes typed, 405 with Allow, CSP kept."""
 
 import re
+from typing import Annotated
 
 import httpx
 import pytest
+from fastapi import APIRouter, Depends
 
 from tests.conftest import LiveServer
 from tests.factories.people import make_force
+from witnessbox.accounts.dependencies import current_actor
 from witnessbox.bootstrap import Container
+from witnessbox.core.actor import Actor
 from witnessbox.web.app import create_app
 
 
@@ -95,3 +99,20 @@ def test_the_docs_page_loads_its_assets_from_the_server_and_no_inline_script(liv
         for source in sources:
             assert client.get(source).status_code == 200, source
         assert "SwaggerUIBundle" in client.get("/api/docs/assets/swagger-ui-bundle.js").text
+
+
+def test_a_route_added_later_is_documented_with_its_errors(container: Container) -> None:
+    """GIVEN the app WHEN another router with a signed-in POST that names a thing is included later
+    THEN its operation in the description carries the security, the Error answers and 404/409, unasked."""
+    app = create_app(container)
+    app.openapi()  # built and cached before the new route exists
+    later = APIRouter(prefix="/api/v1/later")
+
+    @later.post("/{thing_id}", status_code=204)
+    def act(thing_id: str, actor: Annotated[Actor, Depends(current_actor)]) -> None:
+        """A route written by someone who never heard of web/openapi.py."""
+
+    app.include_router(later)
+    responses = app.openapi()["paths"]["/api/v1/later/{thing_id}"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "409", "422"} <= set(responses)
+    assert responses["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
