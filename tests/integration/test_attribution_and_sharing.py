@@ -11,7 +11,7 @@ from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import FixedClock
-from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
+from witnessbox.core.errors import Forbidden, NotFound
 
 
 @pytest.fixture
