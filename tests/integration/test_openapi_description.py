@@ -116,3 +116,11 @@ def test_a_route_added_later_is_documented_with_its_errors(container: Container)
     responses = app.openapi()["paths"]["/api/v1/later/{thing_id}"]["post"]["responses"]
     assert {"400", "401", "403", "404", "409", "422"} <= set(responses)
     assert responses["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_a_wrong_method_on_a_page_keeps_the_pages_error_handling(live_server: LiveServer) -> None:
+    """GIVEN a page path served by GET and POST (/login) WHEN PUT is sent
+    THEN it is 405 with both methods in Allow, answered by the app's handling of HTTP errors (not the API's)."""
+    response = httpx.put(f"{live_server.url}/login")
+    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+    assert "is not allowed here; use" not in response.text

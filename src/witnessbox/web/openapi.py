@@ -19,9 +19,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
 
@@ -162,15 +164,26 @@ def _error_response(description: str) -> dict[str, Any]:
 
 async def _method_not_allowed(request: Request, _error: Exception) -> Response:
     """405 with `Allow` naming every method the path answers, not only those of the first route found."""
-    allowed = sorted(_methods_for(request.app, request.url.path))
-    return JSONResponse({"error": f"{request.method} is not allowed here; use {', '.join(allowed)}"},
-                        status_code=405, headers={"Allow": ", ".join(allowed)})
+    allowed = ", ".join(sorted(_methods_for(request.app, request.url.path)))
+    if not request.url.path.startswith("/api/"):
+        return await _page_error(request, HTTPException(405, headers={"Allow": allowed}))
+    return JSONResponse({"error": f"{request.method} is not allowed here; use {allowed}"},
+                        status_code=405, headers={"Allow": allowed})
 
 
 async def _malformed(request: Request, error: Exception) -> Response:
     """The framework's own 400 (a body that does not parse) in the app's Error shape."""
+    if not request.url.path.startswith("/api/"):
+        return await _page_error(request, error)
     detail = getattr(error, "detail", None) or "the request is malformed"
     return JSONResponse({"error": str(detail)}, status_code=400)
+
+
+async def _page_error(request: Request, error: Exception) -> Response:
+    """Pages keep whatever the app does for HTTP errors (the handler registered for HTTPException)."""
+    handler = request.app.exception_handlers.get(HTTPException, http_exception_handler)
+    response: Response = await handler(request, error)
+    return response
 
 
 def _methods_for(app: FastAPI, path: str) -> set[str]:
