@@ -96,6 +96,7 @@ def force(container: Container) -> Force:
     return make_force(container)
 
 
+@pytest.mark.slow
 def test_the_api_keeps_the_promises_of_its_description(container: Container, force: Force, tmp_path: Path) -> None:
     """GIVEN the app on a real database with a processed recording and four roles holding API tokens
     WHEN schemathesis runs all its checks over every /api/ operation as each role
