@@ -97,9 +97,9 @@ def describe_errors(app: FastAPI, document: dict[str, Any]) -> None:
     components = document.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     components["securitySchemes"] = SECURITY_SCHEMES
-    rules = getattr(app.state, "categorise", None)
-    if rules is not None:
-        describe_force_rules(components["schemas"], rules.rules)
+    categorise = getattr(app.state, "categorise", None)  # the CategorisationService the app was built with
+    if categorise is not None:
+        describe_force_rules(components["schemas"], categorise.rules)
     for path, method, route in _api_operations(app):
         operation = document["paths"].get(path, {}).get(method)
         if operation is not None:
