@@ -11,7 +11,7 @@ from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import FixedClock
-from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
+from witnessbox.core.errors import Forbidden, NotFound
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_nobody_shares_what_they_cannot_see(clocked: tuple[Container, FixedClock
     item_id = upload_bytes(container, b"incident", camera="WBX00001", started_at=clock.now())
     with pytest.raises(NotFound):
         container.sharing.share(item_id, actor=force.actor("stranger"), collar_number=force.collar("teammate"))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):  # an unknown person is not found, as an unknown item is
         container.sharing.share(item_id, actor=force.actor("owner"), collar_number="no-such-person")
 
 

@@ -149,7 +149,7 @@ def test_refusals_are_shown_on_the_page(site: Site) -> None:
     again = _open(lead, reference.group(1))
     assert again.status_code == 409 and "already exists" in again.text and 'role="alert"' in again.text
     unknown = lead.post(f"/cases/{case_id}/members", data={"collar_number": "0000"})
-    assert unknown.status_code == 400 and "no user with collar number" in unknown.text
+    assert unknown.status_code == 404 and "no user with collar number" in unknown.text
     complaint = _open(lead, "PSD/not-mine", kind="complaint")
     assert complaint.status_code == 403 and "only professional standards" in complaint.text
     assert 'value="complaint"' not in lead.get("/cases").text

@@ -314,19 +314,20 @@ def test_relevance_puts_the_best_match_first(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("after", "limit", "says"),
+    ("after", "limit", "refusal", "says"),
     [
-        ("garbage!", 50, "after: not a cursor"),
-        ("eyJzIjoicmVjb3JkZWQifQ", 50, "after: not a cursor"),  # valid base64 JSON, wrong shape
-        (None, 0, "limit: between 1 and 200"),
-        (None, 201, "limit: between 1 and 200"),
+        # A cursor the search did not give points at no page: not found, as a well-formed id would be.
+        ("garbage!", 50, NotFound, "after: not a cursor"),
+        ("eyJzIjoicmVjb3JkZWQifQ", 50, NotFound, "after: not a cursor"),  # valid base64 JSON, wrong shape
+        (None, 0, InvalidInput, "limit: between 1 and 200"),
+        (None, 201, InvalidInput, "limit: between 1 and 200"),
     ],
 )
 def test_bad_cursor_or_limit_is_refused_clearly(
-    world: World, after: str | None, limit: int, says: str
+    world: World, after: str | None, limit: int, refusal: type[Exception], says: str
 ) -> None:
-    """GIVEN a search WHEN the cursor is not one it gave, or the limit is out of range THEN InvalidInput says which."""
-    with pytest.raises(InvalidInput, match=says):
+    """GIVEN a search WHEN the cursor is not one it gave, or the limit is out of range THEN the refusal says which."""
+    with pytest.raises(refusal, match=says):
         world.container.search.search(world.force.actor("investigator"), Filters(), after=after, limit=limit)
 
 
@@ -335,7 +336,7 @@ def test_a_relevance_cursor_does_not_page_a_time_sorted_search(world: World) -> 
     investigator = world.force.actor("investigator")
     page = world.container.search.search(investigator, Filters(text="patrol", sort=Sort.RELEVANCE), limit=2)
     assert page.next is not None
-    with pytest.raises(InvalidInput, match="after"):
+    with pytest.raises(NotFound, match="after"):
         world.container.search.search(investigator, Filters(text="patrol"), after=page.next, limit=2)
 
 
@@ -455,14 +456,15 @@ def test_api_walks_pages_and_explains_bad_input(world: World, server: LiveServer
             params["after"] = body["next"]
         assert walked == [world.ids[name] for name in ["P5", "P4", "P3", "P2", "P1", "B"]]
         assert body["items"][-1]["title"] == "Routine patrol"
-        for bad, says in [
-            ({"near": "50.7,-3.5"}, "near: expected lat,lon,metres"),
-            ({"from": "yesterday"}, "from: not an ISO 8601 time"),
-            ({"evidential": "maybe"}, "evidential: expected yes, no or uncategorised"),
-            ({"after": "garbage!"}, "after: not a cursor"),
+        for bad, status, says in [
+            ({"near": "50.7,-3.5"}, 400, "near: expected lat,lon,metres"),
+            ({"from": "yesterday"}, 400, "from: not an ISO 8601 time"),
+            ({"evidential": "maybe"}, 400, "evidential: expected yes, no or uncategorised"),
+            ({"after": "garbage!"}, 422, "after"),  # not in the cursor's alphabet: the schema refuses it
+            ({"after": "eyJzIjoicmVjb3JkZWQifQ"}, 404, "after: not a cursor"),  # a cursor it never gave
         ]:
             refused = client.get("/api/v1/search", params=bad)
-            assert refused.status_code == 400
+            assert refused.status_code == status, refused.text
             assert says in refused.text
 
 

@@ -14,7 +14,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Forbidden, InvalidInput, NotAuthenticated
+from witnessbox.core.errors import Conflict, Forbidden, NotAuthenticated
 from witnessbox.core.ids import new_id, new_token
 from witnessbox.db.session import Database, UnitOfWork
 
@@ -46,7 +46,7 @@ class TokenService:
         if actor.kind != ActorKind.USER:
             raise Forbidden("only people hold API tokens")
         if expires_at is not None and expires_at <= self.clock.now():
-            raise InvalidInput("expiry must be in the future")
+            raise Conflict("expiry must be in the future")
         secret = new_token(USER_TOKEN_PREFIX)
         with self.db.transaction() as uow:
             token = self._add(

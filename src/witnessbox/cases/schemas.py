@@ -2,16 +2,17 @@
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from witnessbox.cases.models import CaseKind
+from witnessbox.core.text import NON_BLANK
 
 
 class CaseIn(BaseModel):
     """Open a case."""
 
-    reference: str
-    title: str
+    reference: str = Field(min_length=1, max_length=64, pattern=NON_BLANK)
+    title: str = Field(min_length=1, max_length=255, pattern=NON_BLANK)
     kind: CaseKind = CaseKind.INVESTIGATION
 
 

@@ -72,7 +72,7 @@ class CaseService:
             case = self._managed(uow.session, case_id, actor)
             user = uow.session.scalars(select(User).where(User.collar_number == collar_number)).first()
             if user is None:
-                raise InvalidInput(f"no user with collar number {collar_number!r}")
+                raise NotFound(f"no user with collar number {collar_number!r}")
             if self._is_member(uow.session, case.id, user.id):
                 return
             uow.session.add(

@@ -21,7 +21,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
+from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Annotation, AnnotationKind, Item
@@ -114,7 +114,7 @@ def _checked_text(kind: AnnotationKind, text: str) -> str:
 
 def _checked_time(item: Item, at_s: float) -> float:
     if item.duration_s is None:
-        raise InvalidInput("this recording's length is not known yet: wait until it is processed")
+        raise Conflict("this recording's length is not known yet: wait until it is processed")
     if not math.isfinite(at_s) or not 0 <= at_s <= item.duration_s:
-        raise InvalidInput(f"the time must be between 0 and {item.duration_s:.3f} seconds into the recording")
+        raise Conflict(f"the time must be between 0 and {item.duration_s:.3f} seconds into the recording")
     return round(at_s, 3)

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from witnessbox.core.text import NON_BLANK
+from witnessbox.evidence.categorise import MAX_BULK
 from witnessbox.evidence.models import Annotation, AnnotationKind, Derivative, Item
 
 
@@ -117,28 +119,47 @@ def _derivative(made: Derivative, url: str) -> DerivativeOut:
     )
 
 
+CHANGEABLE = ("evidential", "category", "incident_number", "crime_reference", "title", "notes")
+
+
 class CategorisationIn(BaseModel):
     """Fields to set on one item, or on many with `item_ids`; omitted fields stay as they are, null clears."""
 
-    model_config = {"extra": "forbid"}
+    # At least one field to change (item_ids only says where): JSON Schema states it, the service checks it.
+    model_config = {"extra": "forbid", "json_schema_extra": {
+        "anyOf": [{"required": [name]} for name in CHANGEABLE]}}
 
-    item_ids: list[str] | None = None
-    evidential: bool | None = None
+    item_ids: list[str] | None = Field(default=None, description="ignored by PATCH of one item")
+    evidential: bool | None = Field(default=None, strict=True)
     category: str | None = None
     incident_number: str | None = None
     crime_reference: str | None = None
-    title: str | None = None
-    notes: str | None = None
+    title: str | None = Field(default=None, max_length=255)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+
+class BulkCategorisationIn(CategorisationIn):
+    """The same fields, set on every listed item at once (all or nothing)."""
+
+    item_ids: list[str] = Field(min_length=1, max_length=MAX_BULK, description="the items to change")
 
 
 class AnnotationIn(BaseModel):
     """A bookmark or note to place at a time of the recording."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {
+        "extra": "forbid",
+        # A bookmark's label is short; JSON Schema states it, the service checks it.
+        "json_schema_extra": {"if": {"properties": {"kind": {"const": "bookmark"}}},
+                              "then": {"properties": {"text": {"maxLength": 200}}}},
+    }
 
     kind: AnnotationKind
-    at_s: float = Field(description="seconds from the start of the recording")
-    text: str = Field(description="a bookmark's label (up to 200 characters) or a note (up to 2000)")
+    at_s: float = Field(
+        ge=0, allow_inf_nan=False, strict=True,
+        description="seconds from the start of the recording, at most its length (409 beyond it)")
+    text: str = Field(min_length=1, max_length=2000, pattern=NON_BLANK,
+                      description="a bookmark's label (up to 200 characters) or a note (up to 2000)")
 
 
 class AnnotationOut(BaseModel):
@@ -180,7 +201,7 @@ class SavedSearchIn(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    name: str = Field(description="1-120 characters")
+    name: str = Field(min_length=1, max_length=120, pattern=NON_BLANK, description="1-120 characters")
     query: str = Field(description="the search's parameters, URL-encoded as GET /api/v1/search takes them")
 
 

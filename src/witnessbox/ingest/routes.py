@@ -8,7 +8,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -31,7 +31,16 @@ BODY_IDLE_S = 30.0
 MAX_NUMBER_DIGITS = 19  # a 64-bit byte count
 BROWSER_CHUNK_KIB = 8 * 1024  # what the upload page sends per PATCH
 
-router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"])
+# The tus protocol's own refusals (the app's Error shape is added to each by web/openapi.py).
+TUS_ERRORS: dict[int | str, dict[str, Any]] = {
+    410: {"description": "the upload expired, was terminated or was refused"},
+    412: {"description": "Tus-Resumable is not 1.0.0 (Tus-Version lists what is)"},
+    413: {"description": "Upload-Length is above the configured maximum"},
+    415: {"description": "PATCH needs Content-Type: application/offset+octet-stream"},
+    422: {"description": "the whole file does not match its declared SHA-256: nothing was stored"},
+    460: {"description": "Upload-Checksum does not match the chunk"},
+}
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"], responses=TUS_ERRORS)
 pages = APIRouter(tags=["pages"], include_in_schema=False)  # the browser upload page
 Caller = Annotated[Actor, Depends(device_or_person)]
 Person = Annotated[Actor, Depends(current_actor)]

@@ -13,7 +13,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import InvalidInput, NotFound
+from witnessbox.core.errors import Conflict, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.service import EvidenceService
@@ -44,7 +44,7 @@ class SharingService:
         if (collar_number is None) == (team is None):
             raise InvalidInput("share with exactly one person (collar number) or one team")
         if expires_at is not None and expires_at <= self.clock.now():
-            raise InvalidInput("the expiry must be in the future")
+            raise Conflict("the expiry must be in the future")
         item = self.evidence.authorise(item_id, Permission.ITEM_SHARE, actor=actor)
         with self.db.transaction() as uow:
             user, found_team = self._recipient(uow.session, collar_number, team)
@@ -124,11 +124,11 @@ class SharingService:
         if collar_number is not None:
             user = session.scalars(select(User).where(User.collar_number == collar_number.strip())).first()
             if user is None or not user.active:
-                raise InvalidInput(f"no active user with collar number {collar_number!r}")
+                raise NotFound(f"no active user with collar number {collar_number!r}")
             return user, None
         found = session.scalars(select(Team).where(Team.name == (team or "").strip())).first()
         if found is None:
-            raise InvalidInput(f"no team called {team!r}")
+            raise NotFound(f"no team called {team!r}")
         return None, found
 
     def _people(self, session: Session, user: User | None, team: Team | None) -> list[str]:

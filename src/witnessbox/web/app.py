@@ -33,6 +33,7 @@ from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
 from witnessbox.sharing import routes as sharing_routes
+from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
 from witnessbox.web.middleware import RequestContext
@@ -47,8 +48,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         title="Witnessbox",
         version=__version__,
         lifespan=_lifespan(container, workers),
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by web/openapi.py from installed assets, under our CSP
+        openapi_url=openapi.OPENAPI_URL,
         redoc_url=None,
     )
     app.state.settings = container.settings
@@ -95,6 +96,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
+    openapi.install(app)  # the API's documentation page and its truthful description
     app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)

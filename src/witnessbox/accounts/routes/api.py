@@ -68,7 +68,8 @@ class TokenIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=128)
     scopes: list[Permission] | None = None
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="when it stops working; in the future (409 otherwise)")
 
 
 class TokenOut(BaseModel):

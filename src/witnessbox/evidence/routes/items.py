@@ -13,9 +13,9 @@ from witnessbox.core.errors import Forbidden, InvalidInput, ReasonRequired
 from witnessbox.core.urls import local_target
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import DerivativeKind, ItemState
-from witnessbox.evidence.routes._shared import API, Caller, Categorise, Evidence, templates
+from witnessbox.evidence.routes._shared import API, Caller, Categorise, Evidence, bytes_served, templates
 from witnessbox.evidence.routes.annotations import player_data
-from witnessbox.evidence.schemas import CategorisationIn, ItemOut
+from witnessbox.evidence.schemas import BulkCategorisationIn, CategorisationIn, ItemOut
 from witnessbox.evidence.streaming import blob_response, is_first_request
 from witnessbox.storage.base import check_sha256
 
@@ -27,7 +27,9 @@ pages = APIRouter(tags=["pages"], include_in_schema=False)
 def list_items(
     actor: Annotated[Actor, Depends(device_or_person)],
     evidence: Evidence,
-    sha256: Annotated[str | None, Query(description="find the item holding these bytes")] = None,
+    sha256: Annotated[
+        str | None, Query(description="find the item holding these bytes", pattern=r"^[0-9a-fA-F]{64}$")
+    ] = None,
     state: ItemState | None = None,
     before: Annotated[str | None, Query(description="id of the last item of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -72,19 +74,19 @@ def categorise_item(
 
 
 @api.post("/categorise")
-def categorise_items(body: CategorisationIn, actor: Caller, categorise: Categorise) -> dict[str, int]:
+def categorise_items(body: BulkCategorisationIn, actor: Caller, categorise: Categorise) -> dict[str, int]:
     """Categorise many items at once: all or nothing."""
-    return {"changed": categorise.categorise(body.item_ids or [], _change(body), actor=actor)}
+    return {"changed": categorise.categorise(body.item_ids, _change(body), actor=actor)}
 
 
-@api.get("/{item_id}/original")
+@api.get("/{item_id}/original", response_class=Response, responses=bytes_served("video/mp4"))
 def original(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The original bytes exactly as uploaded; Range requests seek without downloading all."""
     access = evidence.open_original(item_id, actor=actor, first_request=is_first_request(request))
     return blob_response(evidence.blobs, access, attachment=True)
 
 
-@api.get("/{item_id}/proxy")
+@api.get("/{item_id}/proxy", response_class=Response, responses=bytes_served("video/mp4"))
 def proxy(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The browser-playable copy (faststart, keyframes ≤ 2 s apart)."""
     access = evidence.open_derivative(
@@ -93,7 +95,7 @@ def proxy(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> 
     return blob_response(evidence.blobs, access, attachment=False)
 
 
-@api.get("/{item_id}/thumbnails")
+@api.get("/{item_id}/thumbnails", response_class=Response, responses=bytes_served("image/jpeg"))
 def thumbnails(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The thumbnail strip: one JPEG of evenly spaced frames side by side."""
     access = evidence.open_derivative(

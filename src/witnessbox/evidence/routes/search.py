@@ -26,7 +26,10 @@ def search(
     request: Request,
     actor: Caller,
     service: Search,
-    after: Annotated[str | None, Query(description="the `next` cursor of the previous page")] = None,
+    after: Annotated[str | None, Query(
+        description="the `next` cursor of the previous page (404 for one this search did not give)",
+        pattern=r"^[A-Za-z0-9_-]+$",
+    )] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> SearchOut:
     """Items you may see that match, newest first or best match first, one page at a time.

@@ -77,7 +77,7 @@ class Cursor:
 
     @classmethod
     def decode(cls, value: str, sort: Sort) -> "Cursor":
-        """Read a cursor back; InvalidInput when it is not one of this search's cursors."""
+        """Read a cursor back; NotFound when it is not one of this search's cursors (no such page)."""
         try:
             raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
             if raw["s"] != sort or not isinstance(raw["i"], str):
@@ -88,7 +88,7 @@ class Cursor:
                 raise ValueError(raw)
             return cls(sort, float(raw["k"]), raw["i"])
         except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError) as error:
-            raise InvalidInput("after: not a cursor of this search (start from the first page)") from error
+            raise NotFound("after: not a cursor of this search (start from the first page)") from error
 
 
 class SearchService:
