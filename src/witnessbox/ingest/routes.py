@@ -39,6 +39,8 @@ TUS_ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "PATCH needs Content-Type: application/offset+octet-stream"},
     422: {"description": "the whole file does not match its declared SHA-256: nothing was stored"},
     460: {"description": "Upload-Checksum does not match the chunk"},
+    503: {"description": "the disk failed to read or write (I/O error): try again after Retry-After"},
+    507: {"description": "the disk is full: HEAD still answers the offset; resume after Retry-After"},
 }
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads (tus 1.0)"], responses=TUS_ERRORS)
 pages = APIRouter(tags=["pages"], include_in_schema=False)  # the browser upload page
