@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from witnessbox.accounts.dependencies import device_or_person
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import InvalidInput
 from witnessbox.evidence.routes._shared import Evidence
 from witnessbox.storage.base import check_sha256
 
@@ -24,14 +23,11 @@ class HeldOut(BaseModel):
 
 @api.get("/{sha256}", response_model=HeldOut)
 def held(
-    sha256: Annotated[str, Path(description="SHA-256 of the whole recording, 64 hex")],
+    sha256: Annotated[str, Path(description="SHA-256 of the whole recording, 64 hex",
+                                pattern=r"^[0-9a-fA-F]{64}$")],
     actor: Annotated[Actor, Depends(device_or_person)],
     evidence: Evidence,
 ) -> HeldOut:
     """Whether these bytes are held and verified; a dock wipes the camera only on `verified: true`."""
-    try:
-        digest = check_sha256(sha256)
-    except ValueError as error:
-        raise InvalidInput(str(error)) from error
-    answer = evidence.held(digest, actor=actor)
+    answer = evidence.held(check_sha256(sha256), actor=actor)
     return HeldOut(sha256=answer.sha256, held=answer.held, verified=answer.verified)
