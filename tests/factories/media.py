@@ -3,7 +3,12 @@
 import hashlib
 import shutil
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
+
+import av
+import av.container
+import numpy as np
 
 from witnessbox.media.simulate import CameraSpec, RecordingSpec, write_recording
 
@@ -32,3 +37,82 @@ def copy_recording(mp4: Path, folder: Path) -> Path:
 def sha256_file(path: Path) -> str:
     """SHA-256 of a file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- footage that is not from our cameras: phones, CCTV, call recordings ----------------------------
+
+WIDTH, HEIGHT, FPS, RATE = 96, 64, 25, 44_100
+AUDIO_CODECS = {".m4a": ("mp4", "aac"), ".mp3": ("mp3", "libmp3lame"), ".wav": ("wav", "pcm_s16le")}
+
+
+def marked_picture(index: int) -> np.ndarray:
+    """A grey picture with a red band along its top edge (so the way up can be checked) that changes a little."""
+    rgb = np.full((HEIGHT, WIDTH, 3), 80 + index % 50, np.uint8)
+    rgb[:12, :] = (230, 20, 20)
+    return rgb
+
+
+def phone_clip(path: Path, *, rotation: int = 90, codec: str = "libx264", gop: int = FPS,
+               seconds: float = 2.0) -> Path:
+    """A clip shot holding the phone on its side: landscape pixels plus a display matrix turning them by `rotation`.
+
+    With H.264 and a short GOP the proxy is a remux; another codec or a long GOP makes it a transcode.
+    """
+    with av.open(str(path), "w", format="mov" if path.suffix == ".mov" else "mp4") as out:
+        video = out.add_stream(codec, rate=FPS)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.codec_context.gop_size = gop
+        if codec == "libx264":
+            video.codec_context.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+        video.set_display_rotation(rotation)
+        _encode_video(out, video, seconds)
+    return path
+
+
+def sparse_keyframe_clip(path: Path, *, seconds: float = 8.0) -> Path:
+    """CCTV-like H.264 with one keyframe for the whole file (no audio)."""
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.codec_context.gop_size = 100_000
+        video.codec_context.options = {"x264-params": "keyint=infinite:scenecut=0"}
+        _encode_video(out, video, seconds)
+    return path
+
+
+def audio_recording(path: Path, *, seconds: float = 2.0) -> Path:
+    """A call recording: a tone, no picture; the suffix (.m4a, .mp3 or .wav) picks container and codec."""
+    container_format, codec = AUDIO_CODECS[path.suffix]
+    with av.open(str(path), "w", format=container_format) as out:
+        audio = out.add_stream(codec, rate=RATE, layout="mono")
+        audio.codec_context.open(strict=False)
+        size = audio.codec_context.frame_size or 1024
+        sample_format = audio.codec_context.format.name
+        for start in range(0, int(seconds * RATE), size):
+            tone = 0.2 * np.sin(2 * np.pi * 440 * (start + np.arange(size)) / RATE)
+            frame = av.AudioFrame.from_ndarray(_samples(tone, sample_format), format=sample_format, layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
+            _mux(out, audio.encode(frame))
+        _mux(out, audio.encode(None))
+    return path
+
+
+def _samples(tone: np.ndarray, sample_format: str) -> np.ndarray:
+    if sample_format.startswith("s16"):
+        return (tone * 32_767).astype(np.int16)[None, :]
+    if sample_format.startswith("s32"):
+        return (tone * 2_147_483_647).astype(np.int32)[None, :]
+    return tone.astype(np.float32)[None, :]
+
+
+def _encode_video(out: av.container.OutputContainer, video: av.VideoStream, seconds: float) -> None:
+    for index in range(int(seconds * FPS)):
+        frame = av.VideoFrame.from_ndarray(marked_picture(index), format="rgb24")
+        frame.pts, frame.time_base = index, Fraction(1, FPS)
+        _mux(out, video.encode(frame))
+    _mux(out, video.encode(None))
+
+
+def _mux(out: av.container.OutputContainer, packets: list[av.Packet]) -> None:
+    for packet in packets:
+        out.mux(packet)

@@ -25,6 +25,7 @@ import av.stream
 from witnessbox.media.boxes import Box, check_mp4_layout, looks_like_iso, top_level_boxes
 from witnessbox.media.ebml import check_matroska_length
 from witnessbox.media.errors import MediaError
+from witnessbox.media.riff import check_riff_length
 
 # Errors PyAV and the file system raise for bad input; all become MediaError.
 # Arithmetic/Index/Runtime errors cover PyAV surfacing nonsense values
@@ -62,17 +63,32 @@ class MediaFacts:
     bit_rate: int | None
     pixel_format: str | None
     max_keyframe_interval_s: float | None
+    # Degrees the picture is turned counter-clockwise for display (a phone's display matrix).
+    rotation: int = 0
 
     @property
     def has_audio(self) -> bool:
         """True when the recording has an audio stream."""
         return self.audio_codec is not None
 
+    @property
+    def has_video(self) -> bool:
+        """False for sound alone (a call recording)."""
+        return self.video_codec is not None
+
     def as_dict(self) -> dict[str, object]:
         """JSON-serialisable field mapping (plus ``has_audio``)."""
         facts = dataclasses.asdict(self)
         facts["has_audio"] = self.has_audio
         return facts
+
+
+def picture_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The first moving-picture stream; cover art in a music or call-recording file does not count."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
 
 
 def normalise_container(format_name: str) -> str:
@@ -82,9 +98,9 @@ def normalise_container(format_name: str) -> str:
 
 
 def probe(path: Path) -> MediaFacts:
-    """Open, check and describe a recording.
+    """Open, check and describe a recording (video, or sound alone).
 
-    Raise MediaError with a clear reason when it is not a usable video. Every
+    Raise MediaError with a clear reason when it is not usable media. Every
     packet is demuxed (constant memory), so truncation is caught, not guessed.
     """
     size = _regular_file_size(path)
@@ -227,21 +243,35 @@ class _Prober:
         self.iso = boxes is not None
         self.mdats = [box for box in boxes or () if box.kind == "mdat"]
         self.video = self._video_stream()
-        self.audio = container.streams.audio[0] if container.streams.audio else None
+        self.audio = self._audio_stream()
+        # The stream whose first frame must decode: the picture, or the sound when there is none.
+        self.lead: av.VideoStream | av.AudioStream = self.video or self.audio  # type: ignore[assignment]
         self.tracks = {s.index: _Track(s) for s in (self.video, self.audio) if s is not None}
-        self.first_frame: av.VideoFrame | None = None
+        self.first_frame: av.VideoFrame | av.AudioFrame | None = None
         self.decode_attempts = 0
 
-    def _video_stream(self) -> av.VideoStream:
-        """The first video stream, rejecting audio-only files and still images."""
+    def _video_stream(self) -> av.VideoStream | None:
+        """The first video stream (None for sound alone), rejecting still images and files with neither."""
         fmt = self.container.format.name
         if fmt in {"image2", "image2pipe"} or fmt.endswith("_pipe"):
             raise MediaError("not a video file: a still image")
-        if not self.container.streams.video:
-            raise MediaError("not a video file: no video stream")
-        stream = self.container.streams.video[0]
+        stream = picture_stream(self.container)
+        if stream is None:
+            if not self.container.streams.audio:
+                raise MediaError("not a media file: no video or audio stream")
+            return None
         if stream.codec_context is None or not stream.codec_context.width:
             raise MediaError("corrupt: the video stream has no usable codec parameters")
+        return stream
+
+    def _audio_stream(self) -> av.AudioStream | None:
+        """The first audio stream; for sound alone it must say how it is sampled."""
+        if not self.container.streams.audio:
+            return None
+        stream = self.container.streams.audio[0]
+        usable = stream.codec_context is not None and stream.codec_context.sample_rate > 0
+        if self.video is None and not usable:
+            raise MediaError("corrupt: the audio stream has no usable codec parameters")
         return stream
 
     def run(self) -> MediaFacts:
@@ -261,7 +291,7 @@ class _Prober:
                 self._check_position(packet)
                 self.tracks[packet.stream.index].add(packet)
                 position = _seconds(packet.pts, packet.time_base) or position
-                if packet.stream is self.video:
+                if packet.stream is self.lead:
                     self._decode_first_frame(packet)
         except MediaError:
             raise
@@ -284,15 +314,15 @@ class _Prober:
             raise MediaError(f"corrupt: media data at byte {pos} lies outside the MP4 'mdat' box")
 
     def _decode_first_frame(self, packet: av.Packet[Any]) -> None:
-        """Decode until one picture comes out, proving the stream is decodable."""
+        """Decode until one picture (or sound frame) comes out, proving the stream is decodable."""
         if self.first_frame is not None or self.decode_attempts > _FIRST_FRAME_PACKETS:
             return
         self.decode_attempts += 1
         if self.decode_attempts == 1:
             # Frame threading delays output by several packets; one thread answers at once.
-            self.video.codec_context.thread_count = 1
+            self.lead.codec_context.thread_count = 1
         try:
-            frames = self.video.codec_context.decode(packet)
+            frames = self.lead.codec_context.decode(packet)
         except INPUT_ERRORS:
             return  # a damaged packet; the next keyframe may still decode
         if frames:
@@ -302,12 +332,12 @@ class _Prober:
         """Drain the decoder if it still holds the first picture, then judge."""
         if self.first_frame is None and self.decode_attempts:
             try:
-                frames = self.video.codec_context.decode(None)
+                frames = self.lead.codec_context.decode(None)
             except INPUT_ERRORS:
                 frames = []
             self.first_frame = frames[0] if frames else None
         if self.first_frame is None:
-            raise MediaError("corrupt: no video frame can be decoded")
+            raise MediaError(f"corrupt: no {'video frame' if self.video else 'audio'} can be decoded")
 
     def _check_complete(self) -> None:
         """The streams must deliver (nearly) all the time the headers declare."""
@@ -320,6 +350,8 @@ class _Prober:
             self._check_shortfall("media", longest, declared / av.time_base if declared else None)
         if self.container.format.name.startswith("matroska"):
             check_matroska_length(self.path, self.size)
+        if self.container.format.name == "wav":
+            check_riff_length(self.path, self.size)
         if self.container.format.name == "mpegts" and self.size % 188 and self.size % 192:
             raise MediaError("truncated: the transport stream ends part-way through a packet")
 
@@ -346,28 +378,64 @@ class _Prober:
 
     def _facts(self) -> MediaFacts:
         """Assemble the description once the file has passed every check."""
+        if self.video is None:
+            return self._sound_facts()
         video_track = self.tracks[self.video.index]
         if video_track.packets == 0:
             raise MediaError("no video data: the video stream has no frames")
         if video_track.packets == 1:
             raise MediaError("not a video file: a single still image")
         ctx = self.video.codec_context
+        first = self.first_frame if isinstance(self.first_frame, av.VideoFrame) else None
         return MediaFacts(
             container=normalise_container(self.container.format.name),
             video_codec=ctx.name,
             audio_codec=self.audio.codec_context.name if self.audio and self.audio.codec_context else None,
             width=ctx.width or None,
             height=ctx.height or None,
-            fps=self._fps(),
+            fps=self._fps(self.video),
             duration_s=self._duration(),
             bit_rate=self.container.bit_rate or None,
-            pixel_format=ctx.pix_fmt or (self.first_frame.format.name if self.first_frame else None),
+            pixel_format=ctx.pix_fmt or (first.format.name if first else None),
             max_keyframe_interval_s=video_track.keyframe_interval(),
+            rotation=_rotation(first),
         )
 
-    def _fps(self) -> float | None:
+    def _sound_facts(self) -> MediaFacts:
+        """The description of sound alone (a call recording)."""
+        assert self.audio is not None  # _video_stream refused a file with neither
+        if self.tracks[self.audio.index].packets == 0:
+            raise MediaError("no audio data: the audio stream has no samples")
+        return MediaFacts(
+            container=normalise_container(self.container.format.name),
+            video_codec=None,
+            audio_codec=self.audio.codec_context.name,
+            width=None,
+            height=None,
+            fps=None,
+            duration_s=self._duration(),
+            bit_rate=self.container.bit_rate or None,
+            pixel_format=None,
+            max_keyframe_interval_s=None,
+        )
+
+    @staticmethod
+    def _fps(video: av.VideoStream) -> float | None:
         """Average frame rate, falling back to FFmpeg's guess."""
-        rate = self.video.average_rate or self.video.guessed_rate
+        rate = video.average_rate or video.guessed_rate
         if not rate or not math.isfinite(float(rate)) or rate <= 0:
             return None
         return round(float(rate), 3)
+
+
+def _rotation(frame: av.VideoFrame | None) -> int:
+    """The display rotation in whole quarter turns (0, 90, 180, 270), counter-clockwise."""
+    if frame is None:
+        return 0
+    try:
+        degrees = float(frame.rotation or 0)
+    except INPUT_ERRORS:
+        return 0
+    if not math.isfinite(degrees):
+        return 0
+    return (round(degrees / 90) * 90) % 360
