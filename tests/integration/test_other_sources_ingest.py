@@ -1,0 +1,96 @@
+"""Footage not from our cameras through the real ingest path: a phone on its side, sparse-keyframe CCTV, sound alone."""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.conftest import LiveServer
+from tests.factories.ingest import hold_jobs, upload_bytes
+from tests.factories.media import audio_recording, phone_clip, sparse_keyframe_clip
+from tests.factories.people import make_force
+from witnessbox.bootstrap import Container
+from witnessbox.evidence.models import DerivativeKind, Item
+from witnessbox.media import probe
+
+MakeClip = Callable[[Path], Path]
+SOURCES: dict[str, tuple[str, MakeClip]] = {
+    "phone, remuxed": ("phone.mp4", lambda p: phone_clip(p)),
+    "phone, transcoded": ("phone.mov", lambda p: phone_clip(p, codec="mpeg4", gop=100)),
+    "cctv, one keyframe": ("cctv.mp4", lambda p: sparse_keyframe_clip(p)),
+    "call, m4a": ("call.m4a", lambda p: audio_recording(p)),
+    "call, mp3": ("call.mp3", lambda p: audio_recording(p)),
+    "call, wav": ("call.wav", lambda p: audio_recording(p)),
+}
+
+
+def _processed(container: Container, path: Path) -> Item:
+    """Upload through the ingest service, run the item's job as a worker would, return the item."""
+    item_id = upload_bytes(container, path.read_bytes(), filename=path.name)
+    for job_id, _delay in container.jobs.queue.sent:  # type: ignore[union-attr]
+        container.jobs.run(job_id)
+    return container.evidence.get(item_id)
+
+
+def _stored(container: Container, item: Item, kind: DerivativeKind) -> Path:
+    derivative = item.derivative(kind)
+    assert derivative is not None, f"no {kind}"
+    local = container.evidence.blobs.local_path(derivative.sha256)
+    assert local is not None
+    return local
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_other_sources_become_playable_items(container: Container, tmp_path: Path, source: str) -> None:
+    """GIVEN a phone clip turned 90°, CCTV with one keyframe, or a call recording (m4a, mp3, wav)
+    WHEN uploaded and processed by the ingest job
+    THEN the item is ready (not quarantined); the proxy keeps the way up and has keyframes at most 2 s
+    apart, thumbnails exist for pictures only, and sound alone gets an audio-only AAC proxy."""
+    make_force(container)
+    hold_jobs(container)
+    name, make = SOURCES[source]
+
+    item = _processed(container, make(tmp_path / name))
+
+    assert (item.state, item.state_reason) == ("ready", None)
+    proxy = item.derivative(DerivativeKind.PROXY)
+    assert proxy is not None
+    facts = probe(_stored(container, item, DerivativeKind.PROXY))
+    if source.startswith("call"):
+        assert (item.video_codec, item.has_audio, proxy.media_type) == (None, True, "audio/mp4")
+        assert (facts.video_codec, facts.audio_codec) == (None, "aac")
+        assert item.derivative(DerivativeKind.THUMBNAIL_STRIP) is None
+        return
+    assert proxy.media_type == "video/mp4"
+    assert facts.max_keyframe_interval_s is not None and facts.max_keyframe_interval_s <= 2.0
+    assert facts.rotation == (90 if source.startswith("phone") else 0)
+    strip = item.derivative(DerivativeKind.THUMBNAIL_STRIP)
+    assert strip is not None and len(set(strip.parameters["timestamps_s"])) == 12
+    with av.open(str(_stored(container, item, DerivativeKind.THUMBNAIL_STRIP))) as sprite:
+        picture = next(sprite.decode(video=0))
+    portrait = source.startswith("phone")
+    assert strip.parameters["tile_width"] == (60 if portrait else 135)  # 96x64 pictures, 90 px high tiles
+    assert picture.width == strip.parameters["tile_width"] * 12
+
+
+def test_call_recording_page_plays_with_an_audio_player(live_server: LiveServer, container: Container,
+                                                         tmp_path: Path) -> None:
+    """GIVEN a call recording (m4a) processed by the server's worker
+    WHEN its owner opens the item page and fetches the proxy
+    THEN the page has an audio player (no video element) and the proxy is served as audio/mp4."""
+    make_force(container)
+    item_id = upload_bytes(container, audio_recording(tmp_path / "call.m4a").read_bytes(), filename="call.m4a")
+    deadline = time.monotonic() + 60
+    while container.evidence.get(item_id).state == "processing":
+        assert time.monotonic() < deadline, "not processed"
+        time.sleep(0.2)
+    with live_server.owner() as officer:
+        page = officer.get(f"/items/{item_id}")
+        proxy = officer.get(f"/api/v1/items/{item_id}/proxy")
+    assert page.status_code == 200, page.text
+    assert f'<audio id="player" preload="auto" src="/api/v1/items/{item_id}/proxy"></audio>' in page.text
+    assert "<video" not in page.text and "Sound only" in page.text
+    assert proxy.status_code == 200 and proxy.headers["content-type"] == "audio/mp4"
+    assert proxy.content[4:8] == b"ftyp"
