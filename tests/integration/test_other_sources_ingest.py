@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import av
@@ -17,12 +18,12 @@ from witnessbox.media import probe
 
 MakeClip = Callable[[Path], Path]
 SOURCES: dict[str, tuple[str, MakeClip]] = {
-    "phone, remuxed": ("phone.mp4", lambda p: phone_clip(p)),
-    "phone, transcoded": ("phone.mov", lambda p: phone_clip(p, codec="mpeg4", gop=100)),
-    "cctv, one keyframe": ("cctv.mp4", lambda p: sparse_keyframe_clip(p)),
-    "call, m4a": ("call.m4a", lambda p: audio_recording(p)),
-    "call, mp3": ("call.mp3", lambda p: audio_recording(p)),
-    "call, wav": ("call.wav", lambda p: audio_recording(p)),
+    "phone, remuxed": ("phone.mp4", phone_clip),
+    "phone, transcoded": ("phone.mov", partial(phone_clip, codec="mpeg4", gop=100)),
+    "cctv, one keyframe": ("cctv.mp4", sparse_keyframe_clip),
+    "call, m4a": ("call.m4a", audio_recording),
+    "call, mp3": ("call.mp3", audio_recording),
+    "call, wav": ("call.wav", audio_recording),
 }
 
 
