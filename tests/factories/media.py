@@ -80,6 +80,39 @@ def sparse_keyframe_clip(path: Path, *, seconds: float = 8.0) -> Path:
     return path
 
 
+def cut_before_keyframe_clip(path: Path, *, lead_s: float = 70.0, fps: int = 5) -> Path:
+    """CCTV exported mid-minute: the file starts `lead_s` seconds before its first keyframe, then 10 s more.
+
+    Written as a whole minute-keyframe recording, then copied from a point between keyframes.
+    """
+    whole = path.with_name(f"whole-{path.name}")
+    skipped = 10 * fps
+    with av.open(str(whole), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.codec_context.options = {"x264-params": "keyint=infinite:scenecut=0"}
+        for index in range(skipped + int((lead_s + 10) * fps)):
+            frame = av.VideoFrame.from_ndarray(marked_picture(index), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            if index == skipped + int(lead_s * fps):
+                frame.pict_type = av.video.frame.PictureType.I
+            _mux(out, video.encode(frame))
+        _mux(out, video.encode(None))
+    with av.open(str(whole)) as src, av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None and packet.pts is not None and packet.pts >= _pts_at(src, skipped):
+                packet.stream = stream
+                out.mux(packet)
+    whole.unlink()
+    return path
+
+
+def _pts_at(container: av.container.InputContainer, frame_index: int) -> int:
+    stream = container.streams.video[0]
+    return round(frame_index / stream.average_rate / stream.time_base)
+
+
 def audio_recording(path: Path, *, seconds: float = 2.0) -> Path:
     """A call recording: a tone, no picture; the suffix (.m4a, .mp3 or .wav) picks container and codec."""
     container_format, codec = AUDIO_CODECS[path.suffix]

@@ -44,7 +44,7 @@ _ISO_NAMES = frozenset({"mov", "mp4"})
 # Containers whose overall duration is written in a header rather than estimated
 # from bit rate, so a shortfall against it reliably means missing data.
 _HEADER_DURATION_FORMATS = frozenset({"mp4", "matroska", "avi", "flv", "asf"})
-_FIRST_FRAME_PACKETS = 300  # give up on the first frame after this many packets (a long open GOP)
+_FIRST_FRAME_PACKETS = 300  # give up on the first frame this many packets after the first keyframe
 _SHORTFALL_MIN_S = 0.5  # how far short of the declared duration counts as truncated
 _SHORTFALL_FRACTION = 0.01
 
@@ -201,9 +201,10 @@ class _Track:
             self._keyframe_at(t)
 
     def _keyframe_at(self, t: float) -> None:
-        """Track the widest gap between consecutive keyframes."""
-        if self.last_keyframe is not None and t > self.last_keyframe:
-            self._widen(t - self.last_keyframe)
+        """Track the widest gap between consecutive keyframes (and from the start to the first)."""
+        since = self.last_keyframe if self.last_keyframe is not None else self.start
+        if since is not None and t > since:
+            self._widen(t - since)
         if self.last_keyframe is None or t > self.last_keyframe:
             self.last_keyframe = t
 
@@ -248,7 +249,8 @@ class _Prober:
         self.lead: av.VideoStream | av.AudioStream = self.video or self.audio  # type: ignore[assignment]
         self.tracks = {s.index: _Track(s) for s in (self.video, self.audio) if s is not None}
         self.first_frame: av.VideoFrame | av.AudioFrame | None = None
-        self.decode_attempts = 0
+        self.decode_attempts = 0  # packets fed from the first keyframe on
+        self.fed = False
 
     def _video_stream(self) -> av.VideoStream | None:
         """The first video stream (None for sound alone), rejecting still images and files with neither."""
@@ -317,10 +319,14 @@ class _Prober:
         """Decode until one picture (or sound frame) comes out, proving the stream is decodable."""
         if self.first_frame is not None or self.decode_attempts > _FIRST_FRAME_PACKETS:
             return
-        self.decode_attempts += 1
-        if self.decode_attempts == 1:
+        # CCTV cut mid-minute starts long before its first keyframe: those packets are fed (they
+        # cost little and some streams flag no keyframes) but only count from the first keyframe.
+        if self.decode_attempts or packet.is_keyframe:
+            self.decode_attempts += 1
+        if not self.fed:
             # Frame threading delays output by several packets; one thread answers at once.
             self.lead.codec_context.thread_count = 1
+            self.fed = True
         try:
             frames = self.lead.codec_context.decode(packet)
         except INPUT_ERRORS:
@@ -330,7 +336,7 @@ class _Prober:
 
     def _flush_first_frame(self) -> None:
         """Drain the decoder if it still holds the first picture, then judge."""
-        if self.first_frame is None and self.decode_attempts:
+        if self.first_frame is None and self.fed:
             try:
                 frames = self.lead.codec_context.decode(None)
             except INPUT_ERRORS:

@@ -222,18 +222,45 @@ class _VideoEncoder:
         # Keep the source time base so variable-frame-rate timing survives.
         self.time_base = source.time_base or Fraction(1, 90_000)
         ctx.time_base = self.time_base
+        self.step = max(1, round(1 / (float(self.rate) * self.time_base)))
+        self.origin = source.start_time
+        self.longest = facts.duration_s
         self.last_pts: int | None = None
         self.frames = 0
+        self.lead_in_frames = 0
 
     def encode(self, frame: av.VideoFrame | None) -> list[av.Packet[Any]]:
         """Encode one frame (None flushes)."""
         if frame is None:
             return list(self.stream.encode(None))
         picture = frame.reformat(width=self.width, height=self.height, format="yuv420p")
-        picture.pts = self._next_pts(frame)
-        picture.time_base = self.time_base
+        pts = self._next_pts(frame)
+        packets = self._lead_in(pts) if self.frames == 0 else []
+        picture.pts, picture.time_base = pts, self.time_base
         self.frames += 1
-        return list(self.stream.encode(picture))
+        return packets + list(self.stream.encode(picture))
+
+    def _lead_in(self, first_pts: int) -> list[av.Packet[Any]]:
+        """Black pictures from the stream's start up to its first decodable picture.
+
+        CCTV cut between keyframes starts with pictures nothing can decode; black in their
+        place keeps the copy's timeline (and so the clock, bookmarks and notes) on the
+        original's. Never longer than the recording, whatever the timestamps claim.
+        """
+        if self.origin is None or first_pts - self.origin <= self.step:
+            return []
+        count = (first_pts - self.origin) // self.step
+        if count * self.step * self.time_base > self.longest:
+            return []
+        black = av.VideoFrame(self.width, self.height, "yuv420p")
+        for plane, value in zip(black.planes, (16, 128, 128), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
+        packets: list[av.Packet[Any]] = []
+        for index in range(count):
+            black.pts, black.time_base = self.origin + index * self.step, self.time_base
+            packets.extend(self.stream.encode(black))
+        self.lead_in_frames = count
+        return packets
 
     def _next_pts(self, frame: av.VideoFrame) -> int:
         """Source pts, forced strictly increasing (x264 and MP4 both insist)."""
@@ -241,8 +268,7 @@ class _VideoEncoder:
         if frame.time_base is not None and pts is not None and frame.time_base != self.time_base:
             pts = round(pts * frame.time_base / self.time_base)
         if pts is None or (self.last_pts is not None and pts <= self.last_pts):
-            step = max(1, round(1 / (float(self.rate) * self.time_base)))
-            pts = 0 if self.last_pts is None else self.last_pts + step
+            pts = 0 if self.last_pts is None else self.last_pts + self.step
         self.last_pts = pts
         return pts
 
@@ -260,6 +286,7 @@ class _VideoEncoder:
             "height": self.height,
             "fps": float(self.rate),
             "rotation": self.rotation,
+            "black_lead_in_frames": self.lead_in_frames,
         }
 
 

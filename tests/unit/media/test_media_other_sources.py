@@ -8,7 +8,14 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from tests.factories.media import HEIGHT, WIDTH, audio_recording, phone_clip, sparse_keyframe_clip
+from tests.factories.media import (
+    HEIGHT,
+    WIDTH,
+    audio_recording,
+    cut_before_keyframe_clip,
+    phone_clip,
+    sparse_keyframe_clip,
+)
 
 from witnessbox.media import MediaError, make_proxy, probe, thumbnail_strip
 from witnessbox.media import thumbnails as thumbnails_module
@@ -128,3 +135,23 @@ def test_cut_call_recording_is_refused(tmp_path: Path, keep: int, reason: str) -
 
     with pytest.raises(MediaError, match=reason):
         probe(cut)
+
+
+def test_cctv_cut_between_keyframes_is_accepted_and_keeps_its_timeline(tmp_path: Path) -> None:
+    """GIVEN CCTV exported mid-minute: 70 s of pictures before the first keyframe, then 10 s
+    WHEN probed, thumbnailed and proxied
+    THEN it is accepted with the 70 s gap reported, and the proxy is as long as the original, black until
+    the first picture that can be decoded, with keyframes at most 2 s apart."""
+    clip = cut_before_keyframe_clip(tmp_path / "cctv.mp4")
+
+    facts = probe(clip)
+    strip = thumbnail_strip(clip, tmp_path / "strip.jpg", keyframe_interval_s=facts.max_keyframe_interval_s)
+    made = make_proxy(clip, tmp_path / "proxy.mp4", facts)
+
+    assert facts.duration_s == pytest.approx(80.0, abs=0.5)
+    assert facts.max_keyframe_interval_s == pytest.approx(70.0, abs=0.5)
+    assert strip.timestamps_s[-1] > 70.0
+    proxy = probe(tmp_path / "proxy.mp4")
+    assert proxy.duration_s == pytest.approx(facts.duration_s, abs=0.5)
+    assert proxy.max_keyframe_interval_s is not None and proxy.max_keyframe_interval_s <= 2.0
+    assert made.parameters["black_lead_in_frames"] == 350  # 70 s at 5 fps
