@@ -7,13 +7,16 @@ from pathlib import Path
 
 import av
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.factories.ingest import hold_jobs, upload_bytes
 from tests.factories.media import audio_recording, phone_clip, sparse_keyframe_clip
+from tests.factories.mutations import make_seeds, mutate
 from tests.factories.people import make_force
 from witnessbox.bootstrap import Container
 from witnessbox.evidence.models import DerivativeKind, Item
+from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.media import probe
 
 MakeClip = Callable[[Path], Path]
@@ -95,3 +98,33 @@ def test_call_recording_page_plays_with_an_audio_player(live_server: LiveServer,
     assert "<video" not in page.text and "Sound only" in page.text
     assert proxy.status_code == 200 and proxy.headers["content-type"] == "audio/mp4"
     assert proxy.content[4:8] == b"ftyp"
+
+
+def test_damaged_files_of_every_format_are_ready_or_quarantined_with_a_reason(
+        container: Container, tmp_path: Path) -> None:
+    """GIVEN three fuzz cases of each seed format (simulator MP4, phone, CCTV, mkv, webm, mov, avi, mpegts,
+    m4a, mp3, wav), as bench/fuzz_media.py makes them
+    WHEN each is uploaded and processed by the real ingest job
+    THEN every job ends (none fails), and every item is ready or quarantined with a reason, its original kept."""
+    make_force(container)
+    hold_jobs(container)
+    seeds = make_seeds(tmp_path / "seeds")
+    items: dict[str, str] = {}
+    for case in range(3 * len(seeds)):
+        seed = seeds[case % len(seeds)]
+        data, mutation = mutate(seed.read_bytes(), case, run_seed=8)
+        path = tmp_path / f"case{case}{seed.suffix.lower()}"
+        path.write_bytes(data)
+        items[_processed(container, path).id] = f"case {case} ({seed.name}, {mutation})"
+    with container.db.read() as session:
+        failed = session.scalars(select(JobRecord).where(JobRecord.state == JobState.FAILED)).all()
+    assert failed == [], [job.error for job in failed]
+    states = set()
+    for item_id, case in items.items():
+        item = container.evidence.get(item_id)
+        states.add(item.state)
+        assert item.state in ("ready", "quarantined"), case
+        if item.state == "quarantined":
+            assert item.state_reason and len(item.state_reason) > 10, case
+            assert container.evidence.blobs.exists(item.sha256), f"{case}: original not kept"
+    assert states == {"ready", "quarantined"}, "the cases should include both usable and unusable files"
