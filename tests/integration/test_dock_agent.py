@@ -152,6 +152,27 @@ def test_empty_and_unreadable_files_are_reported_and_kept_at_once(
     assert not good.exists() and empty.exists() and locked.exists()
 
 
+def test_camera_that_will_not_be_wiped_is_reported(live_server: LiveServer, tmp_path: Path) -> None:
+    """GIVEN a camera folder the dock may read but not change WHEN `witnessbox dock` runs
+    THEN the recording is uploaded and confirmed, and reported as kept because it could not be wiped."""
+    token = _setup(live_server, ["WBX00001"])
+    folder = tmp_path / "cameras" / "WBX00001"
+    clip = tiny_recording(folder)
+    digest = sha256_file(clip)
+    folder.chmod(0o555)
+    try:
+        result = _dock(live_server, token, tmp_path, str(folder))
+    finally:
+        folder.chmod(0o755)
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = " ".join(result.stdout.split())
+    assert f"kept {clip}: uploaded and confirmed, but not wiped (permission denied)" in output
+    assert clip.exists()
+    with live_server.owner() as officer:
+        [item] = officer.get("/api/v1/items", params={"sha256": digest}).json()
+    assert item["verified"]
+
+
 def test_missing_folder_is_one_line_error(live_server: LiveServer, tmp_path: Path) -> None:
     """GIVEN a folder that does not exist WHEN `witnessbox dock` runs THEN one line says so and it exits non-zero."""
     token = _setup(live_server, [])

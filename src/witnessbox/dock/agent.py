@@ -51,6 +51,14 @@ class Refused(Exception):
     """The server refused a recording; it stays on the camera."""
 
 
+class Unreadable(Exception):
+    """The recording cannot be read on the camera; it stays there and is not retried until it changes."""
+
+
+class NotWiped(Exception):
+    """The server holds the recording, but the camera would not let it be deleted."""
+
+
 class DockStopped(Exception):
     """The dock cannot work at all (no such folder, token refused, server out of reach); says why."""
 
@@ -149,10 +157,10 @@ class DockAgent:
         bars.start(recording)
         try:
             message = self.deliver(recording, bars.advance, bars.sending)
-        except OSError as error:
+        except Unreadable as error:
             bars.finish(recording, sent=False)
-            return self._kept(recording, f"cannot be read ({_os_reason(error)})", unsendable=True)
-        except (Refused, TusCommunicationError, httpx.HTTPError) as error:
+            return self._kept(recording, str(error), unsendable=True)
+        except (Refused, NotWiped, TusCommunicationError, httpx.HTTPError, OSError) as error:
             bars.finish(recording, sent=False)
             return self._kept(recording, str(error))
         bars.finish(recording, sent=True)
@@ -176,7 +184,10 @@ class DockAgent:
             self._upload_with_retries(recording, sha256, advance)
         self._wait_until_held(sha256)
         if self.wipe:
-            recording.wipe()
+            try:
+                recording.wipe()
+            except OSError as error:
+                raise NotWiped(f"uploaded and confirmed, but not wiped ({_os_reason(error)})") from error
             return "uploaded, confirmed and wiped"
         return "uploaded and confirmed"
 
@@ -251,13 +262,16 @@ class DockAgent:
 
 
 def sha256_of(path: Path, advance: Any = None) -> str:
-    """SHA-256 of a file, computed at the source before anything is sent."""
+    """SHA-256 of a file, computed at the source before anything is sent; Unreadable if reading fails."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-            if advance:
-                advance(len(chunk))
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(HASH_CHUNK):
+                digest.update(chunk)
+                if advance:
+                    advance(len(chunk))
+    except OSError as error:
+        raise Unreadable(f"cannot be read ({_os_reason(error)})") from error
     return digest.hexdigest()
 
 
