@@ -29,7 +29,7 @@ EBML_IDS = (b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67", b"\x16\x54\xae\x6b", b"\x1
 # --- seeds -----------------------------------------------------------------------------------------
 
 
-def _other_format(path: Path, container: str, video: str | None, audio: str | None) -> Path:
+def other_format_clip(path: Path, container: str, video: str | None, audio: str | None) -> Path:
     """Two seconds of 160x120 pictures and/or a tone in the given container and codecs."""
     with av.open(str(path), "w", format=container) as out:
         v = out.add_stream(video, rate=25) if video else None
@@ -78,11 +78,11 @@ SEED_MAKERS: dict[str, Callable[[Path], Path]] = {
     ),
     "phone.mp4": lambda folder: phone_clip(folder / "phone.mp4"),
     "cctv.mp4": lambda folder: sparse_keyframe_clip(folder / "cctv.mp4", seconds=4.0),
-    "clip.mkv": lambda folder: _other_format(folder / "clip.mkv", "matroska", "libx264", "aac"),
-    "clip.webm": lambda folder: _other_format(folder / "clip.webm", "webm", "libvpx", "libopus"),
-    "clip.mov": lambda folder: _other_format(folder / "clip.mov", "mov", "mpeg4", "pcm_s16le"),
-    "clip.avi": lambda folder: _other_format(folder / "clip.avi", "avi", "mpeg4", "libmp3lame"),
-    "clip.ts": lambda folder: _other_format(folder / "clip.ts", "mpegts", "libx264", "aac"),
+    "clip.mkv": lambda folder: other_format_clip(folder / "clip.mkv", "matroska", "libx264", "aac"),
+    "clip.webm": lambda folder: other_format_clip(folder / "clip.webm", "webm", "libvpx", "libopus"),
+    "clip.mov": lambda folder: other_format_clip(folder / "clip.mov", "mov", "mpeg4", "pcm_s16le"),
+    "clip.avi": lambda folder: other_format_clip(folder / "clip.avi", "avi", "mpeg4", "libmp3lame"),
+    "clip.ts": lambda folder: other_format_clip(folder / "clip.ts", "mpegts", "libx264", "aac"),
     "call.m4a": lambda folder: audio_recording(folder / "call.m4a"),
     "call.mp3": lambda folder: audio_recording(folder / "call.mp3"),
     "call.wav": lambda folder: audio_recording(folder / "call.wav"),

@@ -91,6 +91,13 @@ def picture_stream(container: av.container.InputContainer) -> av.VideoStream | N
     return None
 
 
+def sound_stream(container: av.container.InputContainer) -> av.AudioStream | None:
+    """The first audio stream, when FFmpeg can say what it is (the facts describe no other)."""
+    if not container.streams.audio or container.streams.audio[0].codec_context is None:
+        return None
+    return container.streams.audio[0]
+
+
 def normalise_container(format_name: str) -> str:
     """Short container name: the ISO/QuickTime demuxer family becomes 'mp4'."""
     names = format_name.split(",")

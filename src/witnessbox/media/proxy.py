@@ -22,7 +22,7 @@ import av.container
 import av.stream
 
 from witnessbox.media.errors import MediaError
-from witnessbox.media.probe import INPUT_ERRORS, MediaFacts, picture_stream
+from witnessbox.media.probe import INPUT_ERRORS, MediaFacts, picture_stream, sound_stream
 
 REMUX_VIDEO_CODECS = frozenset({"h264"})
 REMUX_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p"})
@@ -156,7 +156,8 @@ def _media_streams(container: av.container.InputContainer) -> list[av.stream.Str
     """First video (if any) and first audio stream; data, subtitle and cover-art streams are dropped."""
     video = picture_stream(container)
     streams: list[av.stream.Stream] = [] if video is None else [video]
-    streams.extend(container.streams.audio[:1])
+    audio = sound_stream(container)
+    streams.extend([] if audio is None else [audio])
     return streams
 
 
@@ -359,7 +360,7 @@ class _Transcoder:
         if video_in is not None:
             video_in.codec_context.thread_type = "AUTO"
         self.video = None if video_in is None else _VideoEncoder(out, video_in, facts)
-        audio_in = inp.streams.audio[0] if inp.streams.audio else None
+        audio_in = sound_stream(inp)
         self.audio = _AudioEncoder(out, audio_in) if audio_in is not None else None
         self.decode_errors = 0
 

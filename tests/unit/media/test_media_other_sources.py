@@ -16,6 +16,7 @@ from tests.factories.media import (
     phone_clip,
     sparse_keyframe_clip,
 )
+from tests.factories.mutations import other_format_clip
 
 from witnessbox.media import MediaError, make_proxy, probe, thumbnail_strip
 from witnessbox.media import thumbnails as thumbnails_module
@@ -155,3 +156,20 @@ def test_cctv_cut_between_keyframes_is_accepted_and_keeps_its_timeline(tmp_path:
     assert proxy.duration_s == pytest.approx(facts.duration_s, abs=0.5)
     assert proxy.max_keyframe_interval_s is not None and proxy.max_keyframe_interval_s <= 2.0
     assert made.parameters["black_lead_in_frames"] == 350  # 70 s at 5 fps
+
+
+def test_sound_in_an_unknown_format_is_left_out_of_the_proxy(tmp_path: Path) -> None:
+    """GIVEN a MOV whose sound track is in a format FFmpeg cannot name (found by bench/fuzz_media.py)
+    WHEN probed and proxied
+    THEN the facts say no audio, and the proxy is the picture alone rather than an error."""
+    clip = other_format_clip(tmp_path / "clip.mov", "mov", "mpeg4", "pcm_s16le")
+    unknown = tmp_path / "unknown-sound.mov"
+    unknown.write_bytes(clip.read_bytes().replace(b"sowt", b"zq9x", 1))
+
+    facts = probe(unknown)
+    made = make_proxy(unknown, tmp_path / "proxy.mp4", facts)
+
+    assert (facts.video_codec, facts.audio_codec) == ("mpeg4", None)
+    assert made.method == "transcode"
+    proxy = probe(tmp_path / "proxy.mp4")
+    assert (proxy.video_codec, proxy.audio_codec) == ("h264", None)
