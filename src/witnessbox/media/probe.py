@@ -13,7 +13,6 @@ import math
 import os
 import stat
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from witnessbox.media.boxes import Box, check_mp4_layout, looks_like_iso, top_le
 from witnessbox.media.ebml import check_matroska_length
 from witnessbox.media.errors import MediaError
 from witnessbox.media.riff import check_riff_length
+from witnessbox.media.tracks import Track, seconds
 
 # Errors PyAV and the file system raise for bad input; all become MediaError.
 # Arithmetic/Index/Runtime errors cover PyAV surfacing nonsense values
@@ -176,70 +176,6 @@ def _describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
-    """A stream timestamp in seconds, or None when unknown."""
-    if value is None or time_base is None:
-        return None
-    return float(value * time_base)
-
-
-class _Track:
-    """Running totals for one demuxed stream, in constant memory."""
-
-    def __init__(self, stream: av.stream.Stream) -> None:
-        self.stream = stream
-        self.time_base = stream.time_base
-        self.packets = 0
-        self.start: float | None = None
-        self.end: float | None = None
-        self.last_keyframe: float | None = None
-        self.max_keyframe_gap: float | None = None
-
-    def add(self, packet: av.Packet[Any]) -> None:
-        """Account for one packet's timing."""
-        t = _seconds(packet.pts if packet.pts is not None else packet.dts, self.time_base)
-        if t is None:
-            return
-        self.packets += 1
-        self.start = t if self.start is None else min(self.start, t)
-        end = t + (_seconds(packet.duration, self.time_base) or 0.0)
-        self.end = end if self.end is None else max(self.end, end)
-        if packet.is_keyframe:
-            self._keyframe_at(t)
-
-    def _keyframe_at(self, t: float) -> None:
-        """Track the widest gap between consecutive keyframes (and from the start to the first)."""
-        since = self.last_keyframe if self.last_keyframe is not None else self.start
-        if since is not None and t > since:
-            self._widen(t - since)
-        if self.last_keyframe is None or t > self.last_keyframe:
-            self.last_keyframe = t
-
-    def _widen(self, gap: float) -> None:
-        """Record ``gap`` if it is the widest so far."""
-        self.max_keyframe_gap = gap if self.max_keyframe_gap is None else max(self.max_keyframe_gap, gap)
-
-    def keyframe_interval(self) -> float | None:
-        """Widest keyframe gap, counting the stretch after the last keyframe too.
-
-        The tail counts because a long run without keyframes at the end of a
-        file hurts seeking exactly as much as one in the middle.
-        """
-        if self.last_keyframe is not None and self.end is not None:
-            self._widen(self.end - self.last_keyframe)
-        return None if self.max_keyframe_gap is None else round(self.max_keyframe_gap, 3)
-
-    @property
-    def span(self) -> float:
-        """Seconds of media actually demuxed."""
-        return 0.0 if self.start is None or self.end is None else self.end - self.start
-
-    @property
-    def declared(self) -> float | None:
-        """Duration the container header promises for this stream."""
-        return _seconds(self.stream.duration, self.time_base)
-
-
 class _Prober:
     """One probe run: demux everything, then judge and describe the file."""
 
@@ -254,7 +190,7 @@ class _Prober:
         self.audio = self._audio_stream()
         # The stream whose first frame must decode: the picture, or the sound when there is none.
         self.lead: av.VideoStream | av.AudioStream = self.video or self.audio  # type: ignore[assignment]
-        self.tracks = {s.index: _Track(s) for s in (self.video, self.audio) if s is not None}
+        self.tracks = {s.index: Track(s) for s in (self.video, self.audio) if s is not None}
         self.first_frame: av.VideoFrame | av.AudioFrame | None = None
         self.decode_attempts = 0  # packets fed from the first keyframe on
         self.fed = False
@@ -299,7 +235,7 @@ class _Prober:
                     continue  # PyAV's end-of-stream marker
                 self._check_position(packet)
                 self.tracks[packet.stream.index].add(packet)
-                position = _seconds(packet.pts, packet.time_base) or position
+                position = seconds(packet.pts, packet.time_base) or position
                 if packet.stream is self.lead:
                     self._decode_first_frame(packet)
         except MediaError:
