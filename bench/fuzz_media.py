@@ -20,6 +20,7 @@ Targets: 0 crashes, 0 hangs, 0 other exceptions.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import resource
 import shutil
@@ -75,22 +76,30 @@ def run_steps(path: Path, scratch: Path) -> tuple[str, str]:
     return "success", made.method
 
 
-def worker(connection: Connection, run_seed: int) -> None:
+def stacks_file(pid: int) -> Path:
+    """Where a worker's Python stack is written when a case runs long (read back for a hang)."""
+    return OUT / f"stacks-{pid}.txt"
+
+
+def worker(connection: Connection, run_seed: int, timeout_s: float) -> None:
     """Take cases from the parent until told to stop; answer each with its outcome."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     av.logging.set_level(av.logging.PANIC)
     seeds: dict[Path, bytes] = {}
-    while (case := connection.recv()) is not None:
-        seed = seeds.setdefault(case.seed, case.seed.read_bytes())
-        data, mutation = mutate(seed, case.number, run_seed)
-        scratch = Path(tempfile.mkdtemp(prefix="fuzz-", dir=OUT))
-        try:
-            path = scratch / f"case{case.seed.suffix.lower()}"
-            path.write_bytes(data)
-            outcome, detail = run_steps(path, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        connection.send((outcome, mutation, detail))
+    with stacks_file(os.getpid()).open("w") as stacks:
+        while (case := connection.recv()) is not None:
+            seed = seeds.setdefault(case.seed, case.seed.read_bytes())
+            data, mutation = mutate(seed, case.number, run_seed)
+            scratch = Path(tempfile.mkdtemp(prefix="fuzz-", dir=OUT))
+            faulthandler.dump_traceback_later(timeout_s * 0.8, file=stacks)
+            try:
+                path = scratch / f"case{case.seed.suffix.lower()}"
+                path.write_bytes(data)
+                outcome, detail = run_steps(path, scratch)
+            finally:
+                faulthandler.cancel_dump_traceback_later()
+                shutil.rmtree(scratch, ignore_errors=True)
+            connection.send((outcome, mutation, detail))
 
 
 # --- the parent: a pool that survives dead and stuck workers ---------------------------------------
@@ -106,7 +115,7 @@ class Pool:
 
     def _spawn(self) -> tuple[Process, Connection]:
         parent, child = Pipe()
-        process = Process(target=worker, args=(child, self.run_seed), daemon=True)
+        process = Process(target=worker, args=(child, self.run_seed, self.timeout_s), daemon=True)
         process.start()
         child.close()
         return process, parent
@@ -152,7 +161,8 @@ class Pool:
         connection.close()
         self.idle.append(self._spawn())
         mutation = mutate(case.seed.read_bytes(), case.number, self.run_seed)[1]
-        return case, "hang", mutation, f"over {self.timeout_s:.0f} s, killed"
+        stack = _last_stack(stacks_file(process.pid or 0))
+        return case, "hang", mutation, f"over {self.timeout_s:.0f} s, killed; it was in {stack}"
 
     def close(self) -> None:
         """Stop every worker."""
@@ -161,6 +171,15 @@ class Pool:
             process.join(5)
         for process, _, _ in self.busy.values():
             process.kill()
+        for stacks in OUT.glob("stacks-*.txt"):
+            stacks.unlink(missing_ok=True)
+
+
+def _last_stack(path: Path) -> str:
+    """The innermost frames of the stack dumped when the case ran long."""
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip().startswith("File")]
+    path.unlink(missing_ok=True)
+    return " <- ".join(lines[:4]) or "(no stack written)"
 
 
 def fuzz(seeds: list[Path], cases: list[int], workers: int, timeout_s: float, run_seed: int,
