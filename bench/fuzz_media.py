@@ -90,7 +90,7 @@ def worker(connection: Connection, run_seed: int, timeout_s: float) -> None:
         while (case := connection.recv()) is not None:
             seed = seeds.setdefault(case.seed, case.seed.read_bytes())
             data, mutation = mutate(seed, case.number, run_seed)
-            scratch = Path(tempfile.mkdtemp(prefix="fuzz-", dir=OUT))
+            scratch = Path(tempfile.mkdtemp(prefix=f"fuzz-{os.getpid()}-", dir=OUT))
             faulthandler.dump_traceback_later(timeout_s * 0.8, file=stacks)
             try:
                 path = scratch / f"case{case.seed.suffix.lower()}"
@@ -148,6 +148,7 @@ class Pool:
             process.join(5)
             code = process.exitcode
             how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
+            _remove_scratch(process)
             connection.close()
             self.idle.append(self._spawn())
             return case, "crash", mutate(case.seed.read_bytes(), case.number, self.run_seed)[1], how
@@ -162,6 +163,7 @@ class Pool:
         self.idle.append(self._spawn())
         mutation = mutate(case.seed.read_bytes(), case.number, self.run_seed)[1]
         stack = _last_stack(stacks_file(process.pid or 0))
+        _remove_scratch(process)
         return case, "hang", mutation, f"over {self.timeout_s:.0f} s, killed; it was in {stack}"
 
     def close(self) -> None:
@@ -173,6 +175,12 @@ class Pool:
             process.kill()
         for stacks in OUT.glob("stacks-*.txt"):
             stacks.unlink(missing_ok=True)
+
+
+def _remove_scratch(process: Process) -> None:
+    """A worker that died or was killed could not clean up its case's folder."""
+    for scratch in OUT.glob(f"fuzz-{process.pid}-*"):
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _last_stack(path: Path) -> str:
