@@ -95,11 +95,19 @@ def dock(
     watch: Annotated[bool, typer.Option(help="keep watching for new recordings")] = False,
     keep: Annotated[bool, typer.Option(help="do not wipe recordings after confirmation")] = False,
 ) -> None:
-    """Upload every recording in the camera folders, confirm it by hash, then wipe it."""
-    from witnessbox.dock.agent import DockAgent
+    """Upload every recording in the camera folders, confirm it by hash, then wipe it.
+
+    Exit status: 0 all sent, 1 some recordings kept (each named with the reason), 2 the dock
+    could not work at all (missing folder, token refused, server out of reach).
+    """
+    from witnessbox.dock.agent import DockAgent, DockStopped
 
     agent = DockAgent(server=server, token=token, wipe=not keep, console=console)
-    failed = agent.run(folders, watch=watch)
+    try:
+        failed = agent.run(folders, watch=watch)
+    except DockStopped as stop:
+        typer.echo(f"error: {stop}", err=True)
+        raise typer.Exit(2) from None
     raise typer.Exit(1 if failed else 0)
 
 

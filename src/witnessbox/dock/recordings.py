@@ -83,3 +83,18 @@ def _fit(camera_metadata: dict[str, Any], limit: int) -> str:
         data["gps"] = data["gps"][::2]
         text = json.dumps(data, separators=(",", ":"))
     return text
+
+
+def missing_folders(folders: list[Path]) -> list[Path]:
+    """The camera folders that do not exist (or are not folders)."""
+    return [folder for folder in folders if not folder.is_dir()]
+
+
+def why_unsendable(path: Path) -> str | None:
+    """Why a recording cannot be sent as it is (empty or unreadable), or None when it can."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.read(1)
+    except OSError as error:
+        return f"cannot be read ({(error.strerror or str(error)).lower()})"
+    return None if first else "empty file (0 bytes)"

@@ -111,11 +111,19 @@ class Pipeline:
         return facts
 
     def _thumbnails(self, work: Work) -> None:
-        if work.item.derivative(DerivativeKind.THUMBNAIL_STRIP) is not None:
+        # Sound alone (a call recording) has no pictures to show: the page plays it with an audio player.
+        facts = work.facts
+        if (
+            work.item.derivative(DerivativeKind.THUMBNAIL_STRIP) is not None
+            or facts is None
+            or not facts.has_video
+        ):
             return
         out = work.scratch / "thumbnails.jpg"
         try:
-            strip = thumbnail_strip(work.original, out)
+            strip = thumbnail_strip(
+                work.original, out, rotation=facts.rotation, keyframe_interval_s=facts.max_keyframe_interval_s
+            )
         except MediaError as bad:
             raise Quarantine(f"thumbnails: {bad.reason}") from bad
         self._store(
@@ -130,7 +138,8 @@ class Pipeline:
             made = make_proxy(work.original, out, work.facts, progress=progress)
         except MediaError as bad:
             raise Quarantine(f"proxy: {bad.reason}") from bad
-        self._store(work, out, DerivativeKind.PROXY, "video/mp4", f"proxy:{made.method}", made.parameters)
+        media_type = "video/mp4" if work.facts.has_video else "audio/mp4"
+        self._store(work, out, DerivativeKind.PROXY, media_type, f"proxy:{made.method}", made.parameters)
 
     def _store(
         self,

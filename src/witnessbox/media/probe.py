@@ -13,7 +13,6 @@ import math
 import os
 import stat
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ import av.stream
 from witnessbox.media.boxes import Box, check_mp4_layout, looks_like_iso, top_level_boxes
 from witnessbox.media.ebml import check_matroska_length
 from witnessbox.media.errors import MediaError
+from witnessbox.media.riff import check_riff_length
+from witnessbox.media.tracks import Track, seconds
 
 # Errors PyAV and the file system raise for bad input; all become MediaError.
 # Arithmetic/Index/Runtime errors cover PyAV surfacing nonsense values
@@ -43,7 +44,7 @@ _ISO_NAMES = frozenset({"mov", "mp4"})
 # Containers whose overall duration is written in a header rather than estimated
 # from bit rate, so a shortfall against it reliably means missing data.
 _HEADER_DURATION_FORMATS = frozenset({"mp4", "matroska", "avi", "flv", "asf"})
-_FIRST_FRAME_PACKETS = 300  # give up on the first frame after this many packets (a long open GOP)
+_FIRST_FRAME_PACKETS = 300  # give up on the first frame this many packets after the first keyframe
 _SHORTFALL_MIN_S = 0.5  # how far short of the declared duration counts as truncated
 _SHORTFALL_FRACTION = 0.01
 
@@ -62,17 +63,39 @@ class MediaFacts:
     bit_rate: int | None
     pixel_format: str | None
     max_keyframe_interval_s: float | None
+    # Degrees the picture is turned counter-clockwise for display (a phone's display matrix).
+    rotation: int = 0
 
     @property
     def has_audio(self) -> bool:
         """True when the recording has an audio stream."""
         return self.audio_codec is not None
 
+    @property
+    def has_video(self) -> bool:
+        """False for sound alone (a call recording)."""
+        return self.video_codec is not None
+
     def as_dict(self) -> dict[str, object]:
         """JSON-serialisable field mapping (plus ``has_audio``)."""
         facts = dataclasses.asdict(self)
         facts["has_audio"] = self.has_audio
         return facts
+
+
+def picture_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The first moving-picture stream; cover art in a music or call-recording file does not count."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
+
+def sound_stream(container: av.container.InputContainer) -> av.AudioStream | None:
+    """The first audio stream, when FFmpeg can say what it is (the facts describe no other)."""
+    if not container.streams.audio or container.streams.audio[0].codec_context is None:
+        return None
+    return container.streams.audio[0]
 
 
 def normalise_container(format_name: str) -> str:
@@ -82,9 +105,9 @@ def normalise_container(format_name: str) -> str:
 
 
 def probe(path: Path) -> MediaFacts:
-    """Open, check and describe a recording.
+    """Open, check and describe a recording (video, or sound alone).
 
-    Raise MediaError with a clear reason when it is not a usable video. Every
+    Raise MediaError with a clear reason when it is not usable media. Every
     packet is demuxed (constant memory), so truncation is caught, not guessed.
     """
     size = _regular_file_size(path)
@@ -153,69 +176,6 @@ def _describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
-    """A stream timestamp in seconds, or None when unknown."""
-    if value is None or time_base is None:
-        return None
-    return float(value * time_base)
-
-
-class _Track:
-    """Running totals for one demuxed stream, in constant memory."""
-
-    def __init__(self, stream: av.stream.Stream) -> None:
-        self.stream = stream
-        self.time_base = stream.time_base
-        self.packets = 0
-        self.start: float | None = None
-        self.end: float | None = None
-        self.last_keyframe: float | None = None
-        self.max_keyframe_gap: float | None = None
-
-    def add(self, packet: av.Packet[Any]) -> None:
-        """Account for one packet's timing."""
-        t = _seconds(packet.pts if packet.pts is not None else packet.dts, self.time_base)
-        if t is None:
-            return
-        self.packets += 1
-        self.start = t if self.start is None else min(self.start, t)
-        end = t + (_seconds(packet.duration, self.time_base) or 0.0)
-        self.end = end if self.end is None else max(self.end, end)
-        if packet.is_keyframe:
-            self._keyframe_at(t)
-
-    def _keyframe_at(self, t: float) -> None:
-        """Track the widest gap between consecutive keyframes."""
-        if self.last_keyframe is not None and t > self.last_keyframe:
-            self._widen(t - self.last_keyframe)
-        if self.last_keyframe is None or t > self.last_keyframe:
-            self.last_keyframe = t
-
-    def _widen(self, gap: float) -> None:
-        """Record ``gap`` if it is the widest so far."""
-        self.max_keyframe_gap = gap if self.max_keyframe_gap is None else max(self.max_keyframe_gap, gap)
-
-    def keyframe_interval(self) -> float | None:
-        """Widest keyframe gap, counting the stretch after the last keyframe too.
-
-        The tail counts because a long run without keyframes at the end of a
-        file hurts seeking exactly as much as one in the middle.
-        """
-        if self.last_keyframe is not None and self.end is not None:
-            self._widen(self.end - self.last_keyframe)
-        return None if self.max_keyframe_gap is None else round(self.max_keyframe_gap, 3)
-
-    @property
-    def span(self) -> float:
-        """Seconds of media actually demuxed."""
-        return 0.0 if self.start is None or self.end is None else self.end - self.start
-
-    @property
-    def declared(self) -> float | None:
-        """Duration the container header promises for this stream."""
-        return _seconds(self.stream.duration, self.time_base)
-
-
 class _Prober:
     """One probe run: demux everything, then judge and describe the file."""
 
@@ -227,21 +187,36 @@ class _Prober:
         self.iso = boxes is not None
         self.mdats = [box for box in boxes or () if box.kind == "mdat"]
         self.video = self._video_stream()
-        self.audio = container.streams.audio[0] if container.streams.audio else None
-        self.tracks = {s.index: _Track(s) for s in (self.video, self.audio) if s is not None}
-        self.first_frame: av.VideoFrame | None = None
-        self.decode_attempts = 0
+        self.audio = self._audio_stream()
+        # The stream whose first frame must decode: the picture, or the sound when there is none.
+        self.lead: av.VideoStream | av.AudioStream = self.video or self.audio  # type: ignore[assignment]
+        self.tracks = {s.index: Track(s) for s in (self.video, self.audio) if s is not None}
+        self.first_frame: av.VideoFrame | av.AudioFrame | None = None
+        self.decode_attempts = 0  # packets fed from the first keyframe on
+        self.fed = False
 
-    def _video_stream(self) -> av.VideoStream:
-        """The first video stream, rejecting audio-only files and still images."""
+    def _video_stream(self) -> av.VideoStream | None:
+        """The first video stream (None for sound alone), rejecting still images and files with neither."""
         fmt = self.container.format.name
         if fmt in {"image2", "image2pipe"} or fmt.endswith("_pipe"):
             raise MediaError("not a video file: a still image")
-        if not self.container.streams.video:
-            raise MediaError("not a video file: no video stream")
-        stream = self.container.streams.video[0]
+        stream = picture_stream(self.container)
+        if stream is None:
+            if not self.container.streams.audio:
+                raise MediaError("not a media file: no video or audio stream")
+            return None
         if stream.codec_context is None or not stream.codec_context.width:
             raise MediaError("corrupt: the video stream has no usable codec parameters")
+        return stream
+
+    def _audio_stream(self) -> av.AudioStream | None:
+        """The first audio stream; for sound alone it must say how it is sampled."""
+        if not self.container.streams.audio:
+            return None
+        stream = self.container.streams.audio[0]
+        usable = stream.codec_context is not None and stream.codec_context.sample_rate > 0
+        if self.video is None and not usable:
+            raise MediaError("corrupt: the audio stream has no usable codec parameters")
         return stream
 
     def run(self) -> MediaFacts:
@@ -260,8 +235,8 @@ class _Prober:
                     continue  # PyAV's end-of-stream marker
                 self._check_position(packet)
                 self.tracks[packet.stream.index].add(packet)
-                position = _seconds(packet.pts, packet.time_base) or position
-                if packet.stream is self.video:
+                position = seconds(packet.pts, packet.time_base) or position
+                if packet.stream is self.lead:
                     self._decode_first_frame(packet)
         except MediaError:
             raise
@@ -284,15 +259,19 @@ class _Prober:
             raise MediaError(f"corrupt: media data at byte {pos} lies outside the MP4 'mdat' box")
 
     def _decode_first_frame(self, packet: av.Packet[Any]) -> None:
-        """Decode until one picture comes out, proving the stream is decodable."""
+        """Decode until one picture (or sound frame) comes out, proving the stream is decodable."""
         if self.first_frame is not None or self.decode_attempts > _FIRST_FRAME_PACKETS:
             return
-        self.decode_attempts += 1
-        if self.decode_attempts == 1:
+        # CCTV cut mid-minute starts long before its first keyframe: those packets are fed (they
+        # cost little and some streams flag no keyframes) but only count from the first keyframe.
+        if self.decode_attempts or packet.is_keyframe:
+            self.decode_attempts += 1
+        if not self.fed:
             # Frame threading delays output by several packets; one thread answers at once.
-            self.video.codec_context.thread_count = 1
+            self.lead.codec_context.thread_count = 1
+            self.fed = True
         try:
-            frames = self.video.codec_context.decode(packet)
+            frames = self.lead.codec_context.decode(packet)
         except INPUT_ERRORS:
             return  # a damaged packet; the next keyframe may still decode
         if frames:
@@ -300,14 +279,14 @@ class _Prober:
 
     def _flush_first_frame(self) -> None:
         """Drain the decoder if it still holds the first picture, then judge."""
-        if self.first_frame is None and self.decode_attempts:
+        if self.first_frame is None and self.fed:
             try:
-                frames = self.video.codec_context.decode(None)
+                frames = self.lead.codec_context.decode(None)
             except INPUT_ERRORS:
                 frames = []
             self.first_frame = frames[0] if frames else None
         if self.first_frame is None:
-            raise MediaError("corrupt: no video frame can be decoded")
+            raise MediaError(f"corrupt: no {'video frame' if self.video else 'audio'} can be decoded")
 
     def _check_complete(self) -> None:
         """The streams must deliver (nearly) all the time the headers declare."""
@@ -320,6 +299,8 @@ class _Prober:
             self._check_shortfall("media", longest, declared / av.time_base if declared else None)
         if self.container.format.name.startswith("matroska"):
             check_matroska_length(self.path, self.size)
+        if self.container.format.name == "wav":
+            check_riff_length(self.path, self.size)
         if self.container.format.name == "mpegts" and self.size % 188 and self.size % 192:
             raise MediaError("truncated: the transport stream ends part-way through a packet")
 
@@ -346,28 +327,64 @@ class _Prober:
 
     def _facts(self) -> MediaFacts:
         """Assemble the description once the file has passed every check."""
+        if self.video is None:
+            return self._sound_facts()
         video_track = self.tracks[self.video.index]
         if video_track.packets == 0:
             raise MediaError("no video data: the video stream has no frames")
         if video_track.packets == 1:
             raise MediaError("not a video file: a single still image")
         ctx = self.video.codec_context
+        first = self.first_frame if isinstance(self.first_frame, av.VideoFrame) else None
         return MediaFacts(
             container=normalise_container(self.container.format.name),
             video_codec=ctx.name,
             audio_codec=self.audio.codec_context.name if self.audio and self.audio.codec_context else None,
             width=ctx.width or None,
             height=ctx.height or None,
-            fps=self._fps(),
+            fps=self._fps(self.video),
             duration_s=self._duration(),
             bit_rate=self.container.bit_rate or None,
-            pixel_format=ctx.pix_fmt or (self.first_frame.format.name if self.first_frame else None),
+            pixel_format=ctx.pix_fmt or (first.format.name if first else None),
             max_keyframe_interval_s=video_track.keyframe_interval(),
+            rotation=_rotation(first),
         )
 
-    def _fps(self) -> float | None:
+    def _sound_facts(self) -> MediaFacts:
+        """The description of sound alone (a call recording)."""
+        assert self.audio is not None  # _video_stream refused a file with neither
+        if self.tracks[self.audio.index].packets == 0:
+            raise MediaError("no audio data: the audio stream has no samples")
+        return MediaFacts(
+            container=normalise_container(self.container.format.name),
+            video_codec=None,
+            audio_codec=self.audio.codec_context.name,
+            width=None,
+            height=None,
+            fps=None,
+            duration_s=self._duration(),
+            bit_rate=self.container.bit_rate or None,
+            pixel_format=None,
+            max_keyframe_interval_s=None,
+        )
+
+    @staticmethod
+    def _fps(video: av.VideoStream) -> float | None:
         """Average frame rate, falling back to FFmpeg's guess."""
-        rate = self.video.average_rate or self.video.guessed_rate
+        rate = video.average_rate or video.guessed_rate
         if not rate or not math.isfinite(float(rate)) or rate <= 0:
             return None
         return round(float(rate), 3)
+
+
+def _rotation(frame: av.VideoFrame | None) -> int:
+    """The display rotation in whole quarter turns (0, 90, 180, 270), counter-clockwise."""
+    if frame is None:
+        return 0
+    try:
+        degrees = float(frame.rotation or 0)
+    except INPUT_ERRORS:
+        return 0
+    if not math.isfinite(degrees):
+        return 0
+    return (round(degrees / 90) * 90) % 360

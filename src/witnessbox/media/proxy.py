@@ -4,7 +4,8 @@ Camera files that are already H.264/AAC with short GOPs are remuxed (packets
 copied, nothing decoded), which is fast and loses nothing. Anything else is
 transcoded to H.264 + AAC with a keyframe every two seconds so the player can
 seek quickly. Both write the index ('moov') first (faststart) so playback can
-start before the whole file has downloaded.
+start before the whole file has downloaded. A phone's display matrix (the way
+up) is kept either way; sound alone becomes an audio-only MP4 (AAC).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import av.container
 import av.stream
 
 from witnessbox.media.errors import MediaError
-from witnessbox.media.probe import INPUT_ERRORS, MediaFacts
+from witnessbox.media.probe import INPUT_ERRORS, MediaFacts, picture_stream, sound_stream
 
 REMUX_VIDEO_CODECS = frozenset({"h264"})
 REMUX_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p"})
@@ -50,6 +51,8 @@ class ProxyResult:
 def transcode_reasons(facts: MediaFacts, *, max_keyframe_interval_s: float = 2.0) -> list[str]:
     """Why ``facts`` cannot simply be remuxed for browsers (empty list: remux is fine)."""
     reasons = []
+    if not facts.has_video:
+        return _audio_reasons(facts)
     if facts.video_codec not in REMUX_VIDEO_CODECS:
         reasons.append(f"video codec {facts.video_codec} is not h264")
     if facts.pixel_format not in REMUX_PIXEL_FORMATS:
@@ -60,6 +63,13 @@ def transcode_reasons(facts: MediaFacts, *, max_keyframe_interval_s: float = 2.0
     if gap is None or gap > max_keyframe_interval_s:
         reasons.append(f"keyframes up to {gap} s apart (limit {max_keyframe_interval_s} s)")
     return reasons
+
+
+def _audio_reasons(facts: MediaFacts) -> list[str]:
+    """Why sound alone must be re-encoded (only AAC is copied)."""
+    if facts.audio_codec in REMUX_AUDIO_CODECS:
+        return []
+    return [f"audio codec {facts.audio_codec} is not aac"]
 
 
 def needs_transcode(facts: MediaFacts, *, max_keyframe_interval_s: float = 2.0) -> bool:
@@ -143,9 +153,11 @@ def _open_output(dest: Path) -> av.container.OutputContainer:
 
 
 def _media_streams(container: av.container.InputContainer) -> list[av.stream.Stream]:
-    """First video and first audio stream; data and subtitle streams are dropped."""
-    streams: list[av.stream.Stream] = [container.streams.video[0]]
-    streams.extend(container.streams.audio[:1])
+    """First video (if any) and first audio stream; data, subtitle and cover-art streams are dropped."""
+    video = picture_stream(container)
+    streams: list[av.stream.Stream] = [] if video is None else [video]
+    audio = sound_stream(container)
+    streams.extend([] if audio is None else [audio])
     return streams
 
 
@@ -167,18 +179,19 @@ def _remux(src: Path, dest: Path, reporter: _Reporter) -> ProxyResult:
             packet.stream = targets[packet.stream.index]
             out.mux(packet)  # PyAV rescales pts/dts to the output stream time base
             reporter.at(seconds)
-        audio = [s.codec_context.name for s in sources[1:]]
+        video = [s for s in sources if s.type == "video"]
+        audio = [s.codec_context.name for s in sources if s.type == "audio"]
     reporter.done()
-    return ProxyResult("remux", _remux_parameters(audio))
+    return ProxyResult("remux", _remux_parameters(bool(video), audio))
 
 
-def _remux_parameters(audio: list[str]) -> dict[str, object]:
+def _remux_parameters(video: bool, audio: list[str]) -> dict[str, object]:
     """Provenance for a stream copy."""
     return {
         "container": "mp4",
         "faststart": True,
-        "video_codec": "h264",
-        "video": "copy",
+        "video_codec": "h264" if video else None,
+        "video": "copy" if video else None,
         "audio_codec": audio[0] if audio else None,
         "audio": "copy" if audio else None,
         "dropped_streams": "data, subtitle and extra audio",
@@ -196,6 +209,7 @@ class _VideoEncoder:
 
     def __init__(self, out: av.container.OutputContainer, source: av.VideoStream, facts: MediaFacts) -> None:
         self.rate = _frame_rate(source, facts)
+        self.rotation = facts.rotation
         self.gop = max(1, round(float(self.rate) * GOP_SECONDS))
         self.width, self.height = source.codec_context.width & ~1, source.codec_context.height & ~1
         self.x264_params = f"keyint={self.gop}:min-keyint={self.gop}:scenecut=0"
@@ -204,21 +218,50 @@ class _VideoEncoder:
         ctx = self.stream.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, "yuv420p"
         ctx.gop_size = self.gop
+        # Pixels are encoded as recorded; the display matrix tells players the way up, as the original does.
+        self.stream.set_display_rotation(self.rotation)
         # Keep the source time base so variable-frame-rate timing survives.
         self.time_base = source.time_base or Fraction(1, 90_000)
         ctx.time_base = self.time_base
+        self.step = max(1, round(1 / (float(self.rate) * self.time_base)))
+        self.origin = source.start_time
+        self.longest = facts.duration_s
         self.last_pts: int | None = None
         self.frames = 0
+        self.lead_in_frames = 0
 
     def encode(self, frame: av.VideoFrame | None) -> list[av.Packet[Any]]:
         """Encode one frame (None flushes)."""
         if frame is None:
             return list(self.stream.encode(None))
         picture = frame.reformat(width=self.width, height=self.height, format="yuv420p")
-        picture.pts = self._next_pts(frame)
-        picture.time_base = self.time_base
+        pts = self._next_pts(frame)
+        packets = self._lead_in(pts) if self.frames == 0 else []
+        picture.pts, picture.time_base = pts, self.time_base
         self.frames += 1
-        return list(self.stream.encode(picture))
+        return packets + list(self.stream.encode(picture))
+
+    def _lead_in(self, first_pts: int) -> list[av.Packet[Any]]:
+        """Black pictures from the stream's start up to its first decodable picture.
+
+        CCTV cut between keyframes starts with pictures nothing can decode; black in their
+        place keeps the copy's timeline (and so the clock, bookmarks and notes) on the
+        original's. Never longer than the recording, whatever the timestamps claim.
+        """
+        if self.origin is None or first_pts - self.origin <= self.step:
+            return []
+        count = (first_pts - self.origin) // self.step
+        if count * self.step * self.time_base > self.longest:
+            return []
+        black = av.VideoFrame(self.width, self.height, "yuv420p")
+        for plane, value in zip(black.planes, (16, 128, 128), strict=True):
+            plane.update(bytes([value]) * plane.buffer_size)
+        packets: list[av.Packet[Any]] = []
+        for index in range(count):
+            black.pts, black.time_base = self.origin + index * self.step, self.time_base
+            packets.extend(self.stream.encode(black))
+        self.lead_in_frames = count
+        return packets
 
     def _next_pts(self, frame: av.VideoFrame) -> int:
         """Source pts, forced strictly increasing (x264 and MP4 both insist)."""
@@ -226,8 +269,7 @@ class _VideoEncoder:
         if frame.time_base is not None and pts is not None and frame.time_base != self.time_base:
             pts = round(pts * frame.time_base / self.time_base)
         if pts is None or (self.last_pts is not None and pts <= self.last_pts):
-            step = max(1, round(1 / (float(self.rate) * self.time_base)))
-            pts = 0 if self.last_pts is None else self.last_pts + step
+            pts = 0 if self.last_pts is None else self.last_pts + self.step
         self.last_pts = pts
         return pts
 
@@ -244,6 +286,8 @@ class _VideoEncoder:
             "width": self.width,
             "height": self.height,
             "fps": float(self.rate),
+            "rotation": self.rotation,
+            "black_lead_in_frames": self.lead_in_frames,
         }
 
 
@@ -312,10 +356,11 @@ class _Transcoder:
     ) -> None:
         self.out = out
         self.sources = _media_streams(inp)
-        self.video_in = inp.streams.video[0]
-        self.video_in.codec_context.thread_type = "AUTO"
-        self.video = _VideoEncoder(out, self.video_in, facts)
-        audio_in = inp.streams.audio[0] if inp.streams.audio else None
+        video_in = picture_stream(inp)
+        if video_in is not None:
+            video_in.codec_context.thread_type = "AUTO"
+        self.video = None if video_in is None else _VideoEncoder(out, video_in, facts)
+        audio_in = sound_stream(inp)
         self.audio = _AudioEncoder(out, audio_in) if audio_in is not None else None
         self.decode_errors = 0
 
@@ -324,13 +369,16 @@ class _Transcoder:
         for packet in inp.demux(self.sources):
             for frame in self._decode(packet):
                 self._encode(frame)
-                if isinstance(frame, av.VideoFrame):
+                if isinstance(frame, av.VideoFrame) or self.video is None:
                     reporter.at(frame.time)
-        self._mux(self.video.encode(None))
+        if self.video is not None:
+            self._mux(self.video.encode(None))
         if self.audio is not None:
             self._mux(self.audio.encode(None))
-        if self.video.frames == 0:
+        if self.video is not None and self.video.frames == 0:
             raise MediaError("no video frame could be decoded")
+        if self.video is None and (self.audio is None or self.audio.next_pts is None):
+            raise MediaError("no audio could be decoded")
 
     def _decode(self, packet: av.Packet[Any]) -> list[av.VideoFrame | av.AudioFrame]:
         """Decode, skipping damaged packets (counted) instead of giving up."""
@@ -343,7 +391,8 @@ class _Transcoder:
     def _encode(self, frame: av.VideoFrame | av.AudioFrame) -> None:
         """Route a decoded frame to its encoder."""
         if isinstance(frame, av.VideoFrame):
-            self._mux(self.video.encode(frame))
+            if self.video is not None:
+                self._mux(self.video.encode(frame))
         elif self.audio is not None:
             self._mux(self.audio.encode(frame))
 
@@ -355,7 +404,7 @@ class _Transcoder:
     def parameters(self, reasons: list[str]) -> dict[str, object]:
         """Provenance for the whole transcode."""
         params: dict[str, object] = {"container": "mp4", "faststart": True, "reasons": reasons}
-        params.update(self.video.parameters())
+        params.update(self.video.parameters() if self.video else {"video_codec": None})
         params.update(self.audio.parameters() if self.audio else {"audio_codec": None})
         params["decode_errors"] = self.decode_errors
         params["software"] = software_versions()

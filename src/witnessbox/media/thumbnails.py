@@ -13,9 +13,15 @@ import av.container
 from PIL import Image
 
 from witnessbox.media.errors import MediaError
-from witnessbox.media.probe import INPUT_ERRORS
+from witnessbox.media.probe import INPUT_ERRORS, picture_stream
 
 JPEG_QUALITY = 80
+# Counter-clockwise display rotation -> the PIL turn that shows the picture the right way up.
+UPRIGHT = {
+    90: Image.Transpose.ROTATE_90,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_270,
+}
 
 
 @dataclass(frozen=True)
@@ -32,18 +38,41 @@ class ThumbnailStrip:
         return dataclasses.asdict(self)
 
 
-def thumbnail_strip(src: Path, dest: Path, *, count: int = 12, tile_height: int = 90) -> ThumbnailStrip:
+@dataclass(frozen=True)
+class _Plan:
+    """How to cut the tiles: how many, how tall, which way up, and whether seeking pays."""
+
+    count: int
+    tile_height: int
+    rotation: int
+    keyframe_interval_s: float | None
+    seek: bool = True
+
+
+def thumbnail_strip(
+    src: Path,
+    dest: Path,
+    *,
+    count: int = 12,
+    tile_height: int = 90,
+    rotation: int = 0,
+    keyframe_interval_s: float | None = None,
+) -> ThumbnailStrip:
     """Write one JPEG sprite of `count` evenly spaced frames side by side to dest.
 
-    For each time: seek to the keyframe before it, then decode to the wanted time.
+    For each time: seek to the keyframe before it, then decode to the wanted time. When
+    keyframes are further apart than the tiles (CCTV with one a minute, or one a file),
+    one pass from the start decodes each frame once instead. Tiles are turned upright by
+    the recording's display `rotation` (counter-clockwise degrees, as probe reports it).
     """
     if count < 1 or tile_height < 2:
         raise ValueError("count must be >= 1 and tile_height >= 2")
+    plan = _Plan(count, tile_height, rotation % 360 if rotation % 90 == 0 else 0, keyframe_interval_s)
     try:
-        tiles, times, tile_width = _read_tiles(src, count, tile_height, seek=True)
+        tiles, times, tile_width = _read_tiles(src, plan)
     except _SeekFailed:
         # Some damaged or unusual files refuse to seek; one linear pass still works.
-        tiles, times, tile_width = _read_tiles(src, count, tile_height, seek=False)
+        tiles, times, tile_width = _read_tiles(src, dataclasses.replace(plan, seek=False))
     _save_sprite(tiles, tile_width, tile_height, dest)
     return ThumbnailStrip(count, tile_width, tile_height, times)
 
@@ -55,13 +84,11 @@ class _SeekFailed(Exception):
 Tile = tuple[Image.Image, float]
 
 
-def _read_tiles(
-    src: Path, count: int, tile_height: int, *, seek: bool
-) -> tuple[list[Image.Image], list[float], int]:
+def _read_tiles(src: Path, plan: _Plan) -> tuple[list[Image.Image], list[float], int]:
     """Open ``src`` and grab the tiles, turning read errors into MediaError."""
     try:
         with av.open(str(src), metadata_errors="replace") as container:
-            return _grab_tiles(container, count, tile_height, seek)
+            return _grab_tiles(container, plan)
     except (MediaError, _SeekFailed):
         raise
     except INPUT_ERRORS as exc:
@@ -71,22 +98,45 @@ def _read_tiles(
 
 
 def _grab_tiles(
-    container: av.container.InputContainer, count: int, tile_height: int, seek: bool
+    container: av.container.InputContainer, plan: _Plan
 ) -> tuple[list[Image.Image], list[float], int]:
     """One scaled picture per evenly spaced time, in time order."""
-    if not container.streams.video:
+    stream = picture_stream(container)
+    if stream is None:
         raise MediaError("not a video file: no video stream")
-    stream = container.streams.video[0]
-    stream.codec_context.thread_type = "AUTO"
-    size = (_tile_width(stream, tile_height), tile_height)
+    # Not frame threads: the strip stops decoding part-way, and closing a frame-threaded decoder
+    # part-way through damaged data hung about one time in a hundred (bench/fuzz_media.py).
+    stream.codec_context.thread_type = "SLICE"
+    shape = _Shape(_tile_width(stream, plan.tile_height, plan.rotation), plan.tile_height, plan.rotation)
     duration = _duration(container, stream)
     # Centre of each of `count` equal slices: never the very last frame.
-    wanted = [duration * (index + 0.5) / count for index in range(count)]
-    found = (
-        _seek_each(container, stream, wanted, size) if seek else _single_pass(container, stream, wanted, size)
-    )
+    wanted = [duration * (index + 0.5) / plan.count for index in range(plan.count)]
+    if plan.seek and not _sparse_keyframes(plan, duration):
+        found = _seek_each(container, stream, wanted, shape)
+    else:
+        found = _single_pass(container, stream, wanted, shape)
     tiles, times = _fill_gaps(found)
-    return tiles, times, size[0]
+    return tiles, times, shape.width
+
+
+def _sparse_keyframes(plan: _Plan, duration: float) -> bool:
+    """Keyframes further apart than the tiles: seeking would decode the same stretch again and again."""
+    gap = plan.keyframe_interval_s
+    return gap is not None and gap > duration / plan.count
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A tile as shown (``width`` x ``height``) and the turn that puts the decoded picture upright."""
+
+    width: int
+    height: int
+    rotation: int
+
+    @property
+    def decoded(self) -> tuple[int, int]:
+        """The size to scale a decoded picture to before turning it."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
 
 def _fill_gaps(found: list[Tile | None]) -> tuple[list[Image.Image], list[float]]:
@@ -113,7 +163,7 @@ def _origin_and_tolerance(stream: av.VideoStream) -> tuple[float, float]:
 
 
 def _seek_each(
-    container: av.container.InputContainer, stream: av.VideoStream, wanted: list[float], size: tuple[int, int]
+    container: av.container.InputContainer, stream: av.VideoStream, wanted: list[float], size: _Shape
 ) -> list[Tile | None]:
     """For each time: seek to the keyframe before it, decode forward to it.
 
@@ -138,9 +188,12 @@ def _seek_each(
 
 
 def _single_pass(
-    container: av.container.InputContainer, stream: av.VideoStream, wanted: list[float], size: tuple[int, int]
+    container: av.container.InputContainer, stream: av.VideoStream, wanted: list[float], size: _Shape
 ) -> list[Tile | None]:
-    """Decode from the start once, taking the first frame at or after each time."""
+    """Decode from the start once, taking the first frame at or after each time.
+
+    Bounded: stops at the last wanted time, and scales only the frames it keeps.
+    """
     origin, tolerance = _origin_and_tolerance(stream)
     found: list[Tile | None] = [None] * len(wanted)
     index = 0
@@ -155,9 +208,12 @@ def _single_pass(
     return found
 
 
-def _scaled(frame: av.VideoFrame, size: tuple[int, int]) -> Image.Image:
-    """The frame scaled to a tile (libswscale), as an RGB image."""
-    return Image.fromarray(frame.to_ndarray(width=size[0], height=size[1], format="rgb24"))
+def _scaled(frame: av.VideoFrame, size: _Shape) -> Image.Image:
+    """The frame scaled to a tile (libswscale) and turned upright, as an RGB image."""
+    width, height = size.decoded
+    image = Image.fromarray(frame.to_ndarray(width=width, height=height, format="rgb24"))
+    turn = UPRIGHT.get(size.rotation)
+    return image if turn is None else image.transpose(turn)
 
 
 def _time_of(frame: av.VideoFrame, origin: float, fallback: float) -> float:
@@ -178,8 +234,8 @@ def _frames(container: av.container.InputContainer, stream: av.VideoStream) -> I
         yield from frames
 
 
-def _tile_width(stream: av.VideoStream, tile_height: int) -> int:
-    """Width keeping the display aspect ratio (honouring non-square pixels)."""
+def _tile_width(stream: av.VideoStream, tile_height: int, rotation: int = 0) -> int:
+    """Width keeping the display aspect ratio (honouring non-square pixels and a quarter turn)."""
     ctx = stream.codec_context
     if not ctx.width or not ctx.height:
         raise MediaError("corrupt: the video stream has no dimensions")
@@ -187,6 +243,8 @@ def _tile_width(stream: av.VideoStream, tile_height: int) -> int:
     sar = stream.sample_aspect_ratio
     if sar and sar > 0:
         aspect *= float(sar)
+    if rotation in (90, 270):
+        aspect = 1 / aspect
     return max(1, round(tile_height * aspect))
 
 

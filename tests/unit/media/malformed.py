@@ -133,7 +133,8 @@ def malformed_variants(clip: Path, out_dir: Path) -> list[Variant]:
     rng = random.Random(20261126)
     makers: list[Callable[[], list[tuple[str, bytes, bool]]]] = [
         lambda: _whole_file_variants(data, box, rng),
-        lambda: [("audio_only", _audio_only(clip, out_dir / "audio_only.tmp"), True)],
+        # Sound alone is a recording too (a handed-in call recording): accepted, played with an audio player.
+        lambda: [("audio_only", _audio_only(clip, out_dir / "audio_only.tmp"), False)],
         lambda: _truncations(data, box),
         lambda: _damage(data, box, rng),
     ]

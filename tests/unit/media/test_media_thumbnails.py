@@ -11,7 +11,7 @@ from PIL import Image, ImageChops
 
 from witnessbox.media import MediaError, thumbnail_strip
 from witnessbox.media.simulate import CameraSpec, RecordingSpec, write_recording
-from witnessbox.media.thumbnails import _read_tiles
+from witnessbox.media.thumbnails import _Plan, _read_tiles
 
 
 def test_strip_has_tiles_side_by_side(camera_clip: Path, tmp_path: Path) -> None:
@@ -61,8 +61,8 @@ def test_linear_pass_matches_seeking(camera_clip: Path) -> None:
     """GIVEN a recording
     WHEN tiles are grabbed by seeking and by the no-seek fallback pass
     THEN both choose frames at the same times."""
-    _, seek_times, _ = _read_tiles(camera_clip, 6, 90, seek=True)
-    _, pass_times, _ = _read_tiles(camera_clip, 6, 90, seek=False)
+    _, seek_times, _ = _read_tiles(camera_clip, _Plan(6, 90, 0, None, seek=True))
+    _, pass_times, _ = _read_tiles(camera_clip, _Plan(6, 90, 0, None, seek=False))
 
     assert seek_times == pass_times
 
