@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from witnessbox.core.errors import InvalidInput
+from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.evidence.search import (
     MAX_CELLS,
     Box,
@@ -135,7 +135,7 @@ def test_relevance_needs_words() -> None:
 
 
 def test_cursor_round_trip_and_refusals() -> None:
-    """GIVEN cursors of both orders WHEN read back THEN the same key; a cursor of the other order or garbage is refused."""
+    """GIVEN cursors of both orders WHEN read back THEN the same key; a cursor of the other order or garbage is one this search never gave (not found)."""
     at = Cursor(Sort.RECORDED, datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "01ABC")
     score = Cursor(Sort.RELEVANCE, -0.1 / 3, "01DEF")
     assert Cursor.decode(at.encode(), Sort.RECORDED) == at
@@ -146,7 +146,7 @@ def test_cursor_round_trip_and_refusals() -> None:
         ("", Sort.RECORDED),
         ("eyJzIjoicmVsZXZhbmNlIiwiayI6dHJ1ZSwiaSI6IngifQ", Sort.RELEVANCE),
     ]:
-        with pytest.raises(InvalidInput, match="after: not a cursor"):
+        with pytest.raises(NotFound, match="after: not a cursor"):
             Cursor.decode(value, sort)
 
 
