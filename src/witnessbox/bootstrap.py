@@ -112,7 +112,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         fleet,
         data_dir=data_dir,
         stuck_after=timedelta(minutes=settings.stuck_job_minutes),
-        checkpoint_every=timedelta(minutes=settings.audit_checkpoint_minutes),
+        checkpoint_every=timedelta(seconds=settings.audit_seal_seconds),
     )
     return Container(
         settings=settings,
@@ -203,8 +203,4 @@ def _schedule_housekeeping(
     queue.every(5, "witnessbox.requeue_stuck", lambda: jobs.requeue_stuck(stuck_after))
     queue.every(15, "witnessbox.expire_uploads", ingest.expire)
     queue.every(60, "witnessbox.refresh_statistics", db.refresh_statistics)
-    queue.every(
-        settings.audit_checkpoint_minutes,
-        "witnessbox.audit_checkpoint",
-        lambda: audit.checkpoint(actor=SYSTEM),
-    )
+    queue.every(settings.audit_seal_seconds // 60, "witnessbox.audit_seal", lambda: audit.seal(actor=SYSTEM))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.chain import GENESIS, ChainBreak, canonical_time, entry_hash, find_break
@@ -92,25 +92,44 @@ class AuditLog:
         """Sign the current head of the chain (nothing to do on an empty chain)."""
         with self.db.transaction() as uow:
             last = self._lock_and_read_last(uow.session)
-            if last is None:
+            return self._sign(uow.session, last, actor) if last else None
+
+    def seal(self, *, actor: Actor) -> AuditCheckpoint | None:
+        """Sign the head if any entry is not yet covered by a checkpoint; None when all is sealed.
+
+        Services call it before completing an export or a purge, so what they cite is already
+        signed; the job workers call it every `audit_seal_seconds`.
+        """
+        with self.db.transaction() as uow:
+            last = self._lock_and_read_last(uow.session)
+            if last is None or self._is_sealed(uow.session, last):
                 return None
-            now = self.clock.now()
-            statement = checkpoint_statement(last.seq, last.entry_hash, canonical_time(now))
-            mark = AuditCheckpoint(
-                seq=last.seq,
-                entry_hash=last.entry_hash,
-                signed_at=now,
-                key_id=self.signer.key_id,
-                signature=self.signer.sign(statement),
-            )
-            uow.session.add(mark)
-            self.record(
-                uow.session,
-                AuditTag.AUDIT_CHECKPOINT_SIGNED,
-                actor=actor,
-                details={"seq": last.seq, "entry_hash": last.entry_hash, "key_id": self.signer.key_id},
-            )
-            return mark
+            return self._sign(uow.session, last, actor)
+
+    def _is_sealed(self, session: Session, last: AuditEvent) -> bool:
+        """Whether the last checkpoint covers every entry but its own "checkpoint signed" entry."""
+        sealed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
+        own_entry = last.seq == sealed + 1 and last.tag == AuditTag.AUDIT_CHECKPOINT_SIGNED
+        return last.seq == sealed or own_entry
+
+    def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint:
+        now = self.clock.now()
+        statement = checkpoint_statement(last.seq, last.entry_hash, canonical_time(now))
+        mark = AuditCheckpoint(
+            seq=last.seq,
+            entry_hash=last.entry_hash,
+            signed_at=now,
+            key_id=self.signer.key_id,
+            signature=self.signer.sign(statement),
+        )
+        session.add(mark)
+        self.record(
+            session,
+            AuditTag.AUDIT_CHECKPOINT_SIGNED,
+            actor=actor,
+            details={"seq": last.seq, "entry_hash": last.entry_hash, "key_id": self.signer.key_id},
+        )
+        return mark
 
     def verify(self) -> VerifyResult:
         """Walk the whole chain, then check every checkpoint against it."""

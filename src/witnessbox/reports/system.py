@@ -53,7 +53,7 @@ class AuditHealth:
     signed_at: datetime | None
     age: timedelta | None
     entries: int
-    overdue: bool  # older than twice the checkpoint interval
+    overdue: bool  # entries wait unsealed and the checkpoint is older than twice the seal interval
 
 
 @dataclass(frozen=True)
@@ -133,4 +133,6 @@ class SystemOverview:
         if mark is None:
             return AuditHealth(None, None, None, entries, overdue=False)  # the first one is on its way
         age = now - mark.signed_at
-        return AuditHealth(mark.seq, mark.signed_at, age, entries, overdue=age > 2 * self.checkpoint_every)
+        unsealed = entries > mark.seq + 1  # beyond the checkpoint's own "signed" entry
+        overdue = unsealed and age > 2 * self.checkpoint_every
+        return AuditHealth(mark.seq, mark.signed_at, age, entries, overdue=overdue)
