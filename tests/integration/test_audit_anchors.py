@@ -1,12 +1,15 @@
-"""The audit trail anchored: sealed within a bounded time of every write."""
+"""The audit trail anchored: sealed within a bounded time of every write, time-stamped by an RFC 3161
+authority (openssl behind http.server), copied to an append-only directory, and proven against them."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent
+from tests.factories.tsa import LoopbackAuthority, running_authority
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
@@ -81,3 +84,74 @@ def test_every_write_is_sealed_within_the_configured_interval(
     gaps = _gaps(clocked)
     assert len(gaps) == 86 and max(gaps) <= bound, max(gaps)
     assert clocked.audit.verify().ok
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> Iterator[LoopbackAuthority]:
+    """A real RFC 3161 authority on loopback."""
+    with running_authority(tmp_path / "tsa") as running:
+        yield running
+
+
+@pytest.fixture
+def anchored(settings: Settings, authority: LoopbackAuthority, tmp_path: Path) -> Iterator[Container]:
+    """The system with both anchors configured: the test authority and an anchor directory."""
+    built = build(settings.model_copy(update={
+        "audit_tsa_url": authority.url,
+        "audit_tsa_certificate": authority.ca_certificate,
+        "audit_anchor_dir": tmp_path / "anchors",
+    }))
+    yield built
+    built.close()
+
+
+def _write(container: Container, count: int, prefix: str = "CAM") -> None:
+    for number in range(count):
+        container.devices.register_camera(f"{prefix}{number}", actor=SYSTEM)
+
+
+def test_each_checkpoint_is_time_stamped_by_the_authority(anchored: Container, authority: LoopbackAuthority) -> None:
+    """GIVEN writes and a configured authority WHEN the workers seal and anchor twice THEN each checkpoint
+    keeps the authority's answer over its own statement, and verify proves them with no warning."""
+    _write(anchored, 3)
+    first = anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    _write(anchored, 2, "MORE")
+    second = anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    assert (first.stamped, second.stamped, authority.answered) == (1, 1, 2)
+    with anchored.db.read() as session:
+        stamps = list(session.scalars(select(AuditTimeStamp)))
+    assert [stamp.authority for stamp in stamps] == [authority.url] * 2
+    result = anchored.anchoring.verify()
+    assert result.ok and result.warnings == (), (result.broken, result.warnings)
+
+
+def test_an_unreachable_authority_never_blocks_writes_and_is_retried(
+    anchored: Container, authority: LoopbackAuthority
+) -> None:
+    """GIVEN the authority down WHEN entries are written and sealed THEN writes and signing go on, the failure
+    is reported and verify warns of the waiting checkpoint; WHEN the authority is back THEN it is stamped."""
+    authority.failing = True
+    _write(anchored, 2)
+    run = anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    assert run.stamped == 0 and "503" in run.failures[0]
+    _write(anchored, 1, "STILL")
+    waiting = anchored.anchoring.verify()
+    assert waiting.ok and "1 checkpoints await a time-stamp" in waiting.warnings[0]
+    authority.failing = False
+    assert anchored.anchoring.anchor_pending().stamped == 1
+    assert anchored.anchoring.verify().warnings == ()
+
+
+def test_a_time_stamp_moved_to_another_checkpoint_is_found(anchored: Container) -> None:
+    """GIVEN two stamped checkpoints WHEN an insider gives the first the second's stamp THEN verify names
+    the first checkpoint: its stamp does not cover its statement."""
+    _write(anchored, 2)
+    anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    _write(anchored, 2, "MORE")
+    anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    with anchored.db.engine.begin() as connection:
+        later = connection.execute(select(AuditTimeStamp.response).order_by(AuditTimeStamp.id.desc())).scalar()
+        connection.execute(update(AuditTimeStamp).where(AuditTimeStamp.checkpoint_id == 1).values(response=later))
+    result = anchored.anchoring.verify()
+    assert result.broken is not None and result.broken.seq == 2
+    assert "time-stamp does not verify" in result.broken.problem

@@ -38,6 +38,7 @@ class VerifyResult:
     entries: int
     checkpoints: int
     broken: ChainBreak | None
+    warnings: tuple[str, ...] = ()  # what could not be proven yet, e.g. a time-stamp still awaited
 
     @property
     def ok(self) -> bool:
@@ -133,11 +134,15 @@ class AuditLog:
 
     def verify(self) -> VerifyResult:
         """Walk the whole chain, then check every checkpoint against it."""
+        return self.prove(keep=set())[0]
+
+    def prove(self, *, keep: set[int]) -> tuple[VerifyResult, dict[int, str]]:
+        """Verify, and hand back the chain's proven hashes at the `keep` seqs (for anchors to compare)."""
         with self.db.read() as session:
             marks = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
-            walk = find_break(self._events(session), keep={mark.seq for mark in marks})
+            walk = find_break(self._events(session), keep=keep | {mark.seq for mark in marks})
         broken = walk.broken or self._first_bad_checkpoint(marks, walk.kept)
-        return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken)
+        return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken), walk.kept
 
     def _events(self, session: Session) -> Iterator[AuditEvent]:
         query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)
@@ -147,8 +152,7 @@ class AuditLog:
         self, marks: list[AuditCheckpoint], hashes: dict[int, str]
     ) -> ChainBreak | None:
         for mark in marks:
-            statement = checkpoint_statement(mark.seq, mark.entry_hash, canonical_time(mark.signed_at))
-            if not self.signer.verify(statement, mark.signature):
+            if not self.signer.verify(statement_of(mark), mark.signature):
                 return ChainBreak(seq=mark.seq, problem="checkpoint signature is not valid")
             if hashes.get(mark.seq) != mark.entry_hash:
                 return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
@@ -158,3 +162,8 @@ class AuditLog:
 def checkpoint_statement(seq: int, head_hash: str, signed_at: str) -> bytes:
     """The exact bytes a checkpoint signature covers."""
     return f"witnessbox-audit-checkpoint/1\n{seq}\n{head_hash}\n{signed_at}\n".encode()
+
+
+def statement_of(mark: AuditCheckpoint) -> bytes:
+    """The statement a stored checkpoint signed (and a time-stamp authority stamped)."""
+    return checkpoint_statement(mark.seq, mark.entry_hash, canonical_time(mark.signed_at))
