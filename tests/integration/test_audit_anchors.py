@@ -1,17 +1,23 @@
 """The audit trail anchored: sealed within a bounded time of every write, time-stamped by an RFC 3161
 authority (openssl behind http.server), copied to an append-only directory, and proven against them."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from typer.testing import CliRunner
 
 from tests.factories.tsa import LoopbackAuthority, running_authority
+from witnessbox.audit.chain import GENESIS, entry_hash
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
+from witnessbox.audit.service import statement_of
+from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
+from witnessbox.cli import app
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import FixedClock, as_utc
@@ -155,3 +161,94 @@ def test_a_time_stamp_moved_to_another_checkpoint_is_found(anchored: Container) 
     result = anchored.anchoring.verify()
     assert result.broken is not None and result.broken.seq == 2
     assert "time-stamp does not verify" in result.broken.problem
+
+
+def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path: Path) -> None:
+    """GIVEN two seals WHEN the workers anchor again THEN the anchor directory holds each checkpoint and its
+    time-stamp once, read-only, and nothing already there is written again."""
+    _write(anchored, 2)
+    anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    _write(anchored, 1, "MORE")
+    anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    assert anchored.anchoring.anchor_pending().copied == 0
+    files = sorted((tmp_path / "anchors").iterdir())
+    assert [f.name for f in files] == [
+        "checkpoint-000000000001.json", "checkpoint-000000000001.tsr",
+        "checkpoint-000000000002.json", "checkpoint-000000000002.tsr",
+    ]
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o444}
+    assert json.loads(files[0].read_text())["seq"] == 2
+
+
+def _rewrite_from(container: Container, seq: int, *, resign: bool) -> None:
+    """The insider: edit entry `seq`, recompute every later hash, and (resign) re-sign every checkpoint
+    with the key taken from the data directory, dropping the time-stamps that would no longer fit."""
+    signer = CheckpointSigner.from_directory(container.settings.data_dir / "keys")
+    with container.db.transaction() as uow:
+        session = uow.session
+        events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        events[seq - 1].actor_name = "somebody else"
+        for previous, event in zip([None, *events], events, strict=False):
+            event.prev_hash = previous.entry_hash if previous else GENESIS
+            event.entry_hash = entry_hash(event)
+            session.flush()
+        if resign:
+            session.execute(delete(AuditTimeStamp))
+            for mark in session.scalars(select(AuditCheckpoint)):
+                mark.entry_hash = events[mark.seq - 1].entry_hash
+                mark.signature = signer.sign(statement_of(mark))
+
+
+def _two_anchored_seals(container: Container) -> None:
+    _write(container, 4)
+    container.anchoring.seal_and_anchor(actor=SYSTEM)  # checkpoint 1 at entry 4
+    _write(container, 3, "MORE")
+    container.anchoring.seal_and_anchor(actor=SYSTEM)  # checkpoint 2 at entry 8
+
+
+@pytest.mark.parametrize("resign", [False, True], ids=["rehashed", "rehashed-and-resigned"])
+def test_an_insider_rewrite_is_found_against_the_anchors(anchored: Container, resign: bool) -> None:
+    """GIVEN two anchored checkpoints WHEN an insider edits entry 6 and recomputes every later hash (and
+    re-signs the checkpoints with the data directory's key) THEN verify fails at entry 8, the first anchored
+    entry that no longer matches, saying entries up to 4 still match."""
+    _two_anchored_seals(anchored)
+    _rewrite_from(anchored, 6, resign=resign)
+    result = anchored.anchoring.verify()
+    assert result.broken is not None and result.broken.seq == 8, result.broken
+    if resign:
+        assert anchored.audit.verify().ok  # without the anchors the rewrite would pass
+        assert "no longer matches anchored checkpoint 2" in result.broken.problem
+        assert "entries up to 4 match" in result.broken.problem
+
+
+def test_deleting_the_newest_entries_and_checkpoints_is_found(anchored: Container) -> None:
+    """GIVEN two anchored checkpoints WHEN an insider deletes the entries after the first checkpoint's own
+    entry, and the second checkpoint with its time-stamp THEN verify reports entry 8 gone, named by an anchor."""
+    _two_anchored_seals(anchored)
+    with anchored.db.transaction() as uow:
+        uow.session.execute(delete(AuditTimeStamp).where(AuditTimeStamp.checkpoint_id == 2))
+        uow.session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.id == 2))
+        uow.session.execute(delete(AuditEvent).where(AuditEvent.seq > 5))
+    assert anchored.audit.verify().ok  # the trail alone looks whole
+    result = anchored.anchoring.verify()
+    assert result.broken is not None and result.broken.seq == 8
+    assert "is gone: the trail ends at entry 5 but anchored checkpoint 2 names it" in result.broken.problem
+
+
+def test_audit_verify_command_uses_the_anchors(
+    anchored: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN an anchored trail rewritten and re-signed WHEN `witnessbox audit verify` runs with the anchor
+    settings THEN it exits 1 naming entry 8."""
+    _two_anchored_seals(anchored)
+    settings = anchored.settings
+    for name, value in (("DATABASE_URL", settings.resolved_database_url()),
+                        ("QUEUE_URL", settings.resolved_queue_url()),
+                        ("AUDIT_ANCHOR_DIR", str(settings.audit_anchor_dir)),
+                        ("AUDIT_TSA_CERTIFICATE", str(settings.audit_tsa_certificate))):
+        monkeypatch.setenv(f"WITNESSBOX_{name}", value)
+    command = ["audit", "verify", "--data-dir", str(settings.data_dir)]
+    assert CliRunner().invoke(app, command).exit_code == 0
+    _rewrite_from(anchored, 6, resign=True)
+    broken = CliRunner().invoke(app, command)
+    assert broken.exit_code == 1 and "entry 8" in broken.output, broken.output

@@ -125,10 +125,12 @@ class AuditAnchoring:
     def _first_unmatched_anchor(
         self, session: Session, anchored: list[AnchoredCheckpoint], hashes: dict[int, str], entries: int
     ) -> ChainBreak | None:
+        still_matched = 0  # the last anchored entry the database still agrees with
         for anchor in anchored:
             problem = self._anchor_problem(session, anchor, hashes, entries)
             if problem:
-                return ChainBreak(seq=anchor.seq, problem=problem)
+                return ChainBreak(seq=anchor.seq, problem=f"{problem} (entries up to {still_matched} match)")
+            still_matched = anchor.seq
         return None
 
     def _anchor_problem(
@@ -142,7 +144,7 @@ class AuditAnchoring:
                     f"but anchored checkpoint {anchor.checkpoint} names it")
         if hashes.get(anchor.seq) != anchor.entry_hash:
             return (f"no longer matches anchored checkpoint {anchor.checkpoint}: "
-                    "this entry or one before it was changed after it was anchored")
+                    "an entry up to it was changed after it was anchored")
         stored = session.get(AuditCheckpoint, anchor.checkpoint)
         if stored is None or _anchored(stored) != anchor:
             return f"checkpoint {anchor.checkpoint} was withdrawn or altered since it was anchored"
