@@ -1,12 +1,16 @@
 """The audit trail anchored: sealed within a bounded time of every write, time-stamped by an RFC 3161
 authority (openssl behind http.server), copied to an append-only directory, and proven against them."""
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
@@ -16,12 +20,14 @@ from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.audit.service import statement_of
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
+from witnessbox.audit.timestamps import load_certificates, stamp_problem
 from witnessbox.bootstrap import Container, build
 from witnessbox.cli import app
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import FixedClock, as_utc
 from witnessbox.jobs import huey_queue
+from witnessbox.web.app import create_app
 
 START = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 
@@ -252,3 +258,20 @@ def test_audit_verify_command_uses_the_anchors(
     _rewrite_from(anchored, 6, resign=True)
     broken = CliRunner().invoke(app, command)
     assert broken.exit_code == 1 and "entry 8" in broken.output, broken.output
+
+
+def test_the_head_is_published_signed_and_time_stamped(anchored: Container, authority: LoopbackAuthority) -> None:
+    """GIVEN no checkpoint yet WHEN anyone asks for the audit head THEN it says none; GIVEN an anchored seal
+    THEN, without signing in, they get the newest checkpoint whose signature verifies under the published
+    key and whose time-stamp verifies under the authority's certificate."""
+    with TestClient(create_app(anchored)) as client:
+        assert client.get("/api/v1/audit/head").json() == {"checkpoint": None}
+        _write(anchored, 3)
+        anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+        head = client.get("/api/v1/audit/head").json()
+    assert (head["checkpoint"], head["seq"]) == (1, 3)
+    key = serialization.load_pem_public_key(head["public_key"].encode())
+    assert isinstance(key, Ed25519PublicKey)
+    key.verify(bytes.fromhex(head["signature"]), head["statement"].encode())  # raises if forged
+    stamp = base64.b64decode(head["time_stamp"])
+    assert stamp_problem(stamp, head["statement"].encode(), load_certificates(authority.ca_certificate)) is None

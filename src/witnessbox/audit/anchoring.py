@@ -28,6 +28,16 @@ _BATCH = 100  # checkpoints stamped per run: a long outage catches up over a few
 
 
 @dataclass(frozen=True)
+class PublishedHead:
+    """The newest checkpoint as outsiders see it: its statement, signature, key and time-stamp."""
+
+    anchored: AnchoredCheckpoint
+    statement: str
+    public_key: str
+    time_stamp: bytes | None
+
+
+@dataclass(frozen=True)
 class AnchorRun:
     """What one anchoring run did."""
 
@@ -98,6 +108,21 @@ class AuditAnchoring:
                 if stamp is not None and stamp_name(mark.id) not in present:
                     self.directory.write_once(stamp_name(mark.id), stamp.response)
         return copied
+
+    def head(self) -> PublishedHead | None:
+        """The newest signed checkpoint, for anyone to fetch and keep (None before the first)."""
+        newest = _with_stamps().order_by(None).order_by(AuditCheckpoint.id.desc()).limit(1)
+        with self.db.read() as session:
+            row = session.execute(newest).first()
+        if row is None:
+            return None
+        mark, stamp = row
+        return PublishedHead(
+            anchored=_anchored(mark),
+            statement=statement_of(mark).decode(),
+            public_key=self.audit.signer.public_pem(),
+            time_stamp=stamp.response if stamp else None,
+        )
 
     def verify(self) -> VerifyResult:
         """Prove the chain and checkpoints, the time-stamps, and the database against the anchors."""
