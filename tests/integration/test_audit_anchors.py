@@ -138,10 +138,11 @@ def test_each_checkpoint_is_time_stamped_by_the_authority(anchored: Container, a
 
 
 def test_an_unreachable_authority_never_blocks_writes_and_is_retried(
-    anchored: Container, authority: LoopbackAuthority
+    anchored: Container, authority: LoopbackAuthority, tmp_path: Path
 ) -> None:
     """GIVEN the authority down WHEN entries are written and sealed THEN writes and signing go on, the failure
-    is reported and verify warns of the waiting checkpoint; WHEN the authority is back THEN it is stamped."""
+    is reported and verify warns of the waiting checkpoint; WHEN the authority is back THEN it is stamped and
+    the late time-stamp joins its checkpoint's copy in the anchor directory."""
     authority.failing = True
     _write(anchored, 2)
     run = anchored.anchoring.seal_and_anchor(actor=SYSTEM)
@@ -150,7 +151,9 @@ def test_an_unreachable_authority_never_blocks_writes_and_is_retried(
     waiting = anchored.anchoring.verify()
     assert waiting.ok and "1 checkpoints await a time-stamp" in waiting.warnings[0]
     authority.failing = False
+    assert not (tmp_path / "anchors" / "checkpoint-000000000001.tsr").exists()
     assert anchored.anchoring.anchor_pending().stamped == 1
+    assert (tmp_path / "anchors" / "checkpoint-000000000001.tsr").exists()
     assert anchored.anchoring.verify().warnings == ()
 
 

@@ -12,10 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cryptography import x509
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from witnessbox.audit.anchors import AnchorDirectory, AnchoredCheckpoint, checkpoint_name, stamp_name
+from witnessbox.audit.anchors import (
+    AnchorDirectory,
+    AnchoredCheckpoint,
+    anchored_ids,
+    checkpoint_name,
+    stamp_name,
+)
 from witnessbox.audit.chain import ChainBreak, canonical_time
 from witnessbox.audit.models import AuditCheckpoint, AuditTimeStamp
 from witnessbox.audit.service import AuditLog, VerifyResult, checkpoint_statement, statement_of
@@ -101,8 +107,9 @@ class AuditAnchoring:
         if self.directory is None:
             return 0
         present, copied = self.directory.names(), 0
+        start = _first_unfinished(present, stamps_expected=self.authority is not None)
         with self.db.read() as session:
-            for mark, stamp in session.execute(_with_stamps()):
+            for mark, stamp in session.execute(_with_stamps().where(AuditCheckpoint.id >= start)):
                 if checkpoint_name(mark.id) not in present:
                     copied += self.directory.put_checkpoint(_anchored(mark))
                 if stamp is not None and stamp_name(mark.id) not in present:
@@ -177,16 +184,16 @@ class AuditAnchoring:
 
     def _anchored_stamp_problem(self, anchor: AnchoredCheckpoint, statement: bytes) -> str | None:
         assert self.directory is not None
-        name = stamp_name(anchor.checkpoint)
-        if not self.roots or name not in self.directory.names():
+        stamp = self.directory.read_if_present(stamp_name(anchor.checkpoint))
+        if not self.roots or stamp is None:
             return None
-        problem = stamp_problem(self.directory.read(name), statement, self.roots)
+        problem = stamp_problem(stamp, statement, self.roots)
         return f"anchored checkpoint {anchor.checkpoint}: {problem}" if problem else None
 
     def _waiting(self, session: Session) -> tuple[str, ...]:
         warnings: list[str] = []
         if self.authority is not None:
-            count = len(list(session.scalars(_unstamped())))
+            count = session.scalar(select(func.count()).select_from(_unstamped().subquery())) or 0
             if count:
                 warnings.append(f"{count} checkpoints await a time-stamp from {self.authority.url}")
             if not self.roots:
@@ -205,6 +212,13 @@ def _with_stamps() -> Select[AuditCheckpoint, AuditTimeStamp]:
         .outerjoin(AuditTimeStamp, AuditTimeStamp.checkpoint_id == AuditCheckpoint.id)
         .order_by(AuditCheckpoint.id)
     )
+
+
+def _first_unfinished(present: set[str], *, stamps_expected: bool) -> int:
+    """The first checkpoint id whose copy (or, with an authority, time-stamp copy) is not yet anchored."""
+    copied, stamped = anchored_ids(present, ".json"), anchored_ids(present, ".tsr")
+    unstamped = copied - stamped if stamps_expected else set()
+    return min(unstamped) if unstamped else max(copied, default=0) + 1
 
 
 def _anchored(mark: AuditCheckpoint) -> AnchoredCheckpoint:

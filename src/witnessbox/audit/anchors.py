@@ -52,6 +52,13 @@ class AnchorDirectory:
         """The bytes of one anchored file."""
         return (self.path / name).read_bytes()
 
+    def read_if_present(self, name: str) -> bytes | None:
+        """The bytes of one anchored file, or None if it was never written."""
+        try:
+            return self.read(name)
+        except FileNotFoundError:
+            return None
+
     def put_checkpoint(self, anchored: AnchoredCheckpoint) -> bool:
         """Anchor a checkpoint's statement and signature (once)."""
         text = json.dumps(asdict(anchored), sort_keys=True, indent=1) + "\n"
@@ -70,6 +77,16 @@ class AnchorDirectory:
 def checkpoint_name(checkpoint_id: int) -> str:
     """The file name of a checkpoint's anchored copy."""
     return f"checkpoint-{checkpoint_id:012d}.json"
+
+
+def anchored_ids(names: set[str], suffix: str) -> set[int]:
+    """The checkpoint ids among anchor file names ending in `suffix` (".json" or ".tsr")."""
+    prefix = "checkpoint-"
+    return {
+        int(name[len(prefix):-len(suffix)])
+        for name in names
+        if name.startswith(prefix) and name.endswith(suffix) and name[len(prefix):-len(suffix)].isdigit()
+    }
 
 
 def stamp_name(checkpoint_id: int) -> str:
