@@ -118,6 +118,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         data_dir=data_dir,
         stuck_after=timedelta(minutes=settings.stuck_job_minutes),
         checkpoint_every=timedelta(seconds=settings.audit_seal_seconds),
+        time_stamps_expected=settings.audit_tsa_url is not None,
     )
     return Container(
         settings=settings,

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
+from tests.factories.people import make_force
 from tests.factories.tsa import LoopbackAuthority, running_authority
 from witnessbox.audit.chain import GENESIS, entry_hash
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
@@ -141,7 +142,7 @@ def test_an_unreachable_authority_never_blocks_writes_and_is_retried(
     anchored: Container, authority: LoopbackAuthority, tmp_path: Path
 ) -> None:
     """GIVEN the authority down WHEN entries are written and sealed THEN writes and signing go on, the failure
-    is reported and verify warns of the waiting checkpoint; WHEN the authority is back THEN it is stamped and
+    is reported, verify warns of the waiting checkpoint and the administrator's page counts it; WHEN the authority is back THEN it is stamped and
     the late time-stamp joins its checkpoint's copy in the anchor directory."""
     authority.failing = True
     _write(anchored, 2)
@@ -150,11 +151,14 @@ def test_an_unreachable_authority_never_blocks_writes_and_is_retried(
     _write(anchored, 1, "STILL")
     waiting = anchored.anchoring.verify()
     assert waiting.ok and "1 checkpoints await a time-stamp" in waiting.warnings[0]
+    administrator = make_force(anchored, camera=None).actor("sysadmin")
+    assert anchored.system.state(actor=administrator).audit.awaiting_time_stamp == 1
     authority.failing = False
     assert not (tmp_path / "anchors" / "checkpoint-000000000001.tsr").exists()
     assert anchored.anchoring.anchor_pending().stamped == 1
     assert (tmp_path / "anchors" / "checkpoint-000000000001.tsr").exists()
     assert anchored.anchoring.verify().warnings == ()
+    assert anchored.system.state(actor=administrator).audit.awaiting_time_stamp == 0
 
 
 def test_a_time_stamp_moved_to_another_checkpoint_is_found(anchored: Container) -> None:
