@@ -8,6 +8,7 @@ import datetime
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class LoopbackAuthority:
     ca_certificate: Path
     failing: bool = False
     answered: int = 0
+    delay_s: float = 0.0  # how long each answer takes, so that tests can overlap two requests
 
 
 def _name(common: str) -> x509.Name:
@@ -106,6 +108,7 @@ def running_authority(folder: Path) -> Iterator[LoopbackAuthority]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             query = self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(authority.delay_s)
             if authority.failing:
                 self.send_error(503, "authority down")
                 return

@@ -3,6 +3,7 @@ authority (openssl behind http.server), copied to an append-only directory, and 
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -282,3 +283,21 @@ def test_the_head_is_published_signed_and_time_stamped(anchored: Container, auth
     key.verify(bytes.fromhex(head["signature"]), head["statement"].encode())  # raises if forged
     stamp = base64.b64decode(head["time_stamp"])
     assert stamp_problem(stamp, head["statement"].encode(), load_certificates(authority.ca_certificate)) is None
+
+
+def test_a_checkpoint_stamped_twice_at_once_keeps_one_stamp(anchored: Container, authority: LoopbackAuthority) -> None:
+    """GIVEN a checkpoint awaiting its time-stamp WHEN two anchoring runs (a worker and `audit checkpoint`)
+    stamp it at the same moment THEN one answer is kept, the other run stands aside, and verify is OK."""
+    _write(anchored, 2)
+    anchored.audit.seal(actor=SYSTEM)
+    authority.delay_s = 0.5  # both runs ask before either keeps the answer
+    runs: list[int] = []
+    together = [threading.Thread(target=lambda: runs.append(anchored.anchoring.anchor_pending().stamped))
+                for _ in range(2)]
+    for thread in together:
+        thread.start()
+    for thread in together:
+        thread.join()
+    assert sorted(runs) == [0, 1] and authority.answered == 2
+    result = anchored.anchoring.verify()
+    assert result.ok and result.warnings == (), (result.broken, result.warnings)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from cryptography import x509
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.anchors import (
@@ -91,17 +92,21 @@ class AuditAnchoring:
                 response = self.authority.stamp(statement_of(mark))
             except TimeStampFailed as error:
                 return stamped, (f"checkpoint at entry {mark.seq}: {error}",)
-            self._keep_stamp(mark.id, response.tst_info.gen_time, response.as_bytes())
-            stamped += 1
+            stamped += self._keep_stamp(mark.id, response.tst_info.gen_time, response.as_bytes())
         return stamped, ()
 
-    def _keep_stamp(self, checkpoint_id: int, stamped_at: datetime, response: bytes) -> None:
+    def _keep_stamp(self, checkpoint_id: int, stamped_at: datetime, response: bytes) -> bool:
+        """Keep the answer; False when another process (`audit checkpoint`, a worker) kept one first."""
         assert self.authority is not None
-        with self.db.transaction() as uow:
-            uow.session.add(AuditTimeStamp(
-                checkpoint_id=checkpoint_id, authority=self.authority.url,
-                stamped_at=stamped_at, response=response,
-            ))
+        try:
+            with self.db.transaction() as uow:
+                uow.session.add(AuditTimeStamp(
+                    checkpoint_id=checkpoint_id, authority=self.authority.url,
+                    stamped_at=stamped_at, response=response,
+                ))
+        except IntegrityError:
+            return False
+        return True
 
     def _copy_pending(self) -> int:
         if self.directory is None:
