@@ -12,9 +12,12 @@ from witnessbox.accounts.service import UserService
 from witnessbox.accounts.signin import SignInService
 from witnessbox.accounts.sso import SsoConfig, SsoService, parse_role_map
 from witnessbox.accounts.tokens import TokenService
+from witnessbox.audit.anchoring import AuditAnchoring
+from witnessbox.audit.anchors import AnchorDirectory
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
+from witnessbox.audit.timestamps import TimeStampAuthority, load_certificates
 from witnessbox.cases.service import CaseService
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
@@ -55,6 +58,7 @@ class Container:
     clock: Clock
     db: Database
     audit: AuditLog
+    anchoring: AuditAnchoring  # time-stamps and anchor copies of checkpoints; verify against them
     users: UserService
     signin: SignInService
     tokens: TokenService
@@ -101,7 +105,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
     huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
     queue = HueyQueue(huey, jobs)
-    _schedule_housekeeping(queue, settings, db, jobs, ingest, audit)
+    anchoring = _anchoring(settings, db, audit)
+    _schedule_housekeeping(queue, settings, db, jobs, ingest, anchoring)
     passwords = PasswordPolicy()
     users = UserService(db, audit, clock, passwords)
     tokens = TokenService(db, audit, clock)
@@ -112,7 +117,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         fleet,
         data_dir=data_dir,
         stuck_after=timedelta(minutes=settings.stuck_job_minutes),
-        checkpoint_every=timedelta(minutes=settings.audit_checkpoint_minutes),
+        checkpoint_every=timedelta(seconds=settings.audit_seal_seconds),
+        time_stamps_expected=settings.audit_tsa_url is not None,
     )
     return Container(
         settings=settings,
@@ -121,6 +127,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         clock=clock,
         db=db,
         audit=audit,
+        anchoring=anchoring,
         users=users,
         signin=SignInService(db, audit, clock, passwords),
         tokens=tokens,
@@ -174,6 +181,18 @@ def _sso(settings: Settings, db: Database, audit: AuditLog, clock: Clock) -> Sso
     return SsoService(db, audit, clock, config)
 
 
+def _anchoring(settings: Settings, db: Database, audit: AuditLog) -> AuditAnchoring:
+    """Where checkpoints are anchored: the force's time-stamping authority and the anchor directory."""
+    certificate = settings.audit_tsa_certificate
+    return AuditAnchoring(
+        db,
+        audit,
+        authority=TimeStampAuthority(settings.audit_tsa_url) if settings.audit_tsa_url else None,
+        authority_roots=load_certificates(certificate) if certificate else [],
+        directory=AnchorDirectory(settings.audit_anchor_dir) if settings.audit_anchor_dir else None,
+    )
+
+
 def _audit_job(audit: AuditLog, session: Session, job: JobRecord) -> None:
     tag = AuditTag.JOB_RUN_SUCCEEDED if job.state == JobState.SUCCEEDED else AuditTag.JOB_RUN_FAILED
     audit.record(
@@ -197,14 +216,14 @@ def _schedule_housekeeping(
     db: Database,
     jobs: JobRunner,
     ingest: IngestService,
-    audit: AuditLog,
+    anchoring: AuditAnchoring,
 ) -> None:
     stuck_after = timedelta(minutes=settings.stuck_job_minutes)
     queue.every(5, "witnessbox.requeue_stuck", lambda: jobs.requeue_stuck(stuck_after))
     queue.every(15, "witnessbox.expire_uploads", ingest.expire)
     queue.every(60, "witnessbox.refresh_statistics", db.refresh_statistics)
     queue.every(
-        settings.audit_checkpoint_minutes,
-        "witnessbox.audit_checkpoint",
-        lambda: audit.checkpoint(actor=SYSTEM),
+        settings.audit_seal_seconds // 60,
+        "witnessbox.audit_seal",
+        lambda: anchoring.seal_and_anchor(actor=SYSTEM),
     )

@@ -361,8 +361,10 @@ def docks_list(data_dir: DataDir = None) -> None:
 
 @audit.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
-    """Prove the hash chain and every signed checkpoint; exit 1 at the first broken entry."""
-    result = _run(lambda c: c.audit.verify(), data_dir)
+    """Prove the chain, every checkpoint, time-stamp and anchor copy; exit 1 at the first broken entry."""
+    result = _run(lambda c: c.anchoring.verify(), data_dir)
+    for warning in result.warnings:
+        console.print(f"warning: {warning}", style="yellow")
     if result.ok:
         console.print(f"OK: {result.entries} entries, {result.checkpoints} signed checkpoints intact")
         return
@@ -373,9 +375,13 @@ def audit_verify(data_dir: DataDir = None) -> None:
 
 @audit.command("checkpoint")
 def audit_checkpoint(data_dir: DataDir = None) -> None:
-    """Sign the current head of the audit chain now."""
+    """Sign the current head of the audit chain now, then time-stamp and anchor it where configured."""
     mark = _run(lambda c: c.audit.checkpoint(actor=operator()), data_dir)
     console.print(f"signed checkpoint at entry {mark.seq}" if mark else "audit trail is empty")
+    run = _run(lambda c: c.anchoring.anchor_pending(), data_dir)
+    console.print(f"time-stamped {run.stamped}, anchored {run.copied}")
+    for failure in run.failures:
+        console.print(f"warning: {failure}", style="yellow")
 
 
 @db.command("upgrade")

@@ -59,7 +59,15 @@ class Settings(BaseSettings):
     # job_lease_s is taken back and run again (its worker was killed), well before the stuck-job sweep.
     job_heartbeat_s: float = Field(default=15.0, gt=0)
     job_lease_s: float = Field(default=45.0, gt=0)
-    audit_checkpoint_minutes: int = 60
+    # Every audit entry is covered by a signed checkpoint within this many seconds (the job workers'
+    # housekeeping runs at most once a minute, so 60 is the shortest).
+    audit_seal_seconds: int = Field(default=60, ge=60)
+    # Anchors outside the server's reach (docs/operations.md, "Anchoring the audit trail"): an RFC 3161
+    # time-stamping authority's URL, its certificate(s) (PEM) to check its answers, and an append-only
+    # directory owned by another user where every checkpoint is copied once.
+    audit_tsa_url: str | None = None
+    audit_tsa_certificate: Path | None = None
+    audit_anchor_dir: Path | None = None
 
     # Single sign-on with the force's identity provider (OpenID Connect); off while oidc_issuer is unset.
     oidc_issuer: str | None = None  # discovery document at issuer + /.well-known/openid-configuration

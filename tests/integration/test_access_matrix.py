@@ -306,6 +306,10 @@ EXPECTED.update({
     ("GET", "/api/v1/cameras/{serial}"): Row(ADMIN),
     ("GET", "/api/v1/docks"): Row(ADMIN),
 })
+# --- the anchored audit trail (audit/routes.py): the signed head is public, so outsiders can keep it ---
+EXPECTED.update({
+    ("GET", "/api/v1/audit/head"): Row(EVERYONE),
+})
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---
 FRAMEWORK_PATHS |= {"/api/docs/assets"}

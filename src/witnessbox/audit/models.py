@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from witnessbox.db.base import Base
@@ -40,3 +40,15 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[datetime]
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditTimeStamp(Base):
+    """An RFC 3161 time-stamp authority's signed answer over one checkpoint's statement."""
+
+    __tablename__ = "audit_time_stamps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("audit_checkpoints.id"), unique=True)
+    authority: Mapped[str] = mapped_column(String(255))  # the URL it came from
+    stamped_at: Mapped[datetime]  # the authority's genTime
+    response: Mapped[bytes] = mapped_column(LargeBinary)  # the DER TimeStampResp, kept whole

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.chain import GENESIS, ChainBreak, canonical_time, entry_hash, find_break
@@ -38,6 +38,7 @@ class VerifyResult:
     entries: int
     checkpoints: int
     broken: ChainBreak | None
+    warnings: tuple[str, ...] = ()  # what could not be proven yet, e.g. a time-stamp still awaited
 
     @property
     def ok(self) -> bool:
@@ -92,33 +93,56 @@ class AuditLog:
         """Sign the current head of the chain (nothing to do on an empty chain)."""
         with self.db.transaction() as uow:
             last = self._lock_and_read_last(uow.session)
-            if last is None:
+            return self._sign(uow.session, last, actor) if last else None
+
+    def seal(self, *, actor: Actor) -> AuditCheckpoint | None:
+        """Sign the head if any entry is not yet covered by a checkpoint; None when all is sealed.
+
+        Services call it before completing an export or a purge, so what they cite is already
+        signed; the job workers call it every `audit_seal_seconds`.
+        """
+        with self.db.transaction() as uow:
+            last = self._lock_and_read_last(uow.session)
+            if last is None or self._is_sealed(uow.session, last):
                 return None
-            now = self.clock.now()
-            statement = checkpoint_statement(last.seq, last.entry_hash, canonical_time(now))
-            mark = AuditCheckpoint(
-                seq=last.seq,
-                entry_hash=last.entry_hash,
-                signed_at=now,
-                key_id=self.signer.key_id,
-                signature=self.signer.sign(statement),
-            )
-            uow.session.add(mark)
-            self.record(
-                uow.session,
-                AuditTag.AUDIT_CHECKPOINT_SIGNED,
-                actor=actor,
-                details={"seq": last.seq, "entry_hash": last.entry_hash, "key_id": self.signer.key_id},
-            )
-            return mark
+            return self._sign(uow.session, last, actor)
+
+    def _is_sealed(self, session: Session, last: AuditEvent) -> bool:
+        """Whether the last checkpoint covers every entry but its own "checkpoint signed" entry."""
+        sealed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
+        own_entry = last.seq == sealed + 1 and last.tag == AuditTag.AUDIT_CHECKPOINT_SIGNED
+        return last.seq == sealed or own_entry
+
+    def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint:
+        now = self.clock.now()
+        statement = checkpoint_statement(last.seq, last.entry_hash, canonical_time(now))
+        mark = AuditCheckpoint(
+            seq=last.seq,
+            entry_hash=last.entry_hash,
+            signed_at=now,
+            key_id=self.signer.key_id,
+            signature=self.signer.sign(statement),
+        )
+        session.add(mark)
+        self.record(
+            session,
+            AuditTag.AUDIT_CHECKPOINT_SIGNED,
+            actor=actor,
+            details={"seq": last.seq, "entry_hash": last.entry_hash, "key_id": self.signer.key_id},
+        )
+        return mark
 
     def verify(self) -> VerifyResult:
         """Walk the whole chain, then check every checkpoint against it."""
+        return self.prove(keep=set())[0]
+
+    def prove(self, *, keep: set[int]) -> tuple[VerifyResult, dict[int, str]]:
+        """Verify, and hand back the chain's proven hashes at the `keep` seqs (for anchors to compare)."""
         with self.db.read() as session:
             marks = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
-            walk = find_break(self._events(session), keep={mark.seq for mark in marks})
+            walk = find_break(self._events(session), keep=keep | {mark.seq for mark in marks})
         broken = walk.broken or self._first_bad_checkpoint(marks, walk.kept)
-        return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken)
+        return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken), walk.kept
 
     def _events(self, session: Session) -> Iterator[AuditEvent]:
         query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)
@@ -128,8 +152,7 @@ class AuditLog:
         self, marks: list[AuditCheckpoint], hashes: dict[int, str]
     ) -> ChainBreak | None:
         for mark in marks:
-            statement = checkpoint_statement(mark.seq, mark.entry_hash, canonical_time(mark.signed_at))
-            if not self.signer.verify(statement, mark.signature):
+            if not self.signer.verify(statement_of(mark), mark.signature):
                 return ChainBreak(seq=mark.seq, problem="checkpoint signature is not valid")
             if hashes.get(mark.seq) != mark.entry_hash:
                 return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
@@ -139,3 +162,8 @@ class AuditLog:
 def checkpoint_statement(seq: int, head_hash: str, signed_at: str) -> bytes:
     """The exact bytes a checkpoint signature covers."""
     return f"witnessbox-audit-checkpoint/1\n{seq}\n{head_hash}\n{signed_at}\n".encode()
+
+
+def statement_of(mark: AuditCheckpoint) -> bytes:
+    """The statement a stored checkpoint signed (and a time-stamp authority stamped)."""
+    return checkpoint_statement(mark.seq, mark.entry_hash, canonical_time(mark.signed_at))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import require
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
 from witnessbox.db.session import Database
@@ -53,7 +53,8 @@ class AuditHealth:
     signed_at: datetime | None
     age: timedelta | None
     entries: int
-    overdue: bool  # older than twice the checkpoint interval
+    overdue: bool  # entries wait unsealed and the checkpoint is older than twice the seal interval
+    awaiting_time_stamp: int = 0  # checkpoints the time-stamping authority has not yet stamped
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ class SystemOverview:
         data_dir: Path,
         stuck_after: timedelta,
         checkpoint_every: timedelta,
+        time_stamps_expected: bool = False,
     ) -> None:
         self.db, self.clock, self.devices, self.data_dir = db, clock, devices, data_dir
         self.stuck_after, self.checkpoint_every = stuck_after, checkpoint_every
+        self.time_stamps_expected = time_stamps_expected
 
     def state(self, *, actor: Actor, silent_days: int = 7) -> SystemState:
         """The system's state now; devices silent for `silent_days` (new ones are not silent)."""
@@ -133,4 +136,14 @@ class SystemOverview:
         if mark is None:
             return AuditHealth(None, None, None, entries, overdue=False)  # the first one is on its way
         age = now - mark.signed_at
-        return AuditHealth(mark.seq, mark.signed_at, age, entries, overdue=age > 2 * self.checkpoint_every)
+        unsealed = entries > mark.seq + 1  # beyond the checkpoint's own "signed" entry
+        overdue = unsealed and age > 2 * self.checkpoint_every
+        awaiting = self._awaiting_time_stamp(session) if self.time_stamps_expected else 0
+        return AuditHealth(
+            mark.seq, mark.signed_at, age, entries, overdue=overdue, awaiting_time_stamp=awaiting
+        )
+
+    def _awaiting_time_stamp(self, session: Session) -> int:
+        stamped = select(AuditTimeStamp.checkpoint_id)
+        waiting = select(func.count()).select_from(AuditCheckpoint).where(AuditCheckpoint.id.not_in(stamped))
+        return int(session.scalar(waiting) or 0)

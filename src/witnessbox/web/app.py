@@ -21,6 +21,7 @@ from witnessbox.accounts import routes as account_routes
 from witnessbox.accounts.policy import Access, decide
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.sso import routes as sso_routes
+from witnessbox.audit import routes as audit_routes
 from witnessbox.bootstrap import Container
 from witnessbox.cases import routes as case_routes
 from witnessbox.core.actor import Actor
@@ -71,6 +72,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "incidents",
         "fleet",
         "system",
+        "anchoring",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -93,6 +95,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         sso_routes.router,
         account_routes.api,
         health_router,
+        audit_routes.api,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
