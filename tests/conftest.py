@@ -35,6 +35,25 @@ def pytest_report_header() -> list[str]:
             f"queue={'Redis' if REDIS_URL else 'huey SQLite'}"]
 
 
+# Tiers whose outcome does not depend on the database or the queue: pure unit tests, and the
+# browser tests (the queries behind every page are exercised on both databases by integration/).
+BACKEND_FREE_TIERS = ("unit", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On the PostgreSQL + Redis leg, skip what runs the same on any backend: it ran on the SQLite leg.
+
+    A module marks itself `backend_free` when what it tests is media, files or a client's behaviour.
+    """
+    if not (PG_URL or REDIS_URL):
+        return
+    skip = pytest.mark.skip(reason="does not depend on the database or queue: covered by the SQLite leg")
+    for item in items:
+        tier = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
+        if tier in BACKEND_FREE_TIERS or item.get_closest_marker("backend_free"):
+            item.add_marker(skip)
+
+
 @contextmanager
 def fresh_database_url(folder: Path) -> Iterator[str]:
     """A SQLite file in `folder`, or (PostgreSQL configured) a new schema dropped afterwards."""

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -22,6 +23,8 @@ from witnessbox.cli import app
 from witnessbox.core.actor import SYSTEM
 from witnessbox.dock.agent import DockAgent
 from witnessbox.dock.recordings import find_recordings
+
+pytestmark = pytest.mark.backend_free  # the camera side, media and files: the same on any database
 
 
 def _setup(server: LiveServer, serials: list[str]) -> str:

@@ -33,6 +33,8 @@ from witnessbox.ingest import staging
 from witnessbox.ingest.metadata import Declaration
 from witnessbox.jobs.models import JobRecord, JobState
 
+pytestmark = pytest.mark.backend_free  # the camera side, media and files: the same on any database
+
 DISK_BYTES = 8 * 1024 * 1024
 
 

@@ -19,6 +19,8 @@ from witnessbox.evidence.models import DerivativeKind, Item
 from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.media import probe
 
+pytestmark = pytest.mark.backend_free  # the camera side, media and files: the same on any database
+
 MakeClip = Callable[[Path], Path]
 SOURCES: dict[str, tuple[str, MakeClip]] = {
     "phone, remuxed": ("phone.mp4", phone_clip),
