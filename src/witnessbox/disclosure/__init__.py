@@ -1,0 +1,1 @@
+"""Disclosure: outside recipients and their portal, disclosure packages, schedules, the verifier."""
