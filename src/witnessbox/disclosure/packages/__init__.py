@@ -1,0 +1,1 @@
+"""Disclosure packages: a case or a selection exported as one signed, self-verifying ZIP."""
