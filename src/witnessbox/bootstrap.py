@@ -26,6 +26,8 @@ from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
+from witnessbox.disclosure.packages.jobs import register_package_jobs
+from witnessbox.disclosure.packages.service import PackageService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.counts import recordings_per_camera
@@ -79,6 +81,7 @@ class Container:
     incidents: IncidentFinder
     fleet: DeviceOverview  # read-only views of cameras and docks for administrators
     system: SystemOverview  # the administrator's home page
+    packages: PackageService  # disclosure packages: signed ZIPs built by a job under data/packages
 
     def close(self) -> None:
         """Release connections."""
@@ -103,6 +106,8 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
     ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence, jobs, limits)
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
+    packages = PackageService(db, audit, clock, evidence, cases, blobs, jobs, data_dir / "packages")
+    register_package_jobs(jobs, packages)
     huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
     queue = HueyQueue(huey, jobs)
     anchoring = _anchoring(settings, db, audit)
@@ -124,6 +129,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         settings=settings,
         fleet=fleet,
         system=system,
+        packages=packages,
         clock=clock,
         db=db,
         audit=audit,

@@ -77,4 +77,10 @@ class AuditTag(StrEnum):
 
     REPORTS_REMINDER_SENT = "reports:reminder:sent"
 
+    DISCLOSURE_PACKAGE_REQUESTED = "disclosure:package:requested"
+    DISCLOSURE_ITEM_EXPORTED = "disclosure:item:exported"
+    DISCLOSURE_PACKAGE_COMPLETED = "disclosure:package:completed"
+    DISCLOSURE_PACKAGE_FAILED = "disclosure:package:failed"
+    DISCLOSURE_PACKAGE_DOWNLOADED = "disclosure:package:downloaded"
+
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"

@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check a Witnessbox disclosure package.")
     parser.add_argument("package", nargs="?", type=Path, help="the ZIP, or the unpacked folder")
     parser.add_argument(
-        "--key", action="append", type=Path, default=None, help="a public key (PEM) the manifest must be signed by"
+        "--key", action="append", type=Path, help="a public key (PEM) the manifest must be signed by"
     )
     args = parser.parse_args(argv)
     package: Path = args.package or default_package()

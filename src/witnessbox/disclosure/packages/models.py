@@ -29,6 +29,7 @@ class DisclosurePackage(Base):
     title: Mapped[str] = mapped_column(String(255))  # the case reference, or what the selection is
     item_ids: Mapped[list[Any]]  # frozen at request time: a later change to the case does not alter it
     reason: Mapped[str | None] = mapped_column(Text)
+    server_url: Mapped[str] = mapped_column(String(255))  # where the recipient finds the published keys
     requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     requested_by_name: Mapped[str] = mapped_column(String(160))  # name as it was when asked
     state: Mapped[PackageState] = mapped_column(String(16), default=PackageState.QUEUED)

@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=255), nullable=False),
     sa.Column('item_ids', sa.JSON(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('server_url', sa.String(length=255), nullable=False),
     sa.Column('requested_by', sa.String(length=26), nullable=False),
     sa.Column('requested_by_name', sa.String(length=160), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
