@@ -446,3 +446,21 @@ def _run(action: Callable[[Container], T], data_dir: Path | None) -> T:
         raise typer.Exit(2) from error
     finally:
         container.close()
+
+
+@app.command()
+def verify(
+    package: Annotated[Path, typer.Argument(help="the package ZIP, or its unpacked folder")],
+    key: Annotated[
+        list[Path] | None, typer.Option(help="a public key (PEM) the manifest must be signed by")
+    ] = None,
+) -> None:
+    """Check a disclosure package: hashes, signature, manifest and continuity statements.
+
+    The same check as the package's own verify.py; exit 0 when all holds, 1 when anything is
+    wrong, 2 when the package cannot be read. Needs no data directory.
+    """
+    from witnessbox.disclosure import verifier
+
+    arguments = [str(package)] + [f"--key={path}" for path in key or []]
+    raise typer.Exit(verifier.main(arguments))

@@ -268,8 +268,12 @@ def _check_continuity(contents: Contents, item: dict[str, Any], report: Report) 
     for seq, checkpoint in checkpoints.items():
         _check_checkpoint(contents, name, seq, checkpoint, report)
     entries = statement.get("entries", [])
-    for entry in entries:
-        _check_entry(name, entry, checkpoints, report)
+    unproven = sum(_check_entry(name, entry, checkpoints, report) for entry in entries)
+    if unproven:
+        report.notes.append(
+            f"{name}: {unproven} of {len(entries)} entries lie under version 1 checkpoints, which "
+            "sign the chain's head only: covered by number, without an inclusion proof"
+        )
     if not any(_records_upload(entry, item) for entry in entries):
         report.problem(name, "no entry records the creation of this item from its uploaded bytes")
 
@@ -288,25 +292,26 @@ def entry_hash(fields: dict[str, Any]) -> str:
 
 def _check_entry(
     name: str, entry: dict[str, Any], checkpoints: dict[int, dict[str, Any]], report: Report
-) -> None:
+) -> bool:
+    """Check one cited entry; True when it is covered by number only (a version 1 checkpoint)."""
     fields = entry.get("fields") or {}
     seq = fields.get("seq")
     if entry_hash(fields) != entry.get("entry_hash"):
         report.problem(name, f"audit entry {seq} does not match its hash (edited)")
-        return
+        return False
     checkpoint = checkpoints.get(int(entry.get("checkpoint") or -1))
     if checkpoint is None:
         report.problem(name, f"audit entry {seq} cites no checkpoint that the statement holds")
-        return
+        return False
     proof = entry.get("proof")
     if checkpoint.get("version") != 2 or not isinstance(proof, dict):
         if not isinstance(seq, int) or seq > int(checkpoint["seq"]):
             report.problem(name, f"audit entry {seq} comes after checkpoint {checkpoint['seq']}")
-        report.notes.append(f"{name}: entry {seq} is under checkpoint {checkpoint['seq']} by number only")
-        return
+        return True
     problem = _proof_problem(seq, str(entry["entry_hash"]), proof, checkpoint)
     if problem:
         report.problem(name, f"audit entry {seq}: {problem}")
+    return False
 
 
 def _proof_problem(seq: Any, hash_hex: str, proof: dict[str, Any], checkpoint: dict[str, Any]) -> str | None:
