@@ -1,0 +1,178 @@
+"""Disclosure packages: built by a job from a case, checked with sha256sum, openssl and the verifier,
+audited from request to download, refused to those who may not export."""
+
+import hashlib
+from dataclasses import replace
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import LiveServer, fresh_database_url, settings_for
+from tests.factories.packages import Exported, export_case
+from tests.factories.people import PASSWORD, PERSONAS
+from witnessbox.audit.models import AuditEvent
+from witnessbox.audit.tags import AuditTag
+from witnessbox.bootstrap import build
+from witnessbox.core.errors import Forbidden, NotFound
+from witnessbox.disclosure import verifier
+
+PYTHON = Path(sys.executable)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
+    """One case of two recordings exported once for the module (building a force takes a second)."""
+    folder = tmp_path_factory.mktemp("packages")
+    with fresh_database_url(folder) as url:
+        container = build(settings_for(folder, url))
+        try:
+            yield export_case(container, folder)
+        finally:
+            container.close()
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_sha256sum_checks_the_package_as_it_is(exported: Exported) -> None:
+    """GIVEN a built package, unpacked WHEN `sha256sum -c SHA256SUMS` runs THEN every file is OK."""
+    result = _run(["sha256sum", "--strict", "-c", "SHA256SUMS"], exported.unpacked)
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = (exported.unpacked / "SHA256SUMS").read_text().splitlines()
+    files = [p for p in exported.unpacked.rglob("*") if p.is_file() and p.name != "SHA256SUMS"]
+    assert len(listed) == len(files) == result.stdout.count(": OK")
+
+
+def test_openssl_verifies_the_manifest_signature(exported: Exported) -> None:
+    """GIVEN the package WHEN openssl checks manifest.json.sig with signing-key.pem THEN it verifies,
+    and the key is the server's own."""
+    result = _run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "signing-key.pem", "-rawin",
+         "-in", "manifest.json", "-sigfile", "manifest.json.sig"],
+        exported.unpacked,
+    )
+    assert result.returncode == 0 and "Signature Verified Successfully" in result.stdout, result
+    server_key = exported.container.audit.signer.public_pem()
+    assert (exported.unpacked / "signing-key.pem").read_text() == server_key
+
+
+def test_originals_are_the_uploaded_bytes_under_readable_names(exported: Exported) -> None:
+    """GIVEN the case's recordings WHEN exported THEN each original is byte-identical, named by time,
+    collar, camera and id, and the manifest gives its facts."""
+    manifest = json.loads((exported.unpacked / "manifest.json").read_text())
+    assert manifest["case_reference"] == "OP-PKG-1" and manifest["reason"] == "MG6 file for CPS"
+    by_item = {item["item_id"]: item for item in manifest["items"]}
+    assert set(by_item) == set(exported.item_ids)
+    for item_id, data in exported.originals.items():
+        item = by_item[item_id]
+        assert item["path"] == f"originals/20261126_083000_1142_WBX00001_{item_id[-8:]}.mp4"
+        assert (exported.unpacked / item["path"]).read_bytes() == data
+        assert item["sha256"] == hashlib.sha256(data).hexdigest() and item["size"] == len(data)
+        assert item["camera"] == "WBX00001" and item["officer"] == "1142 Alex Morgan"
+        assert item["recorded_start"].startswith("2026-11-26T08:30:00") and item["uploaded_at"]
+    assert (exported.unpacked / "verify.py").read_bytes() == Path(verifier.__file__).read_bytes()
+
+
+def test_the_verifier_passes_a_good_package_every_way_it_is_run(exported: Exported) -> None:
+    """GIVEN a good package WHEN checked as a ZIP, unpacked, by `python verify.py` inside it and by
+    `witnessbox verify` THEN all say OK with exit status 0."""
+    assert verifier.verify(exported.zip_path).ok and verifier.verify(exported.unpacked).ok
+    inside = _run([str(PYTHON), "verify.py"], exported.unpacked)
+    cli = _run([str(PYTHON), "-m", "witnessbox", "verify", str(exported.zip_path)], exported.unpacked)
+    shipped = _run([str(PYTHON), "verify.py", str(exported.zip_path)], exported.unpacked)
+    for result in (inside, cli, shipped):
+        assert result.returncode == 0 and result.stdout.startswith("OK"), result.stdout + result.stderr
+
+
+def test_export_is_audited_sealed_and_the_zip_hash_recorded(exported: Exported) -> None:
+    """GIVEN the built package THEN the request, each item's export and the completion (with the ZIP's
+    own hash) are audited, the statements cite entries up to the export, all under a checkpoint."""
+    container = exported.container
+    out = container.packages.get(exported.package_id, actor=exported.force.actor("case_member"))
+    assert out.state == "ready" and out.progress == 1.0
+    assert out.sha256 == hashlib.sha256(exported.zip_path.read_bytes()).hexdigest()
+    assert out.size == exported.zip_path.stat().st_size and out.file_count == 15
+    with container.db.read() as session:
+        tags = [e.tag for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+        completed = session.scalars(
+            select(AuditEvent).where(AuditEvent.tag == str(AuditTag.DISCLOSURE_PACKAGE_COMPLETED))
+        ).one()
+    assert tags.count(AuditTag.DISCLOSURE_ITEM_EXPORTED) == 2 and AuditTag.DISCLOSURE_PACKAGE_REQUESTED in tags
+    assert completed.details["sha256"] == out.sha256
+    for path in exported.unpacked.glob("continuity/*.json"):
+        statement = json.loads(path.read_text())
+        cited = [entry["fields"]["tag"] for entry in statement["entries"]]
+        assert cited[0] == AuditTag.INGEST_UPLOAD_CREATED and cited[-1] == AuditTag.DISCLOSURE_ITEM_EXPORTED
+        assert AuditTag.EVIDENCE_ITEM_CREATED in cited
+        assert (path.with_suffix(".pdf")).read_bytes().startswith(b"%PDF")
+        assert statement["item"]["sha256"] in (path.with_suffix(".html")).read_text()
+    assert container.audit.verify().ok
+
+
+def test_a_rerun_of_the_build_is_harmless(exported: Exported) -> None:
+    """GIVEN a ready package WHEN its job runs again THEN nothing is rebuilt."""
+    assert exported.container.packages.build(exported.package_id, lambda _: None) == "already built"
+
+
+def test_only_those_who_manage_the_case_may_export_it(exported: Exported) -> None:
+    """GIVEN the case WHEN an officer, or an investigator outside the case, asks for a package THEN
+    refused (forbidden; not found); a package is shown to whoever asked for it, not to others."""
+    packages, force = exported.container.packages, exported.force
+    with pytest.raises(Forbidden):
+        packages.request(actor=force.actor("owner"), server_url="x", case_id=exported.case_id)
+    outsider = replace(force.actor("investigator"), id="an-investigator-outside-the-case")
+    with pytest.raises(NotFound):
+        packages.request(actor=outsider, server_url="x", case_id=exported.case_id)
+    with pytest.raises(NotFound):
+        packages.get(exported.package_id, actor=force.actor("investigator"))
+    with pytest.raises(NotFound):
+        packages.request(actor=force.actor("case_member"), server_url="x", item_ids=["0" * 26])
+
+
+@pytest.fixture
+def served(live_server: LiveServer, tmp_path: Path) -> Exported:
+    """A package built by the running server's own worker."""
+    live_server.stop()
+    container = build(live_server.settings)
+    try:
+        made = export_case(container, tmp_path)
+    finally:
+        container.close()
+    live_server.start()
+    return made
+
+
+def test_api_serves_the_package_with_ranges_and_audits_the_download(
+    live_server: LiveServer, served: Exported
+) -> None:
+    """GIVEN a built package WHEN its requester downloads it over the API (whole, then a range) THEN
+    the bytes are the package's, a Range gets 206, others get 404, and one download is audited."""
+    url = f"/api/v1/packages/{served.package_id}"
+    with live_server.signed_in(PERSONAS["case_member"][0], PASSWORD) as client:
+        shown = client.get(url).json()
+        whole = client.get(shown["download_url"])
+        part = client.get(shown["download_url"], headers={"Range": "bytes=10-19"})
+        listed = client.get("/api/v1/packages", params={"case_id": served.case_id}).json()
+    assert whole.status_code == 200 and hashlib.sha256(whole.content).hexdigest() == shown["sha256"]
+    assert part.status_code == 206 and part.content == whole.content[10:20]
+    assert [p["id"] for p in listed] == [served.package_id]
+    with live_server.signed_in(PERSONAS["investigator"][0], PASSWORD) as client:
+        assert client.get(url).status_code == 404
+    with httpx.Client(base_url=live_server.url) as anonymous:
+        assert anonymous.get(f"{url}/download").status_code == 401
+    container = build(live_server.settings, migrate=False)
+    try:
+        with container.db.read() as session:
+            downloads = session.scalars(
+                select(AuditEvent).where(AuditEvent.tag == str(AuditTag.DISCLOSURE_PACKAGE_DOWNLOADED))
+            ).all()
+    finally:
+        container.close()
+    assert len(downloads) == 1
