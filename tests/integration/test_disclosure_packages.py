@@ -2,11 +2,11 @@
 audited from request to download, refused to those who may not export."""
 
 import hashlib
-from dataclasses import replace
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
