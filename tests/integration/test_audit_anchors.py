@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tests.factories.people import make_force
 from tests.factories.tsa import LoopbackAuthority, running_authority
 from witnessbox.audit.chain import GENESIS, entry_hash
+from witnessbox.audit.merkle import entry_leaf, root_of
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.audit.service import statement_of
 from witnessbox.audit.signing import CheckpointSigner
@@ -195,8 +196,9 @@ def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path:
 
 
 def _rewrite_from(container: Container, seq: int, *, resign: bool) -> None:
-    """The insider: edit entry `seq`, recompute every later hash, and (resign) re-sign every checkpoint
-    with the key taken from the data directory, dropping the time-stamps that would no longer fit."""
+    """The insider: edit entry `seq`, recompute every later hash, and (resign) recompute every checkpoint's
+    Merkle root and re-sign it with the key taken from the data directory, dropping the time-stamps that
+    would no longer fit."""
     signer = CheckpointSigner.from_directory(container.settings.data_dir / "keys")
     with container.db.transaction() as uow:
         session = uow.session
@@ -210,6 +212,8 @@ def _rewrite_from(container: Container, seq: int, *, resign: bool) -> None:
             session.execute(delete(AuditTimeStamp))
             for mark in session.scalars(select(AuditCheckpoint)):
                 mark.entry_hash = events[mark.seq - 1].entry_hash
+                covered = events[(mark.first_seq or 1) - 1:mark.seq]
+                mark.merkle_root = root_of(entry_leaf(event.entry_hash) for event in covered).hex()
                 mark.signature = signer.sign(statement_of(mark))
 
 

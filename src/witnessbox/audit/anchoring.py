@@ -173,7 +173,9 @@ class AuditAnchoring:
     def _anchor_problem(
         self, session: Session, anchor: AnchoredCheckpoint, hashes: dict[int, str], entries: int
     ) -> str | None:
-        statement = checkpoint_statement(anchor.seq, anchor.entry_hash, anchor.signed_at)
+        statement = checkpoint_statement(
+            anchor.seq, anchor.entry_hash, anchor.signed_at, anchor.first_seq, anchor.merkle_root
+        )
         if not self.audit.signer.verify(statement, anchor.signature):
             return f"anchored checkpoint {anchor.checkpoint} has no valid signature"
         if anchor.seq > entries:
@@ -230,4 +232,5 @@ def _anchored(mark: AuditCheckpoint) -> AnchoredCheckpoint:
     return AnchoredCheckpoint(
         checkpoint=mark.id, seq=mark.seq, entry_hash=mark.entry_hash,
         signed_at=canonical_time(mark.signed_at), key_id=mark.key_id, signature=mark.signature,
+        first_seq=mark.first_seq, merkle_root=mark.merkle_root,
     )

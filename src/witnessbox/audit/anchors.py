@@ -22,6 +22,8 @@ class AnchoredCheckpoint:
     signed_at: str
     key_id: str
     signature: str
+    first_seq: int | None = None  # v2 checkpoints: the Merkle tree they signed (None in v1 copies)
+    merkle_root: str | None = None
 
 
 class AnchorDirectory:

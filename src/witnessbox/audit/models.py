@@ -30,7 +30,11 @@ class AuditEvent(Base):
 
 
 class AuditCheckpoint(Base):
-    """A signed statement that the chain up to `seq` ended in `entry_hash`."""
+    """A signed statement that the chain up to `seq` ended in `entry_hash`.
+
+    Version 2 (first_seq and merkle_root set) also signs the RFC 9162 Merkle root over the
+    entries first_seq..seq it seals, so one entry can be proven without showing the others.
+    """
 
     __tablename__ = "audit_checkpoints"
 
@@ -40,6 +44,8 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[datetime]
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
+    first_seq: Mapped[int | None] = mapped_column(BigInteger)  # v2: the first entry this one seals
+    merkle_root: Mapped[str | None] = mapped_column(String(64))  # v2: tree hash over first_seq..seq
 
 
 class AuditTimeStamp(Base):
@@ -52,3 +58,14 @@ class AuditTimeStamp(Base):
     authority: Mapped[str] = mapped_column(String(255))  # the URL it came from
     stamped_at: Mapped[datetime]  # the authority's genTime
     response: Mapped[bytes] = mapped_column(LargeBinary)  # the DER TimeStampResp, kept whole
+
+
+class AuditSigningKey(Base):
+    """A checkpoint signing key and the period it signed in, so old checkpoints verify by key_id."""
+
+    __tablename__ = "audit_signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_pem: Mapped[str] = mapped_column(Text)
+    in_use_from: Mapped[datetime]
+    in_use_until: Mapped[datetime | None]

@@ -4,14 +4,22 @@
 and its audit entry commit or roll back together.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from witnessbox.audit.chain import GENESIS, ChainBreak, canonical_time, entry_hash, find_break
+from witnessbox.audit.chain import (
+    GENESIS,
+    ChainBreak,
+    canonical_time,
+    entry_fields,
+    entry_hash,
+    find_break,
+)
+from witnessbox.audit.merkle import audit_path, entry_leaf, root_of
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
@@ -114,15 +122,16 @@ class AuditLog:
         return last.seq == sealed or own_entry
 
     def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint:
-        now = self.clock.now()
-        statement = checkpoint_statement(last.seq, last.entry_hash, canonical_time(now))
+        first_seq = (session.scalar(select(func.max(AuditCheckpoint.seq))) or 0) + 1
         mark = AuditCheckpoint(
             seq=last.seq,
             entry_hash=last.entry_hash,
-            signed_at=now,
+            signed_at=self.clock.now(),
             key_id=self.signer.key_id,
-            signature=self.signer.sign(statement),
+            first_seq=first_seq,
+            merkle_root=root_of(entry_leaf(h) for h in _hashes(session, first_seq, last.seq)).hex(),
         )
+        mark.signature = self.signer.sign(statement_of(mark))
         session.add(mark)
         self.record(
             session,
@@ -140,8 +149,9 @@ class AuditLog:
         """Verify, and hand back the chain's proven hashes at the `keep` seqs (for anchors to compare)."""
         with self.db.read() as session:
             marks = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
-            walk = find_break(self._events(session), keep=keep | {mark.seq for mark in marks})
-        broken = walk.broken or self._first_bad_checkpoint(marks, walk.kept)
+            trees = [span for span in map(_span, marks) if span]
+            walk = find_break(self._events(session), keep=keep | {mark.seq for mark in marks}, ranges=trees)
+        broken = walk.broken or self._first_bad_checkpoint(marks, walk.kept, walk.roots)
         return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken), walk.kept
 
     def _events(self, session: Session) -> Iterator[AuditEvent]:
@@ -149,21 +159,108 @@ class AuditLog:
         yield from session.scalars(query)
 
     def _first_bad_checkpoint(
-        self, marks: list[AuditCheckpoint], hashes: dict[int, str]
+        self, marks: list[AuditCheckpoint], hashes: dict[int, str], roots: dict[tuple[int, int], str]
     ) -> ChainBreak | None:
         for mark in marks:
             if not self.signer.verify(statement_of(mark), mark.signature):
                 return ChainBreak(seq=mark.seq, problem="checkpoint signature is not valid")
             if hashes.get(mark.seq) != mark.entry_hash:
                 return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
+            span = _span(mark)
+            if span and roots.get(span) != mark.merkle_root:
+                return ChainBreak(seq=span[0], problem=(
+                    f"entries {span[0]} to {span[1]} do not hash to the Merkle root "
+                    f"checkpoint {mark.id} signed"))
         return None
 
+    def inclusion(self, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """For each seq sealed by a v2 checkpoint, its fields and the proof that checkpoint signed it.
 
-def checkpoint_statement(seq: int, head_hash: str, signed_at: str) -> bytes:
-    """The exact bytes a checkpoint signature covers."""
-    return f"witnessbox-audit-checkpoint/1\n{seq}\n{head_hash}\n{signed_at}\n".encode()
+        JSON-ready, for a disclosure package: the entry's hashed fields, its leaf index and audit
+        path (hex, bottom-up) in the checkpoint's tree, and the checkpoint's signed statement.
+        Seqs that no v2 checkpoint seals yet are left out.
+        """
+        wanted, proofs = sorted(set(seqs)), {}
+        with self.db.read() as session:
+            for mark in self._v2_covering(session, wanted):
+                proofs.update(self._proofs_under(session, mark, wanted))
+        return proofs
+
+    def _v2_covering(self, session: Session, seqs: list[int]) -> list[AuditCheckpoint]:
+        if not seqs:
+            return []
+        query = select(AuditCheckpoint).where(
+            AuditCheckpoint.merkle_root.is_not(None),
+            AuditCheckpoint.seq >= seqs[0],
+            AuditCheckpoint.first_seq <= seqs[-1],
+        )
+        return list(session.scalars(query.order_by(AuditCheckpoint.seq)))
+
+    def _proofs_under(
+        self, session: Session, mark: AuditCheckpoint, seqs: list[int]
+    ) -> dict[int, dict[str, Any]]:
+        first, last = _span(mark) or (0, -1)
+        cited = [seq for seq in seqs if first <= seq <= last]
+        if not cited:
+            return {}
+        leaves = [entry_leaf(h) for h in _hashes(session, first, last)]
+        events = session.scalars(select(AuditEvent).where(AuditEvent.seq.in_(cited)))
+        signed = _checkpoint_out(mark)
+        return {
+            event.seq: {
+                "fields": entry_fields(event),
+                "entry_hash": event.entry_hash,
+                "leaf_index": event.seq - first,
+                "tree_size": len(leaves),
+                "path": [step.hex() for step in audit_path(leaves, event.seq - first)],
+                "checkpoint": signed,
+            }
+            for event in events
+        }
+
+    def public_keys(self) -> dict[str, str]:
+        """Every key that signed checkpoints, by key_id, as PEM: what a package's reader verifies with."""
+        return {self.signer.key_id: self.signer.public_pem()}
+
+
+def checkpoint_statement(
+    seq: int, head_hash: str, signed_at: str, first_seq: int | None = None, merkle_root: str | None = None
+) -> bytes:
+    """The exact bytes a checkpoint signature covers: version 2 when it carries a Merkle root."""
+    if merkle_root is None:
+        return f"witnessbox-audit-checkpoint/1\n{seq}\n{head_hash}\n{signed_at}\n".encode()
+    return (f"witnessbox-audit-checkpoint/2\n{seq}\n{head_hash}\n{first_seq}\n"
+            f"{merkle_root}\n{signed_at}\n").encode()
 
 
 def statement_of(mark: AuditCheckpoint) -> bytes:
     """The statement a stored checkpoint signed (and a time-stamp authority stamped)."""
-    return checkpoint_statement(mark.seq, mark.entry_hash, canonical_time(mark.signed_at))
+    return checkpoint_statement(
+        mark.seq, mark.entry_hash, canonical_time(mark.signed_at), mark.first_seq, mark.merkle_root
+    )
+
+
+def _span(mark: AuditCheckpoint) -> tuple[int, int] | None:
+    """The entries a v2 checkpoint's Merkle tree covers; None for v1."""
+    if mark.merkle_root is None or mark.first_seq is None:
+        return None
+    return mark.first_seq, mark.seq
+
+
+def _hashes(session: Session, first: int, last: int) -> list[str]:
+    """The stored chain hashes of entries first..last, in seq order."""
+    query = select(AuditEvent.entry_hash).where(AuditEvent.seq.between(first, last)).order_by(AuditEvent.seq)
+    return list(session.scalars(query))
+
+
+def _checkpoint_out(mark: AuditCheckpoint) -> dict[str, Any]:
+    return {
+        "seq": mark.seq,
+        "head_hash": mark.entry_hash,
+        "first_seq": mark.first_seq,
+        "merkle_root": mark.merkle_root,
+        "signed_at": canonical_time(mark.signed_at),
+        "key_id": mark.key_id,
+        "signature": mark.signature,
+        "statement": statement_of(mark).decode(),
+    }
