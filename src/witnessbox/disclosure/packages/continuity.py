@@ -17,9 +17,9 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from witnessbox.audit.chain import canonical_time
+from witnessbox.audit.chain import canonical_time, entry_fields
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent
-from witnessbox.audit.service import checkpoint_statement
+from witnessbox.audit.service import statement_of
 from witnessbox.audit.tags import AuditTag
 from witnessbox.disclosure.packages.contents import CONTINUITY_FORMAT, Exhibit, iso
 
@@ -50,25 +50,11 @@ def entries_about(session: Session, exhibit: Exhibit, up_to: int) -> list[AuditE
     return list(session.scalars(query))
 
 
-def fields_of(event: AuditEvent) -> dict[str, Any]:
-    """An entry's hashed fields, exactly as audit/chain.py hashes them."""
-    return {
-        "seq": event.seq,
-        "at": canonical_time(event.at),
-        "tag": event.tag,
-        "actor": [event.actor_kind, event.actor_id, event.actor_name],
-        "request": [event.request_id, event.source_address],
-        "subject": [event.subject_type, event.subject_id],
-        "details": event.details,
-        "prev": event.prev_hash,
-    }
-
-
 def cite(
-    session: Session, events: list[AuditEvent], inclusion: Inclusion | None
+    session: Session, events: list[AuditEvent], inclusion: Inclusion
 ) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
     """Each entry with the checkpoint that covers it and (version 2) its inclusion proof."""
-    proven = inclusion([event.seq for event in events]) if inclusion else {}
+    proven = inclusion([event.seq for event in events])
     entries, checkpoints = [], {}
     for event in events:
         proof = proven.get(event.seq)
@@ -84,7 +70,7 @@ def cite(
             {
                 "seq": event.seq,
                 "entry_hash": event.entry_hash,
-                "fields": fields_of(event),
+                "fields": entry_fields(event),
                 "checkpoint": int(mark["seq"]),
                 "proof": entry_proof,
             }
@@ -93,21 +79,20 @@ def cite(
 
 
 def _covering(session: Session, seq: int) -> dict[str, Any]:
-    """The first signed checkpoint at or after an entry (a version 1 checkpoint: no Merkle root)."""
+    """The first signed checkpoint at or after an entry (one signed before version 2: no Merkle root)."""
     mark = session.scalars(
         select(AuditCheckpoint).where(AuditCheckpoint.seq >= seq).order_by(AuditCheckpoint.seq).limit(1)
     ).first()
     if mark is None:
         raise RuntimeError(f"audit entry {seq} is not sealed by any checkpoint; seal before citing it")
-    signed_at = canonical_time(mark.signed_at)
     return {
         "version": 1,
         "seq": mark.seq,
         "head_hash": mark.entry_hash,
-        "signed_at": signed_at,
+        "signed_at": canonical_time(mark.signed_at),
         "key_id": mark.key_id,
         "signature": mark.signature,
-        "statement": checkpoint_statement(mark.seq, mark.entry_hash, signed_at).decode(),
+        "statement": statement_of(mark).decode(),
     }
 
 

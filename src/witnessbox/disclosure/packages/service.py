@@ -212,12 +212,11 @@ class PackageService:
     def _statements(
         self, package_id: str, exhibits: list[Exhibit], sealed_at: int, heading: Heading
     ) -> dict[str, bytes]:
-        inclusion = getattr(self.audit, "inclusion", None)
         files: dict[str, bytes] = {}
         with self.db.read() as session:
             for exhibit in exhibits:
                 events = continuity.entries_about(session, exhibit, sealed_at)
-                cited = continuity.cite(session, events, inclusion)
+                cited = continuity.cite(session, events, self.audit.inclusion)
                 made = continuity.statement(exhibit, package_id, heading.created_at, cited)
                 stem = exhibit.continuity.removesuffix(".json")
                 files.update({f"{stem}.json": made.json, f"{stem}.html": made.html, f"{stem}.pdf": made.pdf})
@@ -225,8 +224,7 @@ class PackageService:
 
     def _public_keys(self) -> dict[str, str]:
         """Every key that ever signed a checkpoint (rotation), or at least today's."""
-        published = getattr(self.audit, "public_keys", None)
-        keys: dict[str, str] = dict(published()) if published else {}
+        keys = dict(self.audit.public_keys())
         keys.setdefault(self.audit.signer.key_id, self.audit.signer.public_pem())
         return keys
 

@@ -1,7 +1,7 @@
 """Disclosure packages: who exported which items, and the hash and size of the ZIP that was built.
 
 Revision ID: c3e81f5a7d02
-Revises: 6a0d2c5e9f18
+Revises: 8f29ddc4610f
 Create Date: 2026-12-06 08:10:00
 """
 
@@ -12,7 +12,7 @@ import witnessbox.db.base
 from alembic import op
 
 revision: str = 'c3e81f5a7d02'
-down_revision: str | None = '6a0d2c5e9f18'
+down_revision: str | None = '8f29ddc4610f'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
