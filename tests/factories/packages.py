@@ -25,8 +25,17 @@ class Exported:
     unpacked: Path
 
 
-def export_case(container: Container, folder: Path, recordings: int = 2) -> Exported:
-    """Upload `recordings` recordings, put them in a case with a disclosure officer, build its package."""
+@dataclass
+class Seeded:
+    """A case of uploaded recordings, worked by its investigator and a disclosure officer."""
+
+    force: Force
+    case_id: str
+    originals: dict[str, bytes]  # item id -> the uploaded bytes
+
+
+def seed_case(container: Container, recordings: int = 2) -> Seeded:
+    """Upload `recordings` recordings and put them in a case with a disclosure officer as member."""
     hold_jobs(container)
     force = make_force(container)
     originals = {}
@@ -37,9 +46,15 @@ def export_case(container: Container, folder: Path, recordings: int = 2) -> Expo
     case = container.cases.create("OP-PKG-1", "Burglary at the mill", actor=investigator)
     container.cases.add_items(case.id, list(originals), actor=investigator, reason="footage of the arrest")
     container.cases.add_member(case.id, force.collar("case_member"), actor=investigator)
+    return Seeded(force, case.id, originals)
+
+
+def export_case(container: Container, folder: Path, recordings: int = 2) -> Exported:
+    """Seed a case, have its disclosure officer ask for its package, run the build, unpack it."""
+    seeded = seed_case(container, recordings)
     package = container.packages.request(
-        actor=force.actor("case_member"), server_url="https://bwv.example.police.uk", case_id=case.id,
-        reason="MG6 file for CPS",
+        actor=seeded.force.actor("case_member"), server_url="https://bwv.example.police.uk",
+        case_id=seeded.case_id, reason="MG6 file for CPS",
     )
     assert package.job_id is not None
     container.jobs.run(package.job_id)
@@ -47,4 +62,5 @@ def export_case(container: Container, folder: Path, recordings: int = 2) -> Expo
     unpacked = folder / "unpacked"
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(unpacked)
-    return Exported(container, force, case.id, list(originals), originals, package.id, zip_path, unpacked)
+    return Exported(container, seeded.force, seeded.case_id, list(seeded.originals), seeded.originals,
+                    package.id, zip_path, unpacked)

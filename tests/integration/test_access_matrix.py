@@ -310,6 +310,33 @@ EXPECTED.update({
 EXPECTED.update({
     ("GET", "/api/v1/audit/head"): Row(EVERYONE),
 })
+# --- disclosure packages (disclosure/packages/routes.py): those who manage the case export the items
+# they may download (psd would need a reason for the case's item, so is refused); a package is its
+# requester's and professional standards' ---
+PACKAGE_READERS = frozenset({"case_member", "psd"})
+EXPECTED.update({
+    ("POST", "/api/v1/packages"): Row(frozenset({"case_member"}), lambda w, _p: Send(json={"case_id": w.case_id})),
+    ("GET", "/api/v1/packages"): Row(PEOPLE),
+    ("GET", "/api/v1/packages/{package_id}"): Row(PACKAGE_READERS),
+    ("GET", "/api/v1/packages/{package_id}/download"): Row(PACKAGE_READERS),
+    ("GET", "/cases/{case_id}/packages"): Row(CASE_READERS),
+    ("POST", "/cases/{case_id}/packages"): Row(frozenset({"case_member"}), _form(reason="matrix")),
+    ("GET", "/packages/{package_id}"): Row(PACKAGE_READERS),
+})
+
+
+def _built_package(world: "World") -> str:
+    """case_member's package of the case, built by the server's worker."""
+    packages = world.container.packages
+    package = packages.request(actor=world.actor("case_member"), server_url=world.server.url,
+                               case_id=world.case_id)
+    deadline = time.monotonic() + 60
+    while packages.get(package.id, actor=world.actor("case_member")).state != "ready":
+        assert time.monotonic() < deadline, "the package was not built"
+        time.sleep(0.1)
+    return package.id
+
+
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---
 FRAMEWORK_PATHS |= {"/api/docs/assets"}
@@ -372,6 +399,7 @@ class World:
     upload_id: str = ""
     case_id: str = ""
     share_id: str = ""
+    package_id: str = ""  # a built disclosure package of the case, asked for by case_member
     clients: dict[str, httpx.Client] = field(default_factory=dict)
     csrf: dict[str, str] = field(default_factory=dict)
     totp_secrets: dict[str, str] = field(default_factory=dict)
@@ -390,7 +418,7 @@ class World:
         assert recipient is not None
         return {"item_id": self.item_id, "upload_id": self.upload_id, "case_id": self.case_id,
                 "share_id": self.share_id, "serial": POOL_CAMERA, "user_id": recipient.id,
-                "sha256": self.item_sha256}
+                "sha256": self.item_sha256, "package_id": self.package_id}
 
     def new_owner_session(self) -> str:
         """The id of a fresh browser session of the owner's (not the one the owner's client uses)."""
@@ -532,6 +560,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             _upload_ready_item(world, folder / "camera")
             _open_cases(world)
             world.share_id = world.new_share()
+            world.package_id = _built_package(world)
             world.upload_id = world.new_dock_upload()
             world.clients["anonymous"] = httpx.Client(base_url=server.url, timeout=30)
             world.clients["dock"] = httpx.Client(base_url=server.url, timeout=30, headers=world.dock_headers())
