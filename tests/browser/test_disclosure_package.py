@@ -2,6 +2,7 @@
 and the downloaded ZIP verifies."""
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,9 @@ def test_a_package_is_built_with_progress_downloaded_and_verified(
     is the one recorded and passes the verifier."""
     live_server.stop()
     container = build(live_server.settings)
-    try:
-        case_id = seed_case(container).case_id
+    try:  # in a thread of its own: the upload runs an event loop, and Playwright's is running here
+        with ThreadPoolExecutor(1) as thread:
+            case_id = thread.submit(seed_case, container).result().case_id
     finally:
         container.close()
     live_server.start()
