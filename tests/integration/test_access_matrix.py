@@ -320,7 +320,7 @@ EXPECTED.update({
     ("GET", "/api/v1/packages/{package_id}"): Row(PACKAGE_READERS),
     ("GET", "/api/v1/packages/{package_id}/download"): Row(PACKAGE_READERS),
     ("GET", "/cases/{case_id}/packages"): Row(CASE_READERS),
-    ("POST", "/cases/{case_id}/packages"): Row(frozenset({"case_member"}), _form(reason="matrix")),
+    ("POST", "/cases/{case_id}/packages"): Row(frozenset({"case_member"}), _form()),
     ("GET", "/packages/{package_id}"): Row(PACKAGE_READERS),
 })
 
