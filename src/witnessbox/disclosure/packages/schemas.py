@@ -8,6 +8,14 @@ from pydantic import BaseModel, Field, model_validator
 class PackageIn(BaseModel):
     """Export a case (all its items) or a selection of items; a reason where the force asks for one."""
 
+    # Exactly one source: JSON Schema states it (oneOf), the validator checks it.
+    model_config = {"json_schema_extra": {"oneOf": [
+        {"required": ["case_id"],
+         "properties": {"case_id": {"type": "string", "minLength": 1}, "item_ids": {"maxItems": 0}}},
+        {"required": ["item_ids"],
+         "properties": {"item_ids": {"minItems": 1}, "case_id": {"type": "null"}}},
+    ]}}
+
     case_id: str | None = Field(default=None, max_length=26)
     item_ids: list[str] = Field(default_factory=list, max_length=1000)
     reason: str | None = Field(default=None, max_length=2000)

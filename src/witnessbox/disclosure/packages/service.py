@@ -20,7 +20,7 @@ from witnessbox.audit.tags import AuditTag
 from witnessbox.cases.service import CaseService
 from witnessbox.core.actor import SYSTEM, Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, InvalidInput, NotFound
+from witnessbox.core.errors import Conflict, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.disclosure.packages import continuity
@@ -120,7 +120,7 @@ class PackageService:
         else:
             chosen, title = list(dict.fromkeys(item_ids)), f"Selection of {len(set(item_ids))} recordings"
         if not chosen:
-            raise InvalidInput("there is nothing to export: the package would hold no recordings")
+            raise Conflict("there is nothing to export: the case holds no recordings you may see")
         return title, chosen
 
     def _audit_request(self, session: Session, package: DisclosurePackage, actor: Actor) -> None:
