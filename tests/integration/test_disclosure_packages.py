@@ -5,6 +5,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,11 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import LiveServer, fresh_database_url, settings_for
-from tests.factories.packages import Exported, export_case
+from tests.factories.packages import Exported, export_case, seed_case
 from tests.factories.people import PASSWORD, PERSONAS
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
-from witnessbox.bootstrap import build
+from witnessbox.bootstrap import Container, build
 from witnessbox.core.errors import Forbidden, NotFound
 from witnessbox.disclosure import verifier
 
@@ -176,3 +177,45 @@ def test_api_serves_the_package_with_ranges_and_audits_the_download(
     finally:
         container.close()
     assert len(downloads) == 1
+
+
+def test_an_original_that_no_longer_matches_its_hash_fails_the_build(container: Container) -> None:
+    """GIVEN a stored original altered on disk after upload WHEN its package is built THEN every attempt
+    fails, the package ends failed with the reason (audited), and no ZIP or partial file is left."""
+    seeded = seed_case(container, recordings=1)
+    [item_id] = seeded.originals
+    stored = container.evidence.blobs.local_path(container.evidence.get(item_id).sha256)
+    assert stored is not None
+    stored.chmod(0o600)
+    data = bytearray(stored.read_bytes())
+    data[100] ^= 0xFF
+    stored.write_bytes(bytes(data))
+    actor = seeded.force.actor("case_member")
+    package = container.packages.request(actor=actor, server_url="x", case_id=seeded.case_id)
+    assert package.job_id is not None
+    for _attempt in range(3):
+        container.jobs.run(package.job_id)
+    failed = container.packages.get(package.id, actor=actor)
+    assert failed.state == "failed" and failed.download_url is None
+    assert failed.error is not None and "no longer matches its recorded SHA-256" in failed.error
+    assert list(container.packages.directory.iterdir()) == []
+    with container.db.read() as session:
+        assert session.scalars(
+            select(AuditEvent).where(AuditEvent.tag == str(AuditTag.DISCLOSURE_PACKAGE_FAILED))
+        ).one().details["error"] == failed.error
+
+
+def test_a_selection_is_exported_as_its_own_package(exported: Exported, tmp_path: Path) -> None:
+    """GIVEN one recording of the case WHEN its disclosure officer exports just that selection THEN the
+    package holds that one original and verifies."""
+    packages, actor = exported.container.packages, exported.force.actor("case_member")
+    chosen = exported.item_ids[0]
+    package = packages.request(actor=actor, server_url="https://bwv.example.police.uk", item_ids=[chosen])
+    assert package.job_id is not None and package.case_id is None
+    exported.container.jobs.run(package.job_id)
+    zip_path = packages.path_of(package.id)
+    with zipfile.ZipFile(zip_path) as archive:
+        originals = [name for name in archive.namelist() if name.startswith("originals/")]
+        assert [archive.read(name) for name in originals] == [exported.originals[chosen]]
+    assert verifier.verify(zip_path).ok
+    assert packages.get(package.id, actor=actor).title == "Selection of 1 recording"

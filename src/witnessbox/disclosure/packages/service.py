@@ -118,7 +118,8 @@ class PackageService:
             chosen = [item.id for item in self.cases.items(case_id, actor=actor)]
             title = f"{case.reference}: {case.title}"
         else:
-            chosen, title = list(dict.fromkeys(item_ids)), f"Selection of {len(set(item_ids))} recordings"
+            chosen = list(dict.fromkeys(item_ids))
+            title = f"Selection of {len(chosen)} recording{'' if len(chosen) == 1 else 's'}"
         if not chosen:
             raise Conflict("there is nothing to export: the case holds no recordings you may see")
         return title, chosen
