@@ -230,3 +230,17 @@ def test_inclusion_proofs_lead_to_the_root_and_nothing_else_does() -> None:
                 flipped = [bytes([path[0][0] ^ 1]) + path[0][1:], *path[1:]]
                 assert verifier.root_from_path(index, size, leaves[index], flipped) != root
             assert verifier.root_from_path(index, size, leaves[index], [*path, root]) is None
+
+
+def test_a_malformed_statement_is_named_not_a_crash(exported: Exported, tmp_path: Path) -> None:
+    """GIVEN a continuity statement whose entries are not what the format says WHEN verified THEN the
+    statement is named as malformed (the verifier does not crash)."""
+    folder = _copy(exported, tmp_path)
+    name = _statement(folder)
+    statement = json.loads((folder / name).read_text())
+    statement["entries"] = [["not", "an", "entry"]]
+    (folder / name).write_text(json.dumps(statement))
+    _resum(folder, name)
+    report = verifier.verify(folder)
+    assert {problem[0] for problem in report.problems} == {name}
+    assert any("malformed" in message for _, message in report.problems)

@@ -127,9 +127,18 @@ def verify(path: Path, trusted_keys: list[bytes] | None = None) -> Report:
     if manifest is None:
         return report
     _check_signature(contents, manifest, trusted_keys, report)
-    _check_manifest_files(manifest, actual, sums, report)
-    for item in manifest.get("items", []):
-        _check_continuity(contents, item, report)
+    try:
+        _check_manifest_files(manifest, actual, sums, report)
+        items = list(manifest.get("items", []))
+    except (AttributeError, TypeError, ValueError) as error:
+        report.problem(MANIFEST, f"is malformed ({type(error).__name__}: {error})")
+        return report
+    for item in items:
+        try:
+            _check_continuity(contents, item, report)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            name = item.get("continuity") if isinstance(item, dict) else None
+            report.problem(str(name or MANIFEST), f"is malformed ({type(error).__name__}: {error})")
     return report
 
 
