@@ -17,11 +17,13 @@ from sqlalchemy import select
 from tests.conftest import LiveServer, fresh_database_url, settings_for
 from tests.factories.packages import Exported, export_case, seed_case
 from tests.factories.people import PASSWORD, PERSONAS
+from tests.integration.test_full_disk import fill, small_disk
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
 from witnessbox.core.errors import Forbidden, NotFound
 from witnessbox.disclosure import verifier
+from witnessbox.jobs.models import JobRecord, JobState
 
 PYTHON = Path(sys.executable)
 
@@ -219,3 +221,26 @@ def test_a_selection_is_exported_as_its_own_package(exported: Exported, tmp_path
         assert [archive.read(name) for name in originals] == [exported.originals[chosen]]
     assert verifier.verify(zip_path).ok
     assert packages.get(package.id, actor=actor).title == "Selection of 1 recording"
+
+
+def test_a_full_packages_disk_makes_the_build_wait_and_it_completes_later(container: Container) -> None:
+    """GIVEN the packages disk has too little space WHEN the build runs THEN it waits (queued, no attempt
+    used, the reason shown on the package), leaves nothing, and builds once space returns."""
+    seeded = seed_case(container, recordings=1)
+    actor = seeded.force.actor("case_member")
+    with small_disk(container.packages.directory) as disk:
+        filler = fill(disk, leave=64 * 1024)
+        package = container.packages.request(actor=actor, server_url="x", case_id=seeded.case_id)
+        assert package.job_id is not None
+        assert container.jobs.run(package.job_id) == JobState.QUEUED
+        waiting = container.packages.get(package.id, actor=actor)
+        assert waiting.state == "building" and "it will be built once there is space" in (waiting.error or "")
+        with container.db.read() as session:
+            job = session.get(JobRecord, package.job_id)
+            assert job is not None and job.attempts == 0
+        assert [p for p in disk.iterdir() if p != filler] == []
+        filler.unlink()
+        assert container.jobs.run(package.job_id) == JobState.SUCCEEDED
+        ready = container.packages.get(package.id, actor=actor)
+        assert ready.state == "ready" and ready.error is None
+        assert verifier.verify(container.packages.path_of(package.id)).ok

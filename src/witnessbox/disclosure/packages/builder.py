@@ -7,6 +7,7 @@ Originals are stored, not compressed: video does not compress, and storing is fa
 
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import zipstream
 
-from witnessbox.core.errors import IntegrityFailure
+from witnessbox.core.errors import InsufficientStorage, IntegrityFailure, io_failure
 
 ReadBlob = Callable[[str], Iterator[bytes]]
 Progress = Callable[[float], None]
@@ -42,30 +43,52 @@ class Written:
 def write_zip(
     target: Path, originals: list[Original], small: dict[str, bytes], read: ReadBlob, progress: Progress
 ) -> Written:
-    """Write the ZIP to `target` (via a .part file, fsynced then renamed), reporting progress 0..1."""
+    """Write the ZIP to `target` (via a .part file, fsynced then renamed), reporting progress 0..1.
+
+    Too little free space, or a disk that fills on the way, is a TemporaryFailure: the job waits
+    for space without using up an attempt, and nothing half-written is left.
+    """
     stream = zipstream.ZipStream(compress_type=zipstream.ZIP_STORED, sized=True)
     for original in originals:
         stream.add(_checked(original, read), original.path, size=original.size)
     for path, data in small.items():
         stream.add(data, path)
     total = len(stream)
+    _require_space(target.parent, total)
     partial = target.with_name(target.name + ".part")
-    digest, written, reported = hashlib.sha256(), 0, 0.0
     try:
-        with partial.open("wb") as out:
-            for chunk in stream:
-                out.write(chunk)
-                digest.update(chunk)
-                written += len(chunk)
-                if time.monotonic() - reported >= PROGRESS_EVERY_S:
-                    progress(written / total)
-                    reported = time.monotonic()
-            out.flush()
-            os.fsync(out.fileno())
+        digest = _stream_to(partial, stream, total, progress)
         partial.rename(target)
+    except OSError as error:
+        raise io_failure(error, "writing the disclosure package") from error
     finally:
         partial.unlink(missing_ok=True)
-    return Written(sha256=digest.hexdigest(), size=written, file_count=len(originals) + len(small))
+    return Written(sha256=digest, size=total, file_count=len(originals) + len(small))
+
+
+def _require_space(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise InsufficientStorage(
+            f"the package needs {needed} bytes and the packages disk has {free} free; "
+            "it will be built once there is space"
+        )
+
+
+def _stream_to(partial: Path, stream: zipstream.ZipStream, total: int, progress: Progress) -> str:
+    """Write and hash the stream; the SHA-256 of what was written."""
+    digest, written, reported = hashlib.sha256(), 0, 0.0
+    with partial.open("wb") as out:
+        for chunk in stream:
+            out.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+            if time.monotonic() - reported >= PROGRESS_EVERY_S:
+                progress(written / total)
+                reported = time.monotonic()
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 def _checked(original: Original, read: ReadBlob) -> Iterator[bytes]:

@@ -324,7 +324,7 @@ class PackageService:
             requested_by=package.requested_by_name,
             created_at=package.created_at,
             completed_at=package.completed_at,
-            error=package.error,
+            error=package.error or (job.error if job and not ready else None),  # e.g. waiting for disk
             download_url=f"/api/v1/packages/{package.id}/download" if ready else None,
         )
 
