@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from huey.api import Huey
 from sqlalchemy.orm import Session
@@ -14,8 +15,9 @@ from witnessbox.accounts.sso import SsoConfig, SsoService, parse_role_map
 from witnessbox.accounts.tokens import TokenService
 from witnessbox.audit.anchoring import AuditAnchoring
 from witnessbox.audit.anchors import AnchorDirectory
+from witnessbox.audit.keyring import load_signer
 from witnessbox.audit.service import AuditLog, Subject
-from witnessbox.audit.signing import CheckpointSigner
+from witnessbox.audit.signing import DEFAULT_KEY_NAME, CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.audit.timestamps import TimeStampAuthority, load_certificates
 from witnessbox.cases.service import CaseService
@@ -94,7 +96,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     if migrate:
         upgrade(db.engine)
         db.refresh_statistics()
-    audit = AuditLog(db, clock, CheckpointSigner.from_directory(data_dir / "keys"))
+    audit = _audit(settings, db, clock, data_dir)
     blobs = blob_store_from_url(settings.resolved_storage_url())
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
@@ -179,6 +181,15 @@ def _sso(settings: Settings, db: Database, audit: AuditLog, clock: Clock) -> Sso
         create_users=settings.oidc_create_users,
     )
     return SsoService(db, audit, clock, config)
+
+
+def _audit(settings: Settings, db: Database, clock: Clock, data_dir: Path) -> AuditLog:
+    """The audit trail with the configured checkpoint key, adopted (a new key takes over, audited)."""
+    audit = AuditLog(db, clock, load_signer(settings.audit_signing_key, data_dir=data_dir))
+    keys = data_dir / "keys"  # where the key lived before it could live apart: its checkpoints stay valid
+    legacy = CheckpointSigner.from_directory(keys) if (keys / DEFAULT_KEY_NAME).exists() else None
+    audit.adopt_signer(actor=SYSTEM, legacy=legacy)
+    return audit
 
 
 def _anchoring(settings: Settings, db: Database, audit: AuditLog) -> AuditAnchoring:

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     audit_tsa_url: str | None = None
     audit_tsa_certificate: Path | None = None
     audit_anchor_dir: Path | None = None
+    # The checkpoint signing key kept apart from the data: a key file only the server's user may read
+    # (outside the data directory), or a PKCS#11 URI
+    # (pkcs11:token=...;object=...?module-path=...&pin-source=file:...).
+    # Unset: a key in the data directory, created on first use. A new key takes over at start (audited).
+    audit_signing_key: str | None = None
 
     # Single sign-on with the force's identity provider (OpenID Connect); off while oidc_issuer is unset.
     oidc_issuer: str | None = None  # discovery document at issuer + /.well-known/openid-configuration

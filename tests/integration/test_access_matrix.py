@@ -309,6 +309,8 @@ EXPECTED.update({
 # --- the anchored audit trail (audit/routes.py): the signed head is public, so outsiders can keep it ---
 EXPECTED.update({
     ("GET", "/api/v1/audit/head"): Row(EVERYONE),
+    ("GET", "/api/v1/audit/checkpoints"): Row(EVERYONE),  # the signed feed of every checkpoint
+    ("GET", "/.well-known/witnessbox/keys.json"): Row(EVERYONE),  # signing keys with their periods
 })
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---

@@ -180,7 +180,7 @@ def test_a_time_stamp_moved_to_another_checkpoint_is_found(anchored: Container) 
 
 def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path: Path) -> None:
     """GIVEN two seals WHEN the workers anchor again THEN the anchor directory holds each checkpoint and its
-    time-stamp once, read-only, and nothing already there is written again."""
+    time-stamp once, and the signing key's public half, read-only, and nothing already there is written again."""
     _write(anchored, 2)
     anchored.anchoring.seal_and_anchor(actor=SYSTEM)
     _write(anchored, 1, "MORE")
@@ -190,6 +190,7 @@ def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path:
     assert [f.name for f in files] == [
         "checkpoint-000000000001.json", "checkpoint-000000000001.tsr",
         "checkpoint-000000000002.json", "checkpoint-000000000002.tsr",
+        f"key-{anchored.audit.signer.key_id}.pem",
     ]
     assert {f.stat().st_mode & 0o777 for f in files} == {0o444}
     assert json.loads(files[0].read_text())["seq"] == 2
@@ -305,3 +306,29 @@ def test_a_checkpoint_stamped_twice_at_once_keeps_one_stamp(anchored: Container,
     assert sorted(runs) == [0, 1] and authority.answered == 2
     result = anchored.anchoring.verify()
     assert result.ok and result.warnings == (), (result.broken, result.warnings)
+
+
+def test_the_feed_publishes_every_checkpoint_signed_and_time_stamped(
+    anchored: Container, authority: LoopbackAuthority
+) -> None:
+    """GIVEN three anchored seals WHEN anyone, without signing in, reads the checkpoint feed THEN every checkpoint is
+    there oldest first, its statement signed by the key keys.json publishes for its key_id and time-stamped by the
+    authority; the head a recipient was given is in it; `after` and `limit` page through it."""
+    for batch in range(3):
+        _write(anchored, 2, f"B{batch}-")
+        anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    roots = load_certificates(authority.ca_certificate)
+    with TestClient(create_app(anchored)) as client:
+        head = client.get("/api/v1/audit/head").json()
+        feed = client.get("/api/v1/audit/checkpoints").json()
+        keys = {key["key_id"]: key["public_key"] for key in client.get("/.well-known/witnessbox/keys.json").json()["keys"]}
+        first_page = client.get("/api/v1/audit/checkpoints", params={"limit": 1}).json()
+        rest = client.get("/api/v1/audit/checkpoints", params={"after": first_page["next_after"]}).json()
+    assert [c["seq"] for c in feed["checkpoints"]] == [2, 5, 8] and feed["next_after"] is None
+    for published in feed["checkpoints"]:
+        key = serialization.load_pem_public_key(keys[published["key_id"]].encode())
+        assert isinstance(key, Ed25519PublicKey)
+        key.verify(bytes.fromhex(published["signature"]), published["statement"].encode())  # raises if forged
+        assert stamp_problem(base64.b64decode(published["time_stamp"]), published["statement"].encode(), roots) is None
+    assert head["statement"] in [c["statement"] for c in feed["checkpoints"]]
+    assert first_page["next_after"] == 2 and [c["seq"] for c in rest["checkpoints"]] == [5, 8]

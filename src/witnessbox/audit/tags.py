@@ -78,3 +78,4 @@ class AuditTag(StrEnum):
     REPORTS_REMINDER_SENT = "reports:reminder:sent"
 
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"
+    AUDIT_KEY_ROTATED = "audit:key:rotated"  # the checkpoint signing key handed over to another

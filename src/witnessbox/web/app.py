@@ -96,6 +96,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         account_routes.api,
         health_router,
         audit_routes.api,
+        audit_routes.well_known,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
