@@ -16,6 +16,7 @@ from witnessbox.accounts.tokens import TokenService
 from witnessbox.audit.anchoring import AuditAnchoring
 from witnessbox.audit.anchors import AnchorDirectory
 from witnessbox.audit.keyring import load_signer
+from witnessbox.audit.sealer import AuditSealer
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.signing import DEFAULT_KEY_NAME, CheckpointSigner
 from witnessbox.audit.tags import AuditTag
@@ -61,6 +62,7 @@ class Container:
     db: Database
     audit: AuditLog
     anchoring: AuditAnchoring  # time-stamps and anchor copies of checkpoints; verify against them
+    sealer: AuditSealer  # seals every audit_seal_entries entries; started beside the job workers
     users: UserService
     signin: SignInService
     tokens: TokenService
@@ -130,6 +132,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         db=db,
         audit=audit,
         anchoring=anchoring,
+        sealer=AuditSealer(anchoring, entries=settings.audit_seal_entries),
         users=users,
         signin=SignInService(db, audit, clock, passwords),
         tokens=tokens,
@@ -185,7 +188,8 @@ def _sso(settings: Settings, db: Database, audit: AuditLog, clock: Clock) -> Sso
 
 def _audit(settings: Settings, db: Database, clock: Clock, data_dir: Path) -> AuditLog:
     """The audit trail with the configured checkpoint key, adopted (a new key takes over, audited)."""
-    audit = AuditLog(db, clock, load_signer(settings.audit_signing_key, data_dir=data_dir))
+    signer = load_signer(settings.audit_signing_key, data_dir=data_dir)
+    audit = AuditLog(db, clock, signer, seal_entries=settings.audit_seal_entries)
     keys = data_dir / "keys"  # where the key lived before it could live apart: its checkpoints stay valid
     legacy = CheckpointSigner.from_directory(keys) if (keys / DEFAULT_KEY_NAME).exists() else None
     audit.adopt_signer(actor=SYSTEM, legacy=legacy)

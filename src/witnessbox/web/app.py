@@ -114,12 +114,15 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         consumer = start_embedded_consumer(container.huey, workers) if workers else None
         leases = LeaseKeeper(container.jobs).start()
+        sealer = container.sealer.start() if workers else None  # seals every N audit entries
         try:
             yield
         finally:
             if consumer is not None:
                 consumer.stop(graceful=True)
             leases.stop()
+            if sealer is not None:
+                sealer.stop()
             container.close()
 
     return lifespan
