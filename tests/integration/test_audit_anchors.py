@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
@@ -19,7 +19,7 @@ from tests.factories.people import make_force
 from tests.factories.tsa import LoopbackAuthority, running_authority
 from witnessbox.audit.chain import GENESIS, entry_hash
 from witnessbox.audit.merkle import entry_leaf, root_of
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey, AuditTimeStamp
 from witnessbox.audit.service import statement_of
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
@@ -196,11 +196,11 @@ def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path:
     assert json.loads(files[0].read_text())["seq"] == 2
 
 
-def _rewrite_from(container: Container, seq: int, *, resign: bool) -> None:
+def _rewrite_from(container: Container, seq: int, *, resign: bool, signer: CheckpointSigner | None = None) -> None:
     """The insider: edit entry `seq`, recompute every later hash, and (resign) recompute every checkpoint's
     Merkle root and re-sign it with the key taken from the data directory, dropping the time-stamps that
     would no longer fit."""
-    signer = CheckpointSigner.from_directory(container.settings.data_dir / "keys")
+    signer = signer or CheckpointSigner.from_directory(container.settings.data_dir / "keys")
     with container.db.transaction() as uow:
         session = uow.session
         events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
@@ -228,8 +228,9 @@ def _two_anchored_seals(container: Container) -> None:
 @pytest.mark.parametrize("resign", [False, True], ids=["rehashed", "rehashed-and-resigned"])
 def test_an_insider_rewrite_is_found_against_the_anchors(anchored: Container, resign: bool) -> None:
     """GIVEN two anchored checkpoints WHEN an insider edits entry 6 and recomputes every later hash (and
-    re-signs the checkpoints with the data directory's key) THEN verify fails at entry 8, the first anchored
-    entry that no longer matches, saying entries up to 4 still match."""
+    recomputes the Merkle roots and re-signs the checkpoints with the data directory's key) THEN verify fails at
+    entry 8, the first anchored entry that no longer matches, saying the change lies in entries 5 to 8 (the
+    anchored checkpoint's tree) and entries up to 4 still match."""
     _two_anchored_seals(anchored)
     _rewrite_from(anchored, 6, resign=resign)
     result = anchored.anchoring.verify()
@@ -237,6 +238,7 @@ def test_an_insider_rewrite_is_found_against_the_anchors(anchored: Container, re
     if resign:
         assert anchored.audit.verify().ok  # without the anchors the rewrite would pass
         assert "no longer matches anchored checkpoint 2" in result.broken.problem
+        assert "an entry from 5 to 8 was changed" in result.broken.problem
         assert "entries up to 4 match" in result.broken.problem
 
 
@@ -332,3 +334,20 @@ def test_the_feed_publishes_every_checkpoint_signed_and_time_stamped(
         assert stamp_problem(base64.b64decode(published["time_stamp"]), published["statement"].encode(), roots) is None
     assert head["statement"] in [c["statement"] for c in feed["checkpoints"]]
     assert first_page["next_after"] == 2 and [c["seq"] for c in rest["checkpoints"]] == [5, 8]
+
+
+def test_a_key_swapped_in_the_key_table_is_found_against_its_anchored_copy(anchored: Container) -> None:
+    """GIVEN an anchored trail WHEN an insider rewrites entry 6, puts a key of their own in the key table under the
+    server key's id and re-signs every checkpoint with it THEN the trail alone verifies, but verify with the
+    anchors names the first checkpoint that key signed: the key differs from the copy anchored when first used."""
+    _two_anchored_seals(anchored)
+    own = CheckpointSigner(Ed25519PrivateKey.generate())
+    key_id = anchored.audit.signer.key_id
+    with anchored.db.transaction() as uow:
+        uow.session.execute(update(AuditSigningKey).where(AuditSigningKey.key_id == key_id)
+                            .values(public_pem=own.public_pem()))
+    _rewrite_from(anchored, 6, resign=True, signer=own)
+    assert anchored.audit.verify().ok
+    result = anchored.anchoring.verify()
+    assert result.broken is not None and result.broken.seq == 4, result.broken
+    assert f"checkpoint key {key_id} differs from its anchored copy" in result.broken.problem

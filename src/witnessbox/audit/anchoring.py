@@ -223,8 +223,9 @@ class AuditAnchoring:
             return (f"is gone: the trail ends at entry {entries} "
                     f"but anchored checkpoint {anchor.checkpoint} names it")
         if hashes.get(anchor.seq) != anchor.entry_hash:
+            changed = f"from {anchor.first_seq} to {anchor.seq}" if anchor.first_seq else "up to it"
             return (f"no longer matches anchored checkpoint {anchor.checkpoint}: "
-                    "an entry up to it was changed after it was anchored")
+                    f"an entry {changed} was changed after it was anchored")
         stored = session.get(AuditCheckpoint, anchor.checkpoint)
         if stored is None or _anchored(stored) != anchor:
             return f"checkpoint {anchor.checkpoint} was withdrawn or altered since it was anchored"
