@@ -258,3 +258,18 @@ def test_a_pkcs11_uri_naming_a_missing_key_is_refused(settings: Settings, token_
     """GIVEN a pkcs11: URI naming no key on the token, or a wrong PIN WHEN the system starts THEN it refuses."""
     with pytest.raises(SigningKeyRefused, match="no-such-key"):
         load_signer(token_uri.replace("object=checkpoint-key", "object=no-such-key"), data_dir=settings.data_dir)
+
+
+def test_a_process_still_holding_a_retired_key_signs_nothing(container: Container, tmp_path: Path) -> None:
+    """GIVEN two processes on one database WHEN one rotates the key THEN the other, still holding the old key,
+    signs nothing more (neither a seal nor a seal in a write) and verify holds; the new key seals."""
+    rotating = _built(container.settings)
+    try:
+        rotating.audit.rotate_key(load_signer(str(_key_file(tmp_path / "k.pem")), data_dir=tmp_path / "x"),
+                                  actor=SYSTEM)
+        _write(container, 3)
+        assert container.audit.seal(actor=SYSTEM) is None
+        assert container.audit.verify().ok
+        assert rotating.audit.seal(actor=SYSTEM) is not None
+    finally:
+        rotating.close()

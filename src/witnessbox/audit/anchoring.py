@@ -151,7 +151,7 @@ class AuditAnchoring:
         return PublishedHead(
             anchored=_anchored(mark),
             statement=statement_of(mark).decode(),
-            public_key=self.audit.public_keys()[mark.key_id],
+            public_key=self.audit.public_keys().get(mark.key_id, ""),  # "": not among the server's keys
             time_stamp=stamp.response if stamp else None,
         )
 

@@ -4,6 +4,7 @@
 and its audit entry commit or roll back together.
 """
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from witnessbox.audit.chain import (
 )
 from witnessbox.audit.keyring import KeyPeriod, adopt, key_periods
 from witnessbox.audit.merkle import audit_path, entry_leaf, root_of
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey
 from witnessbox.audit.signing import CheckpointKey, CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM, Actor
 from witnessbox.core.clock import Clock
 from witnessbox.db.session import Database
+
+log = logging.getLogger(__name__)
 
 # Any 64-bit constant: PostgreSQL writers queue on it to append one at a time.
 _CHAIN_LOCK = 0x57425F4155444954
@@ -109,8 +112,8 @@ class AuditLog:
         N others, whoever competes for the lock. Costs one index lookup, and one signature every N writes."""
         sealed = session.scalar(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.id.desc()).limit(1)) or 0
         self._sealed_seq = max(self._sealed_seq, sealed)
-        if last.seq - sealed >= (self.seal_entries or 0) and last.tag != AuditTag.AUDIT_CHECKPOINT_SIGNED:
-            self._sign(session, last, SYSTEM)
+        due = last.seq - sealed >= (self.seal_entries or 0) and last.tag != AuditTag.AUDIT_CHECKPOINT_SIGNED
+        if due and self._sign(session, last, SYSTEM) is not None:
             listen(session, "after_commit", lambda _session: self.signed.set(), once=True)
 
     def _lock_and_read_last(self, session: Session) -> AuditEvent | None:
@@ -150,7 +153,14 @@ class AuditLog:
         own_entry = last.seq == sealed + 1 and last.tag == AuditTag.AUDIT_CHECKPOINT_SIGNED
         return last.seq == sealed or own_entry
 
-    def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint:
+    def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint | None:
+        """Sign the checkpoint at `last` with this process's key, unless another process retired that key
+        (a rotation while this one ran): then nothing is signed and the error says to restart."""
+        own = session.get(AuditSigningKey, self.signer.key_id)
+        if own is not None and own.in_use_until is not None:
+            log.error("audit key %s was retired by a rotation: restart to sign with the new key",
+                      self.signer.key_id)
+            return None
         first_seq = (session.scalar(select(func.max(AuditCheckpoint.seq))) or 0) + 1
         mark = AuditCheckpoint(
             seq=last.seq,
