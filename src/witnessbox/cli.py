@@ -4,6 +4,7 @@ Thin: each verb loads settings, builds the container and calls one service.
 """
 
 import getpass
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -386,6 +387,22 @@ def audit_checkpoint(data_dir: DataDir = None) -> None:
     console.print(f"time-stamped {run.stamped}, anchored {run.copied}")
     for failure in run.failures:
         console.print(f"warning: {failure}", style="yellow")
+
+
+@audit.command("proof")
+def audit_proof(
+    seqs: Annotated[list[int], typer.Argument(help="the audit entries to prove")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print, as JSON, each entry's fields and its Merkle proof under the v2 checkpoint that sealed it, with
+    every signing key: what an examiner checks without seeing any other entry. Exit 1 if one is unsealed."""
+    proofs, keys = _run(lambda c: (c.audit.inclusion(seqs), c.audit.public_keys()), data_dir)
+    entries = [proofs[seq] for seq in seqs if seq in proofs]
+    typer.echo(json.dumps({"entries": entries, "keys": keys}, indent=1))
+    missing = [seq for seq in seqs if seq not in proofs]
+    if missing:
+        typer.echo(f"not yet sealed by a v2 checkpoint: {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(1)
 
 
 @audit.command("rotate-key")
