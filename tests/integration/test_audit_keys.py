@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
+from witnessbox.audit.hsm import TokenKeyUri
 from witnessbox.audit.keyring import load_signer
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey
 from witnessbox.audit.service import statement_of
@@ -273,3 +274,19 @@ def test_a_process_still_holding_a_retired_key_signs_nothing(container: Containe
         assert rotating.audit.seal(actor=SYSTEM) is not None
     finally:
         rotating.close()
+
+
+def test_a_pkcs11_uri_is_read_as_rfc_7512_says(tmp_path: Path) -> None:
+    """GIVEN pkcs11: URIs WHEN read THEN path attributes (;), query attributes (&), percent-escapes and a PIN from
+    a file are understood, and a URI without a module, token, key label or PIN is refused naming what lacks."""
+    (tmp_path / "pin").write_text("12 34\n")
+    named = TokenKeyUri.parse(f"pkcs11:token=Force%20HSM;object=audit-key?module-path=/usr/lib/x.so"
+                              f"&pin-source=file:{tmp_path / 'pin'}")
+    assert named == TokenKeyUri(Path("/usr/lib/x.so"), "Force HSM", "audit-key", "12 34")
+    assert TokenKeyUri.parse("pkcs11:token=t;object=o?module-path=/m.so&pin-value=1").pin == "1"
+    with pytest.raises(SigningKeyRefused, match="module-path"):
+        TokenKeyUri.parse("pkcs11:token=t;object=o?pin-value=1")
+    with pytest.raises(SigningKeyRefused, match="pin-source or pin-value"):
+        TokenKeyUri.parse("pkcs11:token=t;object=o?module-path=/m.so")
+    with pytest.raises(SigningKeyRefused, match="not installed"):
+        load_signer("pkcs11:token=t;object=o?module-path=/nowhere/p11.so&pin-value=1", data_dir=tmp_path)
