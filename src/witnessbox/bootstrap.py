@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from huey.api import Huey
 from sqlalchemy.orm import Session
@@ -14,8 +15,10 @@ from witnessbox.accounts.sso import SsoConfig, SsoService, parse_role_map
 from witnessbox.accounts.tokens import TokenService
 from witnessbox.audit.anchoring import AuditAnchoring
 from witnessbox.audit.anchors import AnchorDirectory
+from witnessbox.audit.keyring import load_signer
+from witnessbox.audit.sealer import AuditSealer
 from witnessbox.audit.service import AuditLog, Subject
-from witnessbox.audit.signing import CheckpointSigner
+from witnessbox.audit.signing import DEFAULT_KEY_NAME, CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.audit.timestamps import TimeStampAuthority, load_certificates
 from witnessbox.cases.service import CaseService
@@ -61,6 +64,7 @@ class Container:
     db: Database
     audit: AuditLog
     anchoring: AuditAnchoring  # time-stamps and anchor copies of checkpoints; verify against them
+    sealer: AuditSealer  # seals every audit_seal_entries entries; started beside the job workers
     users: UserService
     signin: SignInService
     tokens: TokenService
@@ -97,7 +101,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     if migrate:
         upgrade(db.engine)
         db.refresh_statistics()
-    audit = AuditLog(db, clock, CheckpointSigner.from_directory(data_dir / "keys"))
+    audit = _audit(settings, db, clock, data_dir)
     blobs = blob_store_from_url(settings.resolved_storage_url())
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
@@ -134,6 +138,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         db=db,
         audit=audit,
         anchoring=anchoring,
+        sealer=AuditSealer(anchoring, entries=settings.audit_seal_entries),
         users=users,
         signin=SignInService(db, audit, clock, passwords),
         tokens=tokens,
@@ -185,6 +190,16 @@ def _sso(settings: Settings, db: Database, audit: AuditLog, clock: Clock) -> Sso
         create_users=settings.oidc_create_users,
     )
     return SsoService(db, audit, clock, config)
+
+
+def _audit(settings: Settings, db: Database, clock: Clock, data_dir: Path) -> AuditLog:
+    """The audit trail with the configured checkpoint key, adopted (a new key takes over, audited)."""
+    signer = load_signer(settings.audit_signing_key, data_dir=data_dir)
+    audit = AuditLog(db, clock, signer, seal_entries=settings.audit_seal_entries)
+    keys = data_dir / "keys"  # where the key lived before it could live apart: its checkpoints stay valid
+    legacy = CheckpointSigner.from_directory(keys) if (keys / DEFAULT_KEY_NAME).exists() else None
+    audit.adopt_signer(actor=SYSTEM, legacy=legacy)
+    return audit
 
 
 def _anchoring(settings: Settings, db: Database, audit: AuditLog) -> AuditAnchoring:

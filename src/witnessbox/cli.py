@@ -4,6 +4,7 @@ Thin: each verb loads settings, builds the container and calls one service.
 """
 
 import getpass
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from rich.table import Table
 
 from witnessbox.accounts.roles import Role
 from witnessbox.accounts.service import NewUser
+from witnessbox.audit.keyring import new_signer, rotate_directory_key
+from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import load_settings
 from witnessbox.core.actor import Actor, ActorKind
@@ -81,10 +84,12 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = container_for(data_dir)
     leases = LeaseKeeper(container.jobs).start()
+    sealer = container.sealer.start()  # seals every N audit entries, beside the minute's housekeeping seal
     try:
         Consumer(container.huey, workers=threads, worker_type="thread", max_delay=POLL_S).run()
     finally:
         leases.stop()
+        sealer.stop()
 
 
 @app.command()
@@ -382,6 +387,54 @@ def audit_checkpoint(data_dir: DataDir = None) -> None:
     console.print(f"time-stamped {run.stamped}, anchored {run.copied}")
     for failure in run.failures:
         console.print(f"warning: {failure}", style="yellow")
+
+
+@audit.command("proof")
+def audit_proof(
+    seqs: Annotated[list[int], typer.Argument(help="the audit entries to prove")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print, as JSON, each entry's fields and its Merkle proof under the v2 checkpoint that sealed it, with
+    every signing key: what an examiner checks without seeing any other entry. Exit 1 if one is unsealed."""
+    proofs, keys = _run(lambda c: (c.audit.inclusion(seqs), c.audit.public_keys()), data_dir)
+    entries = [proofs[seq] for seq in seqs if seq in proofs]
+    typer.echo(json.dumps({"entries": entries, "keys": keys}, indent=1))
+    missing = [seq for seq in seqs if seq not in proofs]
+    if missing:
+        typer.echo(f"not yet sealed by a v2 checkpoint: {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(1)
+
+
+@audit.command("rotate-key")
+def audit_rotate_key(
+    new_key: Annotated[str | None, typer.Option(
+        "--new-key", help="key file (created if missing) or pkcs11: URI; default: a new data-directory key"
+    )] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Seal with the key in use, then hand checkpoint signing over to a new key (audited, sealed again)."""
+    settings = load_settings(data_dir=data_dir)
+    if new_key is None and settings.audit_signing_key:
+        console.print("error: name the new key with --new-key (the key in use lives apart)", style="bold red")
+        raise typer.Exit(2)
+    key_id = _run(lambda c: _rotate(c, new_key), data_dir)
+    console.print(f"sealed with the old key; checkpoints are now signed by key {key_id}")
+    if new_key:
+        console.print(f"set WITNESSBOX_AUDIT_SIGNING_KEY={new_key} before the next start", style="yellow")
+
+
+def _rotate(container: Container, new_key: str | None) -> str:
+    """Hand signing over; the new key's id."""
+    data_dir, person = container.settings.data_dir.resolve(), operator()
+
+    def switch(signer: CheckpointSigner) -> None:
+        container.audit.rotate_key(signer, actor=person)
+
+    if new_key is None:
+        return rotate_directory_key(data_dir / "keys", switch).key_id
+    signer = new_signer(new_key, data_dir=data_dir)
+    switch(signer)
+    return signer.key_id
 
 
 @db.command("upgrade")

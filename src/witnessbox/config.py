@@ -62,12 +62,19 @@ class Settings(BaseSettings):
     # Every audit entry is covered by a signed checkpoint within this many seconds (the job workers'
     # housekeeping runs at most once a minute, so 60 is the shortest).
     audit_seal_seconds: int = Field(default=60, ge=60)
+    # ... and as soon as this many entries are unsealed (the sealer thread beside the job workers).
+    audit_seal_entries: int = Field(default=1000, ge=1)
     # Anchors outside the server's reach (docs/operations.md, "Anchoring the audit trail"): an RFC 3161
     # time-stamping authority's URL, its certificate(s) (PEM) to check its answers, and an append-only
     # directory owned by another user where every checkpoint is copied once.
     audit_tsa_url: str | None = None
     audit_tsa_certificate: Path | None = None
     audit_anchor_dir: Path | None = None
+    # The checkpoint signing key kept apart from the data: a key file only the server's user may read
+    # (outside the data directory), or a PKCS#11 URI
+    # (pkcs11:token=...;object=...?module-path=...&pin-source=file:...).
+    # Unset: a key in the data directory, created on first use. A new key takes over at start (audited).
+    audit_signing_key: str | None = None
 
     # Single sign-on with the force's identity provider (OpenID Connect); off while oidc_issuer is unset.
     oidc_issuer: str | None = None  # discovery document at issuer + /.well-known/openid-configuration

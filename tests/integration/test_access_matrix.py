@@ -309,6 +309,8 @@ EXPECTED.update({
 # --- the anchored audit trail (audit/routes.py): the signed head is public, so outsiders can keep it ---
 EXPECTED.update({
     ("GET", "/api/v1/audit/head"): Row(EVERYONE),
+    ("GET", "/api/v1/audit/checkpoints"): Row(EVERYONE),  # the signed feed of every checkpoint
+    ("GET", "/.well-known/witnessbox/keys.json"): Row(EVERYONE),  # signing keys with their periods
 })
 # --- disclosure packages (disclosure/packages/routes.py): those who manage the case export the items
 # they may download (psd would need a reason for the case's item, so is refused); a package is its

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
@@ -19,7 +19,7 @@ from tests.factories.people import make_force
 from tests.factories.tsa import LoopbackAuthority, running_authority
 from witnessbox.audit.chain import GENESIS, entry_hash
 from witnessbox.audit.merkle import entry_leaf, root_of
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey, AuditTimeStamp
 from witnessbox.audit.service import statement_of
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
@@ -180,7 +180,7 @@ def test_a_time_stamp_moved_to_another_checkpoint_is_found(anchored: Container) 
 
 def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path: Path) -> None:
     """GIVEN two seals WHEN the workers anchor again THEN the anchor directory holds each checkpoint and its
-    time-stamp once, read-only, and nothing already there is written again."""
+    time-stamp once, and the signing key's public half, read-only, and nothing already there is written again."""
     _write(anchored, 2)
     anchored.anchoring.seal_and_anchor(actor=SYSTEM)
     _write(anchored, 1, "MORE")
@@ -190,16 +190,17 @@ def test_each_checkpoint_is_copied_once_read_only(anchored: Container, tmp_path:
     assert [f.name for f in files] == [
         "checkpoint-000000000001.json", "checkpoint-000000000001.tsr",
         "checkpoint-000000000002.json", "checkpoint-000000000002.tsr",
+        f"key-{anchored.audit.signer.key_id}.pem",
     ]
     assert {f.stat().st_mode & 0o777 for f in files} == {0o444}
     assert json.loads(files[0].read_text())["seq"] == 2
 
 
-def _rewrite_from(container: Container, seq: int, *, resign: bool) -> None:
+def _rewrite_from(container: Container, seq: int, *, resign: bool, signer: CheckpointSigner | None = None) -> None:
     """The insider: edit entry `seq`, recompute every later hash, and (resign) recompute every checkpoint's
     Merkle root and re-sign it with the key taken from the data directory, dropping the time-stamps that
     would no longer fit."""
-    signer = CheckpointSigner.from_directory(container.settings.data_dir / "keys")
+    signer = signer or CheckpointSigner.from_directory(container.settings.data_dir / "keys")
     with container.db.transaction() as uow:
         session = uow.session
         events = list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
@@ -227,8 +228,9 @@ def _two_anchored_seals(container: Container) -> None:
 @pytest.mark.parametrize("resign", [False, True], ids=["rehashed", "rehashed-and-resigned"])
 def test_an_insider_rewrite_is_found_against_the_anchors(anchored: Container, resign: bool) -> None:
     """GIVEN two anchored checkpoints WHEN an insider edits entry 6 and recomputes every later hash (and
-    re-signs the checkpoints with the data directory's key) THEN verify fails at entry 8, the first anchored
-    entry that no longer matches, saying entries up to 4 still match."""
+    recomputes the Merkle roots and re-signs the checkpoints with the data directory's key) THEN verify fails at
+    entry 8, the first anchored entry that no longer matches, saying the change lies in entries 5 to 8 (the
+    anchored checkpoint's tree) and entries up to 4 still match."""
     _two_anchored_seals(anchored)
     _rewrite_from(anchored, 6, resign=resign)
     result = anchored.anchoring.verify()
@@ -236,6 +238,7 @@ def test_an_insider_rewrite_is_found_against_the_anchors(anchored: Container, re
     if resign:
         assert anchored.audit.verify().ok  # without the anchors the rewrite would pass
         assert "no longer matches anchored checkpoint 2" in result.broken.problem
+        assert "an entry from 5 to 8 was changed" in result.broken.problem
         assert "entries up to 4 match" in result.broken.problem
 
 
@@ -305,3 +308,46 @@ def test_a_checkpoint_stamped_twice_at_once_keeps_one_stamp(anchored: Container,
     assert sorted(runs) == [0, 1] and authority.answered == 2
     result = anchored.anchoring.verify()
     assert result.ok and result.warnings == (), (result.broken, result.warnings)
+
+
+def test_the_feed_publishes_every_checkpoint_signed_and_time_stamped(
+    anchored: Container, authority: LoopbackAuthority
+) -> None:
+    """GIVEN three anchored seals WHEN anyone, without signing in, reads the checkpoint feed THEN every checkpoint is
+    there oldest first, its statement signed by the key keys.json publishes for its key_id and time-stamped by the
+    authority; the head a recipient was given is in it; `after` and `limit` page through it."""
+    for batch in range(3):
+        _write(anchored, 2, f"B{batch}-")
+        anchored.anchoring.seal_and_anchor(actor=SYSTEM)
+    roots = load_certificates(authority.ca_certificate)
+    with TestClient(create_app(anchored)) as client:
+        head = client.get("/api/v1/audit/head").json()
+        feed = client.get("/api/v1/audit/checkpoints").json()
+        keys = {key["key_id"]: key["public_key"] for key in client.get("/.well-known/witnessbox/keys.json").json()["keys"]}
+        first_page = client.get("/api/v1/audit/checkpoints", params={"limit": 1}).json()
+        rest = client.get("/api/v1/audit/checkpoints", params={"after": first_page["next_after"]}).json()
+    assert [c["seq"] for c in feed["checkpoints"]] == [2, 5, 8] and feed["next_after"] is None
+    for published in feed["checkpoints"]:
+        key = serialization.load_pem_public_key(keys[published["key_id"]].encode())
+        assert isinstance(key, Ed25519PublicKey)
+        key.verify(bytes.fromhex(published["signature"]), published["statement"].encode())  # raises if forged
+        assert stamp_problem(base64.b64decode(published["time_stamp"]), published["statement"].encode(), roots) is None
+    assert head["statement"] in [c["statement"] for c in feed["checkpoints"]]
+    assert first_page["next_after"] == 2 and [c["seq"] for c in rest["checkpoints"]] == [5, 8]
+
+
+def test_a_key_swapped_in_the_key_table_is_found_against_its_anchored_copy(anchored: Container) -> None:
+    """GIVEN an anchored trail WHEN an insider rewrites entry 6, puts a key of their own in the key table under the
+    server key's id and re-signs every checkpoint with it THEN the trail alone verifies, but verify with the
+    anchors names the first checkpoint that key signed: the key differs from the copy anchored when first used."""
+    _two_anchored_seals(anchored)
+    own = CheckpointSigner(Ed25519PrivateKey.generate())
+    key_id = anchored.audit.signer.key_id
+    with anchored.db.transaction() as uow:
+        uow.session.execute(update(AuditSigningKey).where(AuditSigningKey.key_id == key_id)
+                            .values(public_pem=own.public_pem()))
+    _rewrite_from(anchored, 6, resign=True, signer=own)
+    assert anchored.audit.verify().ok
+    result = anchored.anchoring.verify()
+    assert result.broken is not None and result.broken.seq == 4, result.broken
+    assert f"checkpoint key {key_id} differs from its anchored copy" in result.broken.problem

@@ -2,10 +2,13 @@
 a package's reader with its fields, an audit path and the signed statement, and nobody else's entry."""
 
 import hashlib
+import json
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from witnessbox.audit.chain import canonical_time, hash_fields
 from witnessbox.audit.merkle import entry_leaf, proves
@@ -13,6 +16,7 @@ from witnessbox.audit.models import AuditCheckpoint, AuditEvent
 from witnessbox.audit.service import checkpoint_statement
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.bootstrap import Container
+from witnessbox.cli import app
 from witnessbox.core.actor import SYSTEM
 
 
@@ -110,3 +114,19 @@ def test_a_root_that_does_not_match_the_entries_is_named_at_its_first_entry(cont
     result = container.audit.verify()
     assert result.broken is not None and result.broken.seq == 6, result.broken
     assert "do not hash to the Merkle root" in result.broken.problem
+
+
+def test_the_proof_command_prints_what_a_reader_checks(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a sealed trail and one more entry WHEN `witnessbox audit proof 3 9` runs THEN it prints entry 3's proof
+    with the signing keys, which a reader checks from the JSON alone, and exits 1 naming the unsealed entry 9."""
+    _write(container, 5)
+    container.audit.seal(actor=SYSTEM)
+    _write(container, 2, "LATE")
+    settings = container.settings
+    monkeypatch.setenv("WITNESSBOX_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("WITNESSBOX_QUEUE_URL", settings.resolved_queue_url())
+    result = CliRunner().invoke(app, ["audit", "proof", "3", "9", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 1 and "not yet sealed by a v2 checkpoint: 9" in result.stderr
+    printed = json.loads(result.stdout)
+    assert [proof["fields"]["seq"] for proof in printed["entries"]] == [3]
+    _check_as_a_reader(printed["entries"][0], printed["keys"])

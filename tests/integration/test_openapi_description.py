@@ -23,6 +23,7 @@ def document(container: Container) -> dict:
 
 # Open to everyone: tus capabilities, as the protocol wants; the signed audit head, for outsiders to keep.
 PUBLIC = {("options", "/api/v1/uploads/"), ("get", "/api/v1/audit/head")}
+PUBLIC |= {("get", "/api/v1/audit/checkpoints")}  # the signed feed of checkpoints, for outsiders to keep
 
 
 def test_every_api_operation_documents_its_errors_with_the_error_shape(document: dict) -> None:

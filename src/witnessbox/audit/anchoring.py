@@ -21,11 +21,19 @@ from witnessbox.audit.anchors import (
     AnchoredCheckpoint,
     anchored_ids,
     checkpoint_name,
+    key_name,
     stamp_name,
 )
 from witnessbox.audit.chain import ChainBreak, canonical_time
+from witnessbox.audit.keyring import KeyPeriod
 from witnessbox.audit.models import AuditCheckpoint, AuditTimeStamp
-from witnessbox.audit.service import AuditLog, VerifyResult, checkpoint_statement, statement_of
+from witnessbox.audit.service import (
+    AuditLog,
+    VerifyResult,
+    checkpoint_statement,
+    signature_problem,
+    statement_of,
+)
 from witnessbox.audit.timestamps import TimeStampAuthority, TimeStampFailed, stamp_problem
 from witnessbox.core.actor import Actor
 from witnessbox.db.session import Database
@@ -112,6 +120,9 @@ class AuditAnchoring:
         if self.directory is None:
             return 0
         present, copied = self.directory.names(), 0
+        for key_id, pem in self.audit.public_keys().items():
+            if key_name(key_id) not in present:
+                self.directory.write_once(key_name(key_id), pem.encode())
         start = _first_unfinished(present, stamps_expected=self.authority is not None)
         with self.db.read() as session:
             for mark, stamp in session.execute(_with_stamps().where(AuditCheckpoint.id >= start)):
@@ -128,11 +139,19 @@ class AuditAnchoring:
             row = session.execute(newest).first()
         if row is None:
             return None
-        mark, stamp = row
+        return self._published(*row)
+
+    def published_after(self, after: int, limit: int) -> list[PublishedHead]:
+        """The feed: signed checkpoints covering entries after `after`, oldest first, at most `limit`."""
+        query = _with_stamps().where(AuditCheckpoint.seq > after).limit(limit)
+        with self.db.read() as session:
+            return [self._published(mark, stamp) for mark, stamp in session.execute(query)]
+
+    def _published(self, mark: AuditCheckpoint, stamp: AuditTimeStamp | None) -> PublishedHead:
         return PublishedHead(
             anchored=_anchored(mark),
             statement=statement_of(mark).decode(),
-            public_key=self.audit.signer.public_pem(),
+            public_key=self.audit.public_keys().get(mark.key_id, ""),  # "": not among the server's keys
             time_stamp=stamp.response if stamp else None,
         )
 
@@ -140,11 +159,13 @@ class AuditAnchoring:
         """Prove the chain and checkpoints, the time-stamps, and the database against the anchors."""
         anchored = self.directory.checkpoints() if self.directory else []
         result, hashes = self.audit.prove(keep={anchor.seq for anchor in anchored})
+        keys = self.audit.key_periods()
         with self.db.read() as session:
             broken = (
                 result.broken
                 or self._first_bad_stamp(session)
-                or self._first_unmatched_anchor(session, anchored, hashes, result.entries)
+                or self._first_swapped_key(session, keys)
+                or self._first_unmatched_anchor(session, anchored, hashes, result.entries, keys)
             )
             warnings = self._waiting(session)
         return replace(result, broken=broken, warnings=warnings)
@@ -159,31 +180,52 @@ class AuditAnchoring:
                     return ChainBreak(seq=mark.seq, problem=f"checkpoint {mark.id}: {problem}")
         return None
 
+    def _first_swapped_key(self, session: Session, keys: dict[str, KeyPeriod]) -> ChainBreak | None:
+        """A key whose published PEM is not the one anchored when it was first used (the table was edited)."""
+        for key_id, period in keys.items():
+            anchored = self.directory.read_if_present(key_name(key_id)) if self.directory else None
+            if anchored is not None and anchored.decode() != period.key.public_pem():
+                signed = select(func.min(AuditCheckpoint.seq)).where(AuditCheckpoint.key_id == key_id)
+                problem = f"checkpoint key {key_id} differs from its anchored copy"
+                return ChainBreak(seq=session.scalar(signed) or 0, problem=problem)
+        return None
+
     def _first_unmatched_anchor(
-        self, session: Session, anchored: list[AnchoredCheckpoint], hashes: dict[int, str], entries: int
+        self,
+        session: Session,
+        anchored: list[AnchoredCheckpoint],
+        hashes: dict[int, str],
+        entries: int,
+        keys: dict[str, KeyPeriod],
     ) -> ChainBreak | None:
         still_matched = 0  # the last anchored entry the database still agrees with
         for anchor in anchored:
-            problem = self._anchor_problem(session, anchor, hashes, entries)
+            problem = self._anchor_problem(session, anchor, hashes, entries, keys)
             if problem:
                 return ChainBreak(seq=anchor.seq, problem=f"{problem} (entries up to {still_matched} match)")
             still_matched = anchor.seq
         return None
 
     def _anchor_problem(
-        self, session: Session, anchor: AnchoredCheckpoint, hashes: dict[int, str], entries: int
+        self,
+        session: Session,
+        anchor: AnchoredCheckpoint,
+        hashes: dict[int, str],
+        entries: int,
+        keys: dict[str, KeyPeriod],
     ) -> str | None:
         statement = checkpoint_statement(
             anchor.seq, anchor.entry_hash, anchor.signed_at, anchor.first_seq, anchor.merkle_root
         )
-        if not self.audit.signer.verify(statement, anchor.signature):
+        if signature_problem(keys, anchor.key_id, statement, anchor.signature, anchor.signed_at):
             return f"anchored checkpoint {anchor.checkpoint} has no valid signature"
         if anchor.seq > entries:
             return (f"is gone: the trail ends at entry {entries} "
                     f"but anchored checkpoint {anchor.checkpoint} names it")
         if hashes.get(anchor.seq) != anchor.entry_hash:
+            changed = f"from {anchor.first_seq} to {anchor.seq}" if anchor.first_seq else "up to it"
             return (f"no longer matches anchored checkpoint {anchor.checkpoint}: "
-                    "an entry up to it was changed after it was anchored")
+                    f"an entry {changed} was changed after it was anchored")
         stored = session.get(AuditCheckpoint, anchor.checkpoint)
         if stored is None or _anchored(stored) != anchor:
             return f"checkpoint {anchor.checkpoint} was withdrawn or altered since it was anchored"

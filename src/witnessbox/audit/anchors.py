@@ -96,6 +96,11 @@ def stamp_name(checkpoint_id: int) -> str:
     return f"checkpoint-{checkpoint_id:012d}.tsr"
 
 
+def key_name(key_id: str) -> str:
+    """The file name of a checkpoint key's anchored public half (PEM), written when first seen."""
+    return f"key-{key_id}.pem"
+
+
 def _fsync_directory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

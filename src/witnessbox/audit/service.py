@@ -4,11 +4,16 @@
 and its audit entry commit or roll back together.
 """
 
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.event import listen
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.chain import (
@@ -19,13 +24,16 @@ from witnessbox.audit.chain import (
     entry_hash,
     find_break,
 )
+from witnessbox.audit.keyring import KeyPeriod, adopt, key_periods
 from witnessbox.audit.merkle import audit_path, entry_leaf, root_of
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent
-from witnessbox.audit.signing import CheckpointSigner
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey
+from witnessbox.audit.signing import CheckpointKey, CheckpointSigner
 from witnessbox.audit.tags import AuditTag
-from witnessbox.core.actor import Actor
+from witnessbox.core.actor import SYSTEM, Actor
 from witnessbox.core.clock import Clock
 from witnessbox.db.session import Database
+
+log = logging.getLogger(__name__)
 
 # Any 64-bit constant: PostgreSQL writers queue on it to append one at a time.
 _CHAIN_LOCK = 0x57425F4155444954
@@ -57,10 +65,15 @@ class VerifyResult:
 class AuditLog:
     """Appends entries to the chain and proves it."""
 
-    def __init__(self, db: Database, clock: Clock, signer: CheckpointSigner) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, signer: CheckpointSigner, *, seal_entries: int | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.signer = signer
+        self.seal_entries = seal_entries  # sign a checkpoint in the write that makes this many unsealed
+        self.signed = threading.Event()  # set after a commit that signed a checkpoint: anchor it now
+        self._sealed_seq = 0  # the newest checkpoint's seq as this process last saw it
 
     def record(
         self,
@@ -90,7 +103,18 @@ class AuditLog:
         event.entry_hash = entry_hash(event)
         session.add(event)
         session.flush()
+        if self.seal_entries and event.seq - self._sealed_seq >= self.seal_entries:
+            self._seal_in_write(session, event)
         return event
+
+    def _seal_in_write(self, session: Session, last: AuditEvent) -> None:
+        """Sign the N-th unsealed entry's checkpoint in its own write: no entry ever waits behind more than
+        N others, whoever competes for the lock. Costs one index lookup, and one signature every N writes."""
+        sealed = session.scalar(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.id.desc()).limit(1)) or 0
+        self._sealed_seq = max(self._sealed_seq, sealed)
+        due = last.seq - sealed >= (self.seal_entries or 0) and last.tag != AuditTag.AUDIT_CHECKPOINT_SIGNED
+        if due and self._sign(session, last, SYSTEM) is not None:
+            listen(session, "after_commit", lambda _session: self.signed.set(), once=True)
 
     def _lock_and_read_last(self, session: Session) -> AuditEvent | None:
         if session.get_bind().dialect.name == "postgresql":
@@ -115,13 +139,28 @@ class AuditLog:
                 return None
             return self._sign(uow.session, last, actor)
 
+    def unsealed(self) -> int:
+        """How many entries no checkpoint covers yet (cheap: two index lookups)."""
+        with self.db.read() as session:
+            newest = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
+            sealed = session.scalar(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.id.desc()).limit(1))
+        self._sealed_seq = sealed or 0
+        return newest - self._sealed_seq
+
     def _is_sealed(self, session: Session, last: AuditEvent) -> bool:
         """Whether the last checkpoint covers every entry but its own "checkpoint signed" entry."""
         sealed = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
         own_entry = last.seq == sealed + 1 and last.tag == AuditTag.AUDIT_CHECKPOINT_SIGNED
         return last.seq == sealed or own_entry
 
-    def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint:
+    def _sign(self, session: Session, last: AuditEvent, actor: Actor) -> AuditCheckpoint | None:
+        """Sign the checkpoint at `last` with this process's key, unless another process retired that key
+        (a rotation while this one ran): then nothing is signed and the error says to restart."""
+        own = session.get(AuditSigningKey, self.signer.key_id)
+        if own is not None and own.in_use_until is not None:
+            log.error("audit key %s was retired by a rotation: restart to sign with the new key",
+                      self.signer.key_id)
+            return None
         first_seq = (session.scalar(select(func.max(AuditCheckpoint.seq))) or 0) + 1
         mark = AuditCheckpoint(
             seq=last.seq,
@@ -133,6 +172,7 @@ class AuditLog:
         )
         mark.signature = self.signer.sign(statement_of(mark))
         session.add(mark)
+        self._sealed_seq = max(self._sealed_seq, last.seq)  # before its own entry, which must not seal again
         self.record(
             session,
             AuditTag.AUDIT_CHECKPOINT_SIGNED,
@@ -151,7 +191,8 @@ class AuditLog:
             marks = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
             trees = [span for span in map(_span, marks) if span]
             walk = find_break(self._events(session), keep=keep | {mark.seq for mark in marks}, ranges=trees)
-        broken = walk.broken or self._first_bad_checkpoint(marks, walk.kept, walk.roots)
+            keys = self._periods(session)
+        broken = walk.broken or self._first_bad_checkpoint(marks, keys, walk.kept, walk.roots)
         return VerifyResult(entries=walk.entries, checkpoints=len(marks), broken=broken), walk.kept
 
     def _events(self, session: Session) -> Iterator[AuditEvent]:
@@ -159,11 +200,16 @@ class AuditLog:
         yield from session.scalars(query)
 
     def _first_bad_checkpoint(
-        self, marks: list[AuditCheckpoint], hashes: dict[int, str], roots: dict[tuple[int, int], str]
+        self,
+        marks: list[AuditCheckpoint],
+        keys: dict[str, KeyPeriod],
+        hashes: dict[int, str],
+        roots: dict[tuple[int, int], str],
     ) -> ChainBreak | None:
         for mark in marks:
-            if not self.signer.verify(statement_of(mark), mark.signature):
-                return ChainBreak(seq=mark.seq, problem="checkpoint signature is not valid")
+            problem = signature_problem(keys, mark.key_id, statement_of(mark), mark.signature, mark.signed_at)
+            if problem:
+                return ChainBreak(seq=mark.seq, problem=f"checkpoint {problem}")
             if hashes.get(mark.seq) != mark.entry_hash:
                 return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
             span = _span(mark)
@@ -220,7 +266,48 @@ class AuditLog:
 
     def public_keys(self) -> dict[str, str]:
         """Every key that signed checkpoints, by key_id, as PEM: what a package's reader verifies with."""
-        return {self.signer.key_id: self.signer.public_pem()}
+        return {key_id: period.key.public_pem() for key_id, period in self.key_periods().items()}
+
+    def key_periods(self) -> dict[str, KeyPeriod]:
+        """Every checkpoint key with the period it was in use (published at
+        /.well-known/witnessbox/keys.json)."""
+        with self.db.read() as session:
+            return self._periods(session)
+
+    def _periods(self, session: Session) -> dict[str, KeyPeriod]:
+        periods = key_periods(session)
+        if self.signer.key_id not in periods:  # not adopted yet (a build without the start-up step)
+            periods[self.signer.key_id] = KeyPeriod(self.signer, self.clock.now(), None)
+        return periods
+
+    def adopt_signer(self, *, actor: Actor, legacy: CheckpointKey | None = None) -> bool:
+        """At start: record the configured key as the one in use. A key not seen before takes over
+        from the previous one: the hand-over is an audit entry, sealed at once with the new key.
+        True when the key changed hands."""
+        try:
+            with self.db.transaction() as uow:
+                self._lock_and_read_last(uow.session)
+                previous = adopt(uow.session, self.signer, self.clock.now(), legacy)
+                if previous is not None:
+                    self.record(uow.session, AuditTag.AUDIT_KEY_ROTATED, actor=actor,
+                                details={"from": previous, "to": self.signer.key_id})
+        except IntegrityError:
+            return False  # another process adopted the same key at the same moment
+        if previous is not None:
+            self.seal(actor=actor)
+        return previous is not None
+
+    def rotate_key(self, new_signer: CheckpointSigner, *, actor: Actor) -> AuditCheckpoint | None:
+        """Seal everything with the key in use, then hand over to `new_signer` (audited, sealed again)."""
+        self.seal(actor=actor)
+        old_signer, self.signer = self.signer, new_signer
+        try:
+            self.adopt_signer(actor=actor)
+        except Exception:
+            self.signer = old_signer
+            raise
+        with self.db.read() as session:
+            return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).first()
 
 
 def checkpoint_statement(
@@ -238,6 +325,21 @@ def statement_of(mark: AuditCheckpoint) -> bytes:
     return checkpoint_statement(
         mark.seq, mark.entry_hash, canonical_time(mark.signed_at), mark.first_seq, mark.merkle_root
     )
+
+
+def signature_problem(
+    keys: dict[str, KeyPeriod], key_id: str, statement: bytes, signature: str, signed_at: datetime | str
+) -> str | None:
+    """Why a checkpoint's signature does not hold under its own key and period; None when it does."""
+    period = keys.get(key_id)
+    if period is None:
+        return f"is signed by key {key_id}, which is not among the server's keys"
+    if not period.key.verify(statement, signature):
+        return "signature is not valid"
+    at = datetime.fromisoformat(signed_at) if isinstance(signed_at, str) else signed_at
+    if not period.signed_in_period(at):
+        return f"is signed by key {key_id} after it was retired"
+    return None
 
 
 def _span(mark: AuditCheckpoint) -> tuple[int, int] | None:

@@ -84,3 +84,4 @@ class AuditTag(StrEnum):
     DISCLOSURE_PACKAGE_DOWNLOADED = "disclosure:package:downloaded"
 
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"
+    AUDIT_KEY_ROTATED = "audit:key:rotated"  # the checkpoint signing key handed over to another

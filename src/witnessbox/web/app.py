@@ -100,6 +100,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         audit_routes.api,
         package_routes.api,
         package_routes.pages,
+        audit_routes.well_known,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
@@ -117,12 +118,15 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         consumer = start_embedded_consumer(container.huey, workers) if workers else None
         leases = LeaseKeeper(container.jobs).start()
+        sealer = container.sealer.start() if workers else None  # seals every N audit entries
         try:
             yield
         finally:
             if consumer is not None:
                 consumer.stop(graceful=True)
             leases.stop()
+            if sealer is not None:
+                sealer.stop()
             container.close()
 
     return lifespan
