@@ -507,6 +507,9 @@ def verify(
     key: Annotated[
         list[Path] | None, typer.Option(help="a public key (PEM) the manifest must be signed by")
     ] = None,
+    published: Annotated[
+        list[Path] | None, typer.Option(help="a saved /.well-known/witnessbox/keys.json: trust only these")
+    ] = None,
 ) -> None:
     """Check a disclosure package: hashes, signature, manifest and continuity statements.
 
@@ -516,4 +519,5 @@ def verify(
     from witnessbox.disclosure import verifier
 
     arguments = [str(package)] + [f"--key={path}" for path in key or []]
+    arguments += [f"--published={path}" for path in published or []]
     raise typer.Exit(verifier.main(arguments))

@@ -128,6 +128,11 @@ def test_a_manifest_signed_with_another_key_is_named(exported: Exported, tmp_pat
     assert _named(folder) == set()  # consistent in itself: only the trusted key can tell
     assert _named(folder, published) == {"signing-key.pem"}
     assert _named(exported.unpacked, published) == set()
+    keys_json = tmp_path / "keys.json"  # the force's /.well-known/witnessbox/keys.json, saved
+    keys_json.write_text(json.dumps({"keys": [{"key_id": k, "public_key": pem} for k, pem in
+                                              exported.container.audit.public_keys().items()]}))
+    assert verifier.main(["--published", str(keys_json), str(exported.zip_path)]) == 0
+    assert verifier.main(["--published", str(keys_json), str(folder)]) == 1
 
 
 def _rekey(folder: Path, key: Ed25519PrivateKey) -> None:

@@ -7,6 +7,8 @@ without installing Witnessbox: it needs Python 3.11+ and the `cryptography` pack
 
     python verify.py PACKAGE.zip          # or, inside an unpacked package: python verify.py
     python verify.py --key keys.pem PACKAGE.zip   # also require the signing key to be this one
+    python verify.py --published keys.json PACKAGE.zip   # or one of the keys the force publishes
+                                                         # at /.well-known/witnessbox/keys.json
 
 Exit status: 0 when everything holds, 1 when anything is wrong (one line per problem, naming the
 file it concerns), 2 when the package cannot be read at all.
@@ -118,6 +120,7 @@ def verify(path: Path, trusted_keys: list[bytes] | None = None) -> Report:
     """Check everything a package claims; raise Unreadable when it cannot be opened."""
     contents = Contents(path)
     report = Report()
+    trusted = {_raw(_load_pem(pem)) for pem in trusted_keys} if trusted_keys is not None else None
     try:
         actual = {name: contents.sha256(name) for name in contents.names()}
     except (OSError, zipfile.BadZipFile, ValueError) as error:
@@ -126,7 +129,7 @@ def verify(path: Path, trusted_keys: list[bytes] | None = None) -> Report:
     manifest = _load_manifest(contents, report)
     if manifest is None:
         return report
-    _check_signature(contents, manifest, trusted_keys, report)
+    _check_signature(contents, manifest, trusted, report)
     try:
         _check_manifest_files(manifest, actual, sums, report)
         items = list(manifest.get("items", []))
@@ -135,7 +138,7 @@ def verify(path: Path, trusted_keys: list[bytes] | None = None) -> Report:
         return report
     for item in items:
         try:
-            _check_continuity(contents, item, report)
+            _check_continuity(contents, item, trusted, report)
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             name = item.get("continuity") if isinstance(item, dict) else None
             report.problem(str(name or MANIFEST), f"is malformed ({type(error).__name__}: {error})")
@@ -181,7 +184,7 @@ def _load_manifest(contents: Contents, report: Report) -> dict[str, Any] | None:
 
 
 def _check_signature(
-    contents: Contents, manifest: dict[str, Any], trusted: list[bytes] | None, report: Report
+    contents: Contents, manifest: dict[str, Any], trusted: set[bytes] | None, report: Report
 ) -> None:
     """The manifest's detached Ed25519 signature, by the key the package names (and the caller trusts)."""
     signing = manifest.get("signing_key") or {}
@@ -200,8 +203,8 @@ def _check_signature(
             f"does not verify with {key_file} (key id {key_id}): "
             "manifest.json was changed after signing, or was signed with another key",
         )
-    if trusted is not None and _raw(key) not in {_raw(_load_pem(pem)) for pem in trusted}:
-        report.problem(key_file, f"key id {key_id} is not one of the keys you said to trust (--key)")
+    if trusted is not None and _raw(key) not in trusted:
+        report.problem(key_file, f"key id {key_id} is not one of the keys you said to trust")
     else:
         report.notes.append(f"manifest signed by key id {key_id}")
 
@@ -257,7 +260,9 @@ def _check_manifest_files(
 # --- continuity statements ------------------------------------------------------------------------
 
 
-def _check_continuity(contents: Contents, item: dict[str, Any], report: Report) -> None:
+def _check_continuity(
+    contents: Contents, item: dict[str, Any], trusted: set[bytes] | None, report: Report
+) -> None:
     """One item's statement: its entries hash right, are proven under signed checkpoints, cite the item."""
     name = str(item.get("continuity", ""))
     if not name or not contents.has(name):
@@ -276,6 +281,7 @@ def _check_continuity(contents: Contents, item: dict[str, Any], report: Report) 
     checkpoints = {int(c["seq"]): c for c in statement.get("checkpoints", []) if "seq" in c}
     for seq, checkpoint in checkpoints.items():
         _check_checkpoint(contents, name, seq, checkpoint, report)
+        _check_trusted(contents, str(checkpoint.get("key_id", "")), trusted, report)
     entries = statement.get("entries", [])
     unproven = sum(_check_entry(name, entry, checkpoints, report) for entry in entries)
     if unproven:
@@ -362,6 +368,19 @@ def _check_checkpoint(
         report.problem(name, f"checkpoint {seq}'s signature does not verify with {key_file}")
 
 
+def _check_trusted(contents: Contents, key_id: str, trusted: set[bytes] | None, report: Report) -> None:
+    """With keys given to trust, a checkpoint's key must be one of them too."""
+    key_file = f"keys/{key_id}.pem"
+    if trusted is None or not contents.has(key_file):
+        return
+    try:
+        raw = _raw(_load_pem(contents.read(key_file)))
+    except ValueError:
+        return  # reported by the checkpoint's own check
+    if raw not in trusted:
+        report.problem(key_file, f"key id {key_id} is not one of the keys you said to trust")
+
+
 def checkpoint_statement(checkpoint: dict[str, Any]) -> str | None:
     """The exact text a checkpoint's signature covers (version 1: the head; version 2: a Merkle root too)."""
     try:
@@ -418,6 +437,14 @@ def default_package() -> Path:
     return here if (here / SUMS).exists() else Path.cwd()
 
 
+def _trusted(keys: list[Path], published: list[Path]) -> list[bytes] | None:
+    """The public keys the caller trusts (PEM files, and the keys in published keys.json files)."""
+    pems = [path.read_bytes() for path in keys]
+    for path in published:
+        pems += [str(key["public_key"]).encode() for key in json.loads(path.read_text())["keys"]]
+    return pems if keys or published else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Check a package and print the outcome; the exit status says it too (0 good, 1 wrong, 2 unreadable)."""
     parser = argparse.ArgumentParser(description="Check a Witnessbox disclosure package.")
@@ -425,12 +452,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key", action="append", type=Path, help="a public key (PEM) the manifest must be signed by"
     )
+    parser.add_argument(
+        "--published", action="append", type=Path,
+        help="the force's published keys (a saved /.well-known/witnessbox/keys.json); trust only these",
+    )
     args = parser.parse_args(argv)
     package: Path = args.package or default_package()
     try:
-        trusted = [path.read_bytes() for path in args.key] if args.key else None
+        trusted = _trusted(args.key or [], args.published or [])
         report = verify(package, trusted)
-    except (Unreadable, OSError) as error:
+    except (Unreadable, OSError, ValueError, KeyError, TypeError) as error:
         print(f"cannot read the package: {error}", file=sys.stderr)
         return 2
     for line in report.lines():
