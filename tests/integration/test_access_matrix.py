@@ -64,6 +64,8 @@ ITEM_READERS = frozenset({"owner", "supervisor", "case_member"})
 HOLDERS = frozenset({"owner", "supervisor"})
 # Wider access once a reason is recorded: investigators (unrestricted items), professional standards.
 WITH_A_REASON = frozenset({"investigator", "psd"})
+# Disclosure officers too (decision 0022); the matrix's disclosure officer, case_member, is also a reader.
+WITH_A_REASON |= {"case_member"}
 UPLOADERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger", "investigator",
                        "psd", "dock"})  # Permission.UPLOAD_CREATE, and docks
 CAMERA_USERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger"})
