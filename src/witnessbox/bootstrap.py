@@ -22,10 +22,12 @@ from witnessbox.cases.service import CaseService
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import Clock, SystemClock
+from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
+from witnessbox.disclosure.schedules.service import ScheduleService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.counts import recordings_per_camera
@@ -79,6 +81,7 @@ class Container:
     incidents: IncidentFinder
     fleet: DeviceOverview  # read-only views of cameras and docks for administrators
     system: SystemOverview  # the administrator's home page
+    schedules: ScheduleService  # a case's disclosure schedules (MG6C, MG6D)
 
     def close(self) -> None:
         """Release connections."""
@@ -148,6 +151,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         jobs=jobs,
         huey=huey,
         sso=_sso(settings, db, audit, clock),
+        schedules=ScheduleService(db, audit, clock, cases, LocalTime(zone_named(settings.time_zone)).format),
     )
 
 

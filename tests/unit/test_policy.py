@@ -219,6 +219,8 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.JOB_VIEW: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.ITEM_ATTRIBUTE: frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMINISTRATOR}),
+    Permission.SCHEDULE_DECIDE: frozenset({Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR,
+                                           Role.PROFESSIONAL_STANDARDS}),
 }
 
 

@@ -72,6 +72,10 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.CAMERA_SIGN_OUT: frozenset({Role.OFFICER, Role.SUPERVISOR}),
     Permission.ITEM_LIST: frozenset(Role),
+    # disclosure schedules: those who work a case's material decide; other members read (decision 0022)
+    Permission.SCHEDULE_DECIDE: frozenset(
+        {Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS}
+    ),
 }
 DOCK_PERMISSIONS = frozenset({Permission.UPLOAD_CREATE, Permission.ITEM_CONFIRM})
 # Who may open any unrestricted item with a recorded reason: those who gather and review a case's

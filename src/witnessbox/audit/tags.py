@@ -77,4 +77,8 @@ class AuditTag(StrEnum):
 
     REPORTS_REMINDER_SENT = "reports:reminder:sent"
 
+    DISCLOSURE_SCHEDULE_DECIDED = "disclosure:schedule:decided"
+    DISCLOSURE_SCHEDULE_EXPORTED = "disclosure:schedule:exported"
+    CASE_TRAWL_RUN = "cases:trawl:run"
+
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"
