@@ -19,6 +19,7 @@ from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.audit.timestamps import TimeStampAuthority, load_certificates
 from witnessbox.cases.service import CaseService
+from witnessbox.cases.trawl import IncidentTrawl
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import Clock, SystemClock
@@ -82,6 +83,7 @@ class Container:
     fleet: DeviceOverview  # read-only views of cameras and docks for administrators
     system: SystemOverview  # the administrator's home page
     schedules: ScheduleService  # a case's disclosure schedules (MG6C, MG6D)
+    trawl: IncidentTrawl  # other cameras at a case's incident
 
     def close(self) -> None:
         """Release connections."""
@@ -152,6 +154,9 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         huey=huey,
         sso=_sso(settings, db, audit, clock),
         schedules=ScheduleService(db, audit, clock, cases, LocalTime(zone_named(settings.time_zone)).format),
+        trawl=IncidentTrawl(
+            db, audit, clock, cases, Rule(settings.incident_distance_m, settings.incident_time_window_s)
+        ),
     )
 
 

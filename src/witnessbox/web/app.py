@@ -75,6 +75,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "system",
         "anchoring",
         "schedules",
+        "trawl",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
