@@ -3,7 +3,7 @@
 import math
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -246,7 +246,12 @@ Metres = Annotated[float | None, Query(gt=0, le=TRAWL_FURTHEST_M, description="d
 Seconds = Annotated[float | None, Query(gt=0, le=TRAWL_LONGEST_S, description="default: the force's rule")]
 
 
-@api.get("/{case_id}/trawl", response_model=TrawlResult)
+NO_PLACE_TO_START: dict[int | str, dict[str, Any]] = {
+    409: {"description": "no place or time given, and no recording of the case has a GPS track"}
+}
+
+
+@api.get("/{case_id}/trawl", response_model=TrawlResult, responses=NO_PLACE_TO_START)
 def trawl_case(
     case_id: str,
     actor: Caller,
