@@ -121,7 +121,7 @@ def test_every_recording_of_the_case_is_listed_and_a_later_one_appears_undecided
     assert entry["status"] == "undecided" and entry["schedule"] == "mg6c" and entry["used"] is False
     assert entry["number"] == "C1" and entries[second]["number"] == "C2"
     assert entry["reference"] == f"{first[-8:]} / CR NK/0412/26"
-    assert entry["description"].startswith("Arrest outside the Maltings: recorded by PC 1142 Alex Morgan on camera CAM-1")
+    assert entry["description"].startswith("Arrest outside the Maltings: recorded by 1142 Alex Morgan on camera CAM-1")
     assert entry["described_by_default"] is True and entry["decision"] is None
 
     later = world.record("teammate", 5, camera="CAM-3")

@@ -186,7 +186,7 @@ class ScheduleService:
     def default_description(self, item: Item) -> str:
         """What the recording is, from its own record: title or category, when, who, which camera."""
         what = item.title or (item.category and f"{item.category} footage") or "Body-worn video"
-        who = f"PC {item.officer}" if item.officer else "unattributed"
+        who = item.officer or "an unattributed camera"
         length = (
             f", {round(item.duration_s // 60):d} min {round(item.duration_s % 60):d} s"
             if item.duration_s
