@@ -292,3 +292,21 @@ def test_the_page_edits_an_entry_without_script_and_shows_refusals_with_what_was
     assert refused.status_code == 400 and "give the reasons" in refused.text and "My own words" in refused.text
     reader = world.clients["teammate"].get(f"/cases/{world.case_id}/schedule")
     assert reader.status_code == 200 and "<textarea" not in reader.text
+
+
+def test_exports_keep_text_safe_for_spreadsheets_and_drawable_in_the_pdf(world: World) -> None:
+    """GIVEN an entry whose description starts like a spreadsheet formula and whose reasons hold letters
+    outside Latin-1 WHEN exported THEN the CSV keeps the exact text but defuses the formula with a leading
+    quote, and the PDF draws Latin-1 as it is, other letters bare of accents, the rest as "?", instead of failing."""
+    item = world.record(minutes=70, camera="CAM-X")
+    world.add(item)
+    sent = world.put(item, description='=HYPERLINK("http://example.invalid","click")', decision="do_not_disclose",
+                     reasons="Witness Łukasz Żółć named; 東京 sign visible")
+    assert sent.status_code == 200, sent.text
+    client = world.clients["case_member"]
+    body = client.get(f"/api/v1/cases/{world.case_id}/schedule/export.csv").content.decode("utf-8-sig")
+    row = next(r for r in csv.DictReader(io.StringIO(body)) if r["item_id"] == item)
+    assert row["description"].startswith("'=HYPERLINK(") and row["reasons"] == "Witness Łukasz Żółć named; 東京 sign visible"
+    pdf = client.get(f"/api/v1/cases/{world.case_id}/schedule/export.pdf")
+    assert pdf.status_code == 200
+    assert "(Witness ?ukasz Zó?c named; ?? sign visible)" in _pdf_text(pdf.content)  # Ż bare, ó kept, Ł has no bare form
