@@ -8,8 +8,10 @@ trail holds.
 import csv
 import io
 import re
+import threading
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -310,3 +312,23 @@ def test_exports_keep_text_safe_for_spreadsheets_and_drawable_in_the_pdf(world: 
     pdf = client.get(f"/api/v1/cases/{world.case_id}/schedule/export.pdf")
     assert pdf.status_code == 200
     assert "(Witness ?ukasz Zó?c named; ?? sign visible)" in _pdf_text(pdf.content)  # Ż bare, ó kept, Ł has no bare form
+
+
+def test_decisions_sent_at_once_keep_one_entry_and_never_crash(world: World) -> None:
+    """GIVEN an undecided recording WHEN eight decisions for it arrive at the same moment THEN each is kept
+    or refused as a clash (409), never a crash, and the recording has one entry holding one of them."""
+    item = world.record(minutes=80, camera="CAM-RACE")
+    world.add(item)
+    start = threading.Barrier(8)
+
+    def send(n: int) -> int:
+        with httpx.Client(base_url=world.server.url, cookies=world.clients["case_member"].cookies,
+                          headers=world.clients["case_member"].headers, timeout=30) as client:
+            start.wait()
+            return client.put(f"/api/v1/cases/{world.case_id}/schedule/{item}",
+                              json={"decision": "do_not_disclose", "reasons": f"reviewed by desk {n}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(send, range(8)))
+    assert set(statuses) <= {200, 409} and 200 in statuses, statuses
+    assert world.schedule()[item]["reasons"].startswith("reviewed by desk ")

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import InvalidInput, NotFound, WitnessboxError
+from witnessbox.core.errors import Conflict, InvalidInput, NotFound, WitnessboxError
 from witnessbox.disclosure.schedules.models import Decision, ScheduleKind
 from witnessbox.disclosure.schedules.schemas import EntryIn, EntryOut, ScheduleOut
 from witnessbox.disclosure.schedules.service import ExportFile, ScheduleService
@@ -18,7 +18,7 @@ api = APIRouter(prefix="/api/v1/cases/{case_id}/schedule", tags=["disclosure"])
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 Caller = Annotated[Actor, Depends(current_actor)]
 Schedules = Annotated[ScheduleService, Depends(built_with("schedules", ScheduleService))]
-FormRefusal = (InvalidInput, NotFound)
+FormRefusal = (InvalidInput, NotFound, Conflict)
 CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the schedule as CSV"}
 }

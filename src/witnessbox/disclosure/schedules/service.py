@@ -25,7 +25,7 @@ from witnessbox.core.actor import Actor
 from witnessbox.core.clock import Clock
 from witnessbox.core.errors import InvalidInput, NotFound
 from witnessbox.core.ids import new_id
-from witnessbox.db.session import Database
+from witnessbox.db.session import Database, flush_unique
 from witnessbox.disclosure.schedules.export import schedule_csv, schedule_pdf
 from witnessbox.disclosure.schedules.models import Decision, ScheduleEntry, ScheduleKind
 from witnessbox.disclosure.schedules.schemas import EntryIn, EntryOut, EntryStatus, ScheduleOut
@@ -105,6 +105,9 @@ class ScheduleService:
                 row = row or ScheduleEntry(id=new_id(), case_id=case.id, item_id=item.id)
                 _apply(row, wanted, actor, now)
                 uow.session.add(row)
+                flush_unique(
+                    uow.session, "someone decided this entry at the same moment: reload and decide again"
+                )
                 self.audit.record(
                     uow.session,
                     AuditTag.DISCLOSURE_SCHEDULE_DECIDED,
