@@ -10,14 +10,14 @@ import io
 import re
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.items import ready_item
@@ -332,3 +332,32 @@ def test_decisions_sent_at_once_keep_one_entry_and_never_crash(world: World) -> 
         statuses = list(pool.map(send, range(8)))
     assert set(statuses) <= {200, 409} and 200 in statuses, statuses
     assert world.schedule()[item]["reasons"].startswith("reviewed by desk ")
+
+
+def _queries(world: World, read: Callable[[], object]) -> int:
+    """How many SQL statements one read sends."""
+    sent: list[str] = []
+
+    def count(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(world.container.db.engine, "before_cursor_execute", count)
+    try:
+        read()
+    finally:
+        event.remove(world.container.db.engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_reading_a_schedule_costs_the_same_however_many_recordings(world: World) -> None:
+    """GIVEN a case's schedule WHEN six more recordings join it THEN reading it sends no more queries (no
+    query per entry)."""
+    actor = world.force.actor("case_member")
+
+    def read() -> object:
+        return world.container.schedules.schedule(world.case_id, actor=actor)
+
+    before = _queries(world, read)
+    assert before > 0
+    world.add(*[world.record(minutes=100 + n, camera=f"CAM-Q{n}") for n in range(6)])
+    assert _queries(world, read) == before
