@@ -204,3 +204,18 @@ def test_who_may_trawl_and_a_case_without_gps(world: World) -> None:
     complaint = world.container.cases.create("PSD-10", "Complaint", actor=psd, kind=CaseKind.COMPLAINT)
     assert world.clients["investigator"].get(f"/api/v1/cases/{complaint.id}/trawl", params=at).status_code == 404
     assert world.clients["psd"].get(f"/api/v1/cases/{complaint.id}/trawl", params=at).status_code == 200
+
+
+def test_the_suggested_place_never_comes_from_footage_hidden_from_you(world: World) -> None:
+    """GIVEN a case whose earliest recording with GPS is then restricted by a complaint case WHEN the
+    disclosure officer opens the trawl THEN the place and time come from the next recording they may see;
+    professional standards get the restricted one's."""
+    hidden = world.record("owner", day(6), standing(dlat=0.01), "CAM-H6")
+    seen = world.record("teammate", day(6, 3), standing(), "CAM-S6")
+    case_id = world.case("OP-TRAWL-6", hidden, seen)
+    psd = world.force.actor("psd")
+    complaint = world.container.cases.create("PSD-11", "Complaint", actor=psd, kind=CaseKind.COMPLAINT)
+    world.container.cases.add_items(complaint.id, [hidden], actor=psd, reason="complaint about the stop")
+    mine = world.trawl(case_id)["incident"]
+    assert mine["lat"] == pytest.approx(LAT) and mine["at"].startswith("2026-09-06T23:33:00")
+    assert world.trawl(case_id, "psd")["incident"]["lat"] == pytest.approx(LAT + 0.01)

@@ -118,8 +118,8 @@ class IncidentTrawl:
         """The first GPS fix of the case's earliest recording that has one, with the force's distance and
         window: where the trawl form starts. None when no recording of the case has a track."""
         in_case = self.cases.item_ids_query(case_id, actor)
-        query = select(Item.recorded_start, Item.gps_track).where(
-            Item.id.in_(in_case), Item.gps_track.is_not(None)
+        query = select(Item.recorded_start, Item.gps_track).where(  # never a place the actor may not see
+            Item.id.in_(in_case), Item.gps_track.is_not(None), visible_to(actor, self.clock.now())
         )
         with self.db.read() as session:
             rows = session.execute(query.order_by(Item.recorded_start, Item.id)).all()
