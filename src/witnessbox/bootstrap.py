@@ -22,15 +22,18 @@ from witnessbox.audit.signing import DEFAULT_KEY_NAME, CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.audit.timestamps import TimeStampAuthority, load_certificates
 from witnessbox.cases.service import CaseService
+from witnessbox.cases.trawl import IncidentTrawl
 from witnessbox.config import Settings
 from witnessbox.core.actor import SYSTEM
 from witnessbox.core.clock import Clock, SystemClock
+from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
 from witnessbox.disclosure.packages.jobs import register_package_jobs
 from witnessbox.disclosure.packages.service import PackageService
+from witnessbox.disclosure.schedules.service import ScheduleService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.counts import recordings_per_camera
@@ -86,6 +89,8 @@ class Container:
     fleet: DeviceOverview  # read-only views of cameras and docks for administrators
     system: SystemOverview  # the administrator's home page
     packages: PackageService  # disclosure packages: signed ZIPs built by a job under data/packages
+    schedules: ScheduleService  # a case's disclosure schedules (MG6C, MG6D)
+    trawl: IncidentTrawl  # other cameras at a case's incident
 
     def close(self) -> None:
         """Release connections."""
@@ -159,6 +164,10 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         jobs=jobs,
         huey=huey,
         sso=_sso(settings, db, audit, clock),
+        schedules=ScheduleService(db, audit, clock, cases, LocalTime(zone_named(settings.time_zone)).format),
+        trawl=IncidentTrawl(
+            db, audit, clock, cases, Rule(settings.incident_distance_m, settings.incident_time_window_s)
+        ),
     )
 
 

@@ -64,6 +64,8 @@ ITEM_READERS = frozenset({"owner", "supervisor", "case_member"})
 HOLDERS = frozenset({"owner", "supervisor"})
 # Wider access once a reason is recorded: investigators (unrestricted items), professional standards.
 WITH_A_REASON = frozenset({"investigator", "psd"})
+# Disclosure officers too (decision 0022); the matrix's disclosure officer, case_member, is also a reader.
+WITH_A_REASON |= {"case_member"}
 UPLOADERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger", "investigator",
                        "psd", "dock"})  # Permission.UPLOAD_CREATE, and docks
 CAMERA_USERS = frozenset({"owner", "teammate", "supervisor", "other_supervisor", "stranger"})
@@ -339,6 +341,22 @@ def _built_package(world: "World") -> str:
     return package.id
 
 
+# --- disclosure schedules and the incident trawl (decision 0022): the case's readers read; those who
+# work its material (disclosure officers, investigators, PSD) decide and trawl; officer members read only
+SCHEDULE_DECIDERS = frozenset({"case_member", "psd"})  # of CASE_READERS, those with SCHEDULE_DECIDE
+_ENTRY = {"decision": "do_not_disclose", "reasons": "checking the access matrix"}
+_TRAWL = {"lat": "52.6286", "lon": "1.2925", "at": "2026-11-01T08:30:00+00:00", "distance_m": "100"}
+EXPECTED.update({
+    ("GET", "/api/v1/cases/{case_id}/schedule"): Row(CASE_READERS),
+    ("PUT", "/api/v1/cases/{case_id}/schedule/{item_id}"): Row(SCHEDULE_DECIDERS, _json(_ENTRY)),
+    ("GET", "/api/v1/cases/{case_id}/schedule/export.csv"): Row(CASE_READERS),
+    ("GET", "/api/v1/cases/{case_id}/schedule/export.pdf"): Row(CASE_READERS),
+    ("GET", "/cases/{case_id}/schedule"): Row(CASE_READERS),
+    ("POST", "/cases/{case_id}/schedule/{item_id}"): Row(SCHEDULE_DECIDERS, _form(schedule="mg6c", **_ENTRY)),
+    ("GET", "/api/v1/cases/{case_id}/trawl"): Row(SCHEDULE_DECIDERS, lambda _w, _p: Send(params=_TRAWL)),
+    ("GET", "/cases/{case_id}/trawl"): Row(
+        SCHEDULE_DECIDERS, lambda _w, _p: Send(params={**_TRAWL, "at": "2026-11-01T08:30", "run": "1"})),
+})
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---
 FRAMEWORK_PATHS |= {"/api/docs/assets"}

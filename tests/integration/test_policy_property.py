@@ -159,7 +159,7 @@ class Rules:
             return SEES  # the record of a quarantined item, so an administrator can act on it
         if self.close(index, item):
             return SEES
-        if psd or Role.INVESTIGATOR in me.roles:
+        if psd or me.roles & {Role.INVESTIGATOR, Role.DISCLOSURE_OFFICER}:  # decision 0022
             return SEES if (index, item) in self.reasons else NEEDS_REASON
         return HIDDEN
 

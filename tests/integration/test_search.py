@@ -269,7 +269,7 @@ def test_recorded_order_is_newest_first_with_id_breaking_ties(world: World) -> N
         ("supervisor", {"A", "B", "C", *TOWN}),  # the supervised team's
         ("stranger", {"D"}),  # not R: restricted by the complaint case
         ("other_supervisor", {"D"}),
-        ("case_member", {"C"}),  # given by the case
+        ("case_member", ALL_SEEN),  # a disclosure officer: any unrestricted recording, as investigators (decision 0022)
         ("investigator", ALL_SEEN),
         ("psd", ALL_SEEN | {"R"}),
         ("trainer", set()),

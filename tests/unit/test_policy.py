@@ -74,6 +74,12 @@ EXPECTED_VIEW: dict[str, tuple[Actor, dict[str, Access]]] = {
         "reason given": ALLOW, "restricted": DENY, "restricted own": DENY, "restricted granted": DENY,
         "restricted, reason given": DENY, "quarantined": NEEDS_REASON, "unattributed": NEEDS_REASON,
     }),
+    # a disclosure officer reviews all relevant material as an investigator does (decision 0022)
+    "disclosure officer": (person(Role.DISCLOSURE_OFFICER), {
+        "someone else's": NEEDS_REASON, "own": ALLOW, "my team's": NEEDS_REASON, "granted": ALLOW,
+        "reason given": ALLOW, "restricted": DENY, "restricted own": DENY, "restricted granted": DENY,
+        "restricted, reason given": DENY, "quarantined": NEEDS_REASON, "unattributed": NEEDS_REASON,
+    }),
     "professional standards": (person(Role.PROFESSIONAL_STANDARDS), {
         "someone else's": NEEDS_REASON, "own": ALLOW, "my team's": NEEDS_REASON, "granted": ALLOW,
         "reason given": ALLOW, "restricted": NEEDS_REASON, "restricted own": ALLOW,
@@ -86,8 +92,7 @@ EXPECTED_VIEW: dict[str, tuple[Actor, dict[str, Access]]] = {
             "restricted": DENY, "restricted own": DENY, "restricted granted": DENY,
             "restricted, reason given": DENY, "quarantined": DENY, "unattributed": DENY,
         })
-        for name, role in (("disclosure officer", Role.DISCLOSURE_OFFICER),
-                           ("training officer", Role.TRAINING_OFFICER), ("auditor", Role.AUDITOR))
+        for name, role in (("training officer", Role.TRAINING_OFFICER), ("auditor", Role.AUDITOR))
     },
     "system administrator": (person(Role.SYSTEM_ADMINISTRATOR), {
         "someone else's": DENY, "own": ALLOW, "my team's": DENY, "granted": ALLOW, "reason given": DENY,
@@ -214,6 +219,8 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.JOB_VIEW: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.ITEM_ATTRIBUTE: frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMINISTRATOR}),
+    Permission.SCHEDULE_DECIDE: frozenset({Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR,
+                                           Role.PROFESSIONAL_STANDARDS}),
 }
 
 

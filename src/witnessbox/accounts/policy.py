@@ -7,8 +7,9 @@ Everything that reads or changes evidence asks `decide` (one item, in Python) or
 - Close access, granted without question: your own recordings, your supervised
   teams' recordings (supervisors), and items shared with you or your team or
   given to you through a case you work.
-- Wider access, granted with a recorded reason: investigators may open any
-  unrestricted item, professional standards any item. A reason is a real one
+- Wider access, granted with a recorded reason: investigators and disclosure
+  officers may open any unrestricted item (decision 0022), professional
+  standards any item. A reason is a real one
   (`meaningful_reason`: words, not padding or invisible characters).
 - Access through a share, a case or a reason is read-only: describing an item
   (categorisation, title, notes) and sharing it onward need the footage's own
@@ -71,8 +72,15 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_VERIFY: frozenset({Role.AUDITOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.CAMERA_SIGN_OUT: frozenset({Role.OFFICER, Role.SUPERVISOR}),
     Permission.ITEM_LIST: frozenset(Role),
+    # disclosure schedules: those who work a case's material decide; other members read (decision 0022)
+    Permission.SCHEDULE_DECIDE: frozenset(
+        {Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS}
+    ),
 }
 DOCK_PERMISSIONS = frozenset({Permission.UPLOAD_CREATE, Permission.ITEM_CONFIRM})
+# Who may open any unrestricted item with a recorded reason: those who gather and review a case's
+# material, the "other officers' footage" included (decision 0022).
+REASON_ROLES = frozenset({Role.INVESTIGATOR, Role.DISCLOSURE_OFFICER})
 # What changes an item or passes it on; a share, a case or a reason never grants these.
 WRITE_PERMISSIONS = frozenset({Permission.ITEM_SHARE, Permission.ITEM_CATEGORISE})
 
@@ -124,7 +132,7 @@ def _item_access(actor: Actor, permission: Permission, item: ItemFacts) -> Acces
         return Access.ALLOW if psd and permission == Permission.ITEM_CATEGORISE else Access.DENY
     if _close(actor, item):
         return Access.ALLOW
-    if psd or actor.has_role(Role.INVESTIGATOR):
+    if psd or actor.has_role(*REASON_ROLES):
         return Access.ALLOW if item.reason_given else Access.NEEDS_REASON
     return Access.DENY
 
@@ -161,7 +169,7 @@ def visible_items(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElem
     if actor.has_role(Role.PROFESSIONAL_STANDARDS):
         return true()
     unrestricted: ColumnElement[bool] = items.restricted.is_(False)
-    if actor.has_role(Role.INVESTIGATOR):
+    if actor.has_role(*REASON_ROLES):
         footage: ColumnElement[bool] = unrestricted
     else:
         footage = and_(unrestricted, _close_sql(actor, items, now))

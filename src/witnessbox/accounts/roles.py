@@ -37,6 +37,7 @@ class Permission(StrEnum):
     CAMERA_SIGN_OUT = "devices:camera:sign_out"
     AUDIT_VERIFY = "audit:trail:verify"
     JOB_VIEW = "jobs:job:view"
+    SCHEDULE_DECIDE = "disclosure:schedule:decide"  # a case's MG6C/MG6D decisions (decision 0022)
 
 
 ROLE_LABELS = {

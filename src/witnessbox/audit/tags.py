@@ -82,6 +82,9 @@ class AuditTag(StrEnum):
     DISCLOSURE_PACKAGE_COMPLETED = "disclosure:package:completed"
     DISCLOSURE_PACKAGE_FAILED = "disclosure:package:failed"
     DISCLOSURE_PACKAGE_DOWNLOADED = "disclosure:package:downloaded"
+    DISCLOSURE_SCHEDULE_DECIDED = "disclosure:schedule:decided"
+    DISCLOSURE_SCHEDULE_EXPORTED = "disclosure:schedule:exported"
+    CASE_TRAWL_RUN = "cases:trawl:run"
 
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"
     AUDIT_KEY_ROTATED = "audit:key:rotated"  # the checkpoint signing key handed over to another

@@ -1,9 +1,13 @@
 """Cases in the API and in the browser: open one, invite colleagues, add items, see them on a timeline."""
 
-from typing import Annotated
+import math
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
@@ -11,6 +15,7 @@ from witnessbox.cases.models import CaseKind
 from witnessbox.cases.schemas import CaseIn, CaseItemOut, CaseMemberOut, CaseOut, ItemsIn, MemberIn
 from witnessbox.cases.service import CaseService
 from witnessbox.cases.timeline import timeline
+from witnessbox.cases.trawl import TRAWL_FURTHEST_M, TRAWL_LONGEST_S, Chosen, IncidentTrawl, TrawlResult
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import (
     Conflict,
@@ -85,8 +90,8 @@ def add_member(case_id: str, body: MemberIn, actor: Caller, cases: Cases) -> Res
 
 @api.post("/{case_id}/items", status_code=204)
 def add_items(case_id: str, body: ItemsIn, actor: Caller, cases: Cases) -> Response:
-    """Add items you may see to the case."""
-    cases.add_items(case_id, body.item_ids, actor=actor)
+    """Add items you may see to the case (with `reason`, those you may open only with one)."""
+    cases.add_items(case_id, body.item_ids, actor=actor, reason=body.reason)
     return Response(status_code=204)
 
 
@@ -230,3 +235,87 @@ def remove_item_form(request: Request, case_id: str, item_id: str, actor: Caller
     except FormRefusal as problem:
         return _case_page(request, actor, cases, case_id, problem)
     return _see_case(case_id, "item-removed")
+
+
+# --- the incident trawl (cases/trawl.py): other cameras at the case's incident -------------------
+
+Trawls = Annotated[IncidentTrawl, Depends(built_with("trawl", IncidentTrawl))]
+Latitude = Annotated[float | None, Query(ge=-90, le=90)]
+Longitude = Annotated[float | None, Query(ge=-180, le=180)]
+Metres = Annotated[float | None, Query(gt=0, le=TRAWL_FURTHEST_M, description="default: the force's rule")]
+Seconds = Annotated[float | None, Query(gt=0, le=TRAWL_LONGEST_S, description="default: the force's rule")]
+
+
+NO_PLACE_TO_START: dict[int | str, dict[str, Any]] = {
+    409: {"description": "no place or time given, and no recording of the case has a GPS track"}
+}
+
+
+@api.get("/{case_id}/trawl", response_model=TrawlResult, responses=NO_PLACE_TO_START)
+def trawl_case(
+    case_id: str,
+    actor: Caller,
+    trawls: Trawls,
+    lat: Latitude = None,
+    lon: Longitude = None,
+    at: AwareDatetime | None = None,
+    distance_m: Metres = None,
+    window_s: Seconds = None,
+) -> TrawlResult:
+    """Every recording you may see listed whose GPS track came near the incident during the window,
+    and those that ran then without a fix; place and time default to the case's first GPS fix (409: none)."""
+    incident = trawls.incident(case_id, Chosen(lat, lon, at, distance_m, window_s), actor=actor)
+    return trawls.trawl(case_id, incident, actor=actor)
+
+
+@pages.get("/cases/{case_id}/trawl", response_class=HTMLResponse)
+def trawl_page(request: Request, case_id: str, actor: Caller, cases: Cases, trawls: Trawls) -> Response:
+    """The trawl form (pre-filled from the case) and, once run, what it found, with "Add to case"."""
+    query = request.query_params
+    context: dict[str, object] = {
+        "actor": actor,
+        "case": cases.get(case_id, actor=actor),
+        "form": dict(query),
+    }
+    try:
+        zone = request.app.state.local_time.zone
+        chosen = _chosen(query.get, zone)
+        incident = trawls.incident(case_id, chosen, actor=actor)
+        context["incident"], context["at_local"] = (
+            incident,
+            f"{incident.at.astimezone(zone):%Y-%m-%dT%H:%M:%S}",
+        )
+        if query.get("run"):
+            context["result"] = trawls.trawl(case_id, incident, actor=actor)
+    except FormRefusal as problem:
+        context["error"] = problem.reason
+        status = problem.status if query.get("run") else 200  # the empty form, saying what to fill in
+    else:
+        status = 200
+    return _templates(request).TemplateResponse(request, "cases/trawl.html", context, status_code=status)
+
+
+def _chosen(field: Callable[[str], str | None], zone: tzinfo) -> Chosen:
+    """The form's fields (time in the force's zone, window in minutes); blank fields are not chosen."""
+    try:
+        at = field("at")
+        moment = datetime.fromisoformat(at).replace(tzinfo=zone) if at else None
+        minutes = _number(field("window_min"))
+        return Chosen(
+            _number(field("lat")),
+            _number(field("lon")),
+            moment,
+            _number(field("distance_m")),
+            minutes * 60 if minutes else None,
+        )
+    except ValueError as error:
+        raise InvalidInput(
+            "give the place as latitude and longitude, a time, and positive numbers"
+        ) from error
+
+
+def _number(value: str | None) -> float | None:
+    number = float(value) if value and value.strip() else None
+    if number is not None and not math.isfinite(number):
+        raise ValueError("not a number")
+    return number

@@ -36,6 +36,7 @@ class ItemsIn(BaseModel):
     """Items to add."""
 
     item_ids: list[str]
+    reason: str | None = Field(default=None, max_length=1000, description="why, for items that need one")
 
 
 class CaseMemberOut(BaseModel):

@@ -29,6 +29,7 @@ from witnessbox.core.errors import NotAuthenticated, TemporaryFailure, TooManyAt
 from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.devices import routes as device_routes
 from witnessbox.disclosure.packages import routes as package_routes
+from witnessbox.disclosure.schedules import routes as schedule_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
@@ -75,6 +76,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "system",
         "anchoring",
         "packages",
+        "schedules",
+        "trawl",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -101,6 +104,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         package_routes.api,
         package_routes.pages,
         audit_routes.well_known,
+        schedule_routes.api,
+        schedule_routes.pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
