@@ -26,6 +26,8 @@ from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
+from witnessbox.disclosure.mail import SmtpMailer
+from witnessbox.disclosure.service import ExternalShareService, PortalRules
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.counts import recordings_per_camera
@@ -79,6 +81,7 @@ class Container:
     incidents: IncidentFinder
     fleet: DeviceOverview  # read-only views of cameras and docks for administrators
     system: SystemOverview  # the administrator's home page
+    external_shares: ExternalShareService  # sharing outside the force and the recipient portal
 
     def close(self) -> None:
         """Release connections."""
@@ -148,7 +151,31 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         jobs=jobs,
         huey=huey,
         sso=_sso(settings, db, audit, clock),
+        external_shares=_external_shares(settings, db, audit, clock, evidence, cases),
     )
+
+
+def _external_shares(
+    settings: Settings,
+    db: Database,
+    audit: AuditLog,
+    clock: Clock,
+    evidence: EvidenceService,
+    cases: CaseService,
+) -> ExternalShareService:
+    """Sharing outside the force: e-mail when SMTP is configured, the portal's throttle and lifetimes."""
+    mailer = None
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                            settings.smtp_username, password, settings.smtp_starttls)
+    rules = PortalRules(
+        code_attempts=settings.portal_code_attempts,
+        lock=timedelta(minutes=settings.portal_lock_minutes),
+        session=timedelta(hours=settings.portal_session_hours),
+        investigators_may_disclose=settings.investigators_may_disclose,
+    )
+    return ExternalShareService(db, audit, clock, evidence, cases, mailer, rules)
 
 
 def _category_rules(settings: Settings) -> CategoryRules:

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     CAMERA_SIGN_OUT = "devices:camera:sign_out"
     AUDIT_VERIFY = "audit:trail:verify"
     JOB_VIEW = "jobs:job:view"
+    EXTERNAL_SHARE_CREATE = "disclosure:share:create"  # share outside the force (disclosure/service.py)
 
 
 ROLE_LABELS = {

@@ -28,6 +28,7 @@ from witnessbox.core.actor import Actor
 from witnessbox.core.errors import NotAuthenticated, TemporaryFailure, TooManyAttempts, WitnessboxError
 from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.devices import routes as device_routes
+from witnessbox.disclosure import routes as disclosure_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
@@ -73,6 +74,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "fleet",
         "system",
         "anchoring",
+        "external_shares",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -96,6 +98,9 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         account_routes.api,
         health_router,
         audit_routes.api,
+        disclosure_routes.api,
+        disclosure_routes.pages,
+        disclosure_routes.portal,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
@@ -125,7 +130,7 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 
 def _templates(local_time: LocalTime) -> Jinja2Templates:
-    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports")
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure")
     folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed
