@@ -217,7 +217,9 @@ class ExternalShareService:
             failed_attempts=0,
             delivery=delivery,
         )
-        session.add_all([recipient, share])
+        session.add(recipient)
+        session.flush()  # no ORM relationship orders the inserts: the recipient row first
+        session.add(share)
         session.flush()
         session.add_all(ExternalShareItem(id=new_id(), share_id=share.id, item_id=i.id) for i in items)
         self.audit.record(
