@@ -13,7 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.policy import Access, ItemFacts, decide, may_share_outside
@@ -268,15 +268,12 @@ class ExternalShareService:
         return None
 
     def revoke(self, share_id: str, *, actor: Actor) -> ExternalShareOut:
-        """Withdraw a share at once: its sessions end and the next request is refused."""
+        """Withdraw a share at once: the recipient's next request is refused, whatever it is for."""
         now = self.clock.now()
         with self.db.transaction() as uow:
             share = self._managed(uow.session, share_id, actor)
             if share.revoked_at is None:
-                share.revoked_at = now
-                uow.session.execute(
-                    delete(RecipientSession).where(RecipientSession.share_id == share.id)
-                )
+                share.revoked_at = now  # every portal request reads this: the next one is refused
                 self.audit.record(
                     uow.session,
                     AuditTag.DISCLOSURE_SHARE_REVOKED,
@@ -400,12 +397,14 @@ class ExternalShareService:
             found = session.scalars(
                 select(RecipientSession).where(RecipientSession.token_hash == digest(token))
             ).first()
-            if found is None or found.ended_at is not None:
+            if found is None:
                 raise PortalSignInNeeded("you are signed out: open the link you were sent again")
             share = session.get(ExternalShare, found.share_id)
             assert share is not None
             if ended := share.ended(now):
-                raise Gone(ended)
+                raise Gone(ended)  # the share's end is the news, whatever became of the session
+            if found.ended_at is not None:
+                raise PortalSignInNeeded("you are signed out: open the link you were sent again")
             if found.expires_at <= now:
                 raise PortalSignInNeeded("your sign-in has run out: open the link you were sent again")
             return _actor(_recipient(session, share), share, request, session_id=found.id)
