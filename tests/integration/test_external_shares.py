@@ -27,7 +27,7 @@ from witnessbox.core.clock import FixedClock
 from witnessbox.core.errors import Conflict, Forbidden, Gone, NotFound, TooManyAttempts
 from witnessbox.disclosure.models import ExternalShare, RecipientKind, RecipientSession
 from witnessbox.disclosure.schemas import ExternalShareIn
-from witnessbox.disclosure.service import PortalSignInNeeded, digest
+from witnessbox.disclosure.service import digest
 
 PORTAL = "http://127.0.0.1:1/portal/s/"
 FROM_BROWSER = Actor(kind=ActorKind.USER, id="anonymous", name="anonymous", request_id="r1",
@@ -234,7 +234,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         """Keep the message."""
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
