@@ -102,13 +102,16 @@ def new_share_page(
 
 
 def _form(
-    request: Request, actor: Actor, case_id: str | None, item_id: str | None, error: str | None = None
+    request: Request,
+    actor: Actor,
+    case_id: str | None,
+    item_id: str | None,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
     context = {"actor": actor, "case_id": case_id, "item_id": item_id, "error": error,
                "kinds": RECIPIENT_KIND_LABELS}
-    return page_templates(request).TemplateResponse(
-        request, "external_share_new.html", context, status_code=400 if error else 200
-    )
+    return page_templates(request).TemplateResponse(request, "external_share_new.html", context, status_code=status)
 
 
 @pages.post("/external-shares", response_class=HTMLResponse)
@@ -135,7 +138,7 @@ def create_share_form(
         )
         created = shares.create(body, actor=actor, portal_url=portal_url(request))
     except FormRefusal as refusal:
-        return _form(request, actor, case_id or None, item_id or None, refusal.reason)
+        return _form(request, actor, case_id or None, item_id or None, refusal.reason, refusal.status)
     return page_templates(request).TemplateResponse(
         request, "external_share_created.html", {"actor": actor, "share": created}, status_code=201,
         headers={"Cache-Control": "no-store"},  # the one time the code is shown: never kept by a cache
