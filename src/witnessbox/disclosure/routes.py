@@ -111,7 +111,8 @@ def _form(
 ) -> Response:
     context = {"actor": actor, "case_id": case_id, "item_id": item_id, "error": error,
                "kinds": RECIPIENT_KIND_LABELS}
-    return page_templates(request).TemplateResponse(request, "external_share_new.html", context, status_code=status)
+    templates = page_templates(request)
+    return templates.TemplateResponse(request, "external_share_new.html", context, status_code=status)
 
 
 @pages.post("/external-shares", response_class=HTMLResponse)
