@@ -222,6 +222,10 @@ def test_the_sharer_shares_a_case_from_its_page_and_sees_the_code_once(world: Wo
         "organisation": "Price & Co", "kind": "defence", "expires": day})
     assert created.status_code == 201 and 'id="share-code"' in created.text
     assert created.headers["cache-control"] == "no-store"
+    refused = world.sharer.post("/external-shares", data={
+        "csrf_token": world.csrf, "case_id": world.case_id, "recipient_name": "Tom Price",
+        "organisation": "Price & Co", "kind": "defence", "expires": day, "email": "not an address"})
+    assert refused.status_code == 400 and "email" in refused.text
     listing = world.sharer.get("/external-shares")
     assert "Tom Price" in listing.text
     share_id = listing.text.split('href="/external-shares/')[1].split('"')[0]

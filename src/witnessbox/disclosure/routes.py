@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import built_with, current_actor, page_templates, request_actor
@@ -140,6 +141,9 @@ def create_share_form(
         created = shares.create(body, actor=actor, portal_url=portal_url(request))
     except FormRefusal as refusal:
         return _form(request, actor, case_id or None, item_id or None, refusal.reason, refusal.status)
+    except ValidationError as invalid:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
+        return _form(request, actor, case_id or None, item_id or None, f"please check: {problems}", 400)
     return page_templates(request).TemplateResponse(
         request, "external_share_created.html", {"actor": actor, "share": created}, status_code=201,
         headers={"Cache-Control": "no-store"},  # the one time the code is shown: never kept by a cache

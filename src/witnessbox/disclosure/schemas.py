@@ -19,16 +19,18 @@ class ExternalShareIn(BaseModel):
          "properties": {"item_ids": {"type": "array", "minItems": 1}, "case_id": {"type": "null"}}},
     ]}}
 
-    recipient_name: str = Field(min_length=1, max_length=255, description="the person's name")
-    organisation: str = Field(min_length=1, max_length=255, description="e.g. CPS Wessex, Smith & Co")
+    recipient_name: str = Field(min_length=1, max_length=255, pattern=r"\S", description="the person's name")
+    organisation: str = Field(
+        min_length=1, max_length=255, pattern=r"\S", description="e.g. CPS Wessex, Smith & Co")
     kind: RecipientKind
     email: str | None = Field(
-        default=None, max_length=320,
+        default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$",
         description="where the link and the access code go (two messages) when the server sends mail")
     case_id: str | None = Field(default=None, description="share the case's items as they are now")
-    item_ids: list[str] | None = Field(default=None, max_length=500)
+    item_ids: list[str] | None = Field(default=None, min_length=1, max_length=500)
     allow_original_download: bool = False
-    expires_at: datetime = Field(description="when the share ends (UTC); in the future, at most a year ahead")
+    expires_at: datetime = Field(
+        description="when the share ends (UTC); in the future, at most a year ahead (409 otherwise)")
     note: str = Field(default="", max_length=1000)
     reason: str | None = Field(
         default=None, description="why you open items outside your close access (investigators, PSD)")

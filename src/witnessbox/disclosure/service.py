@@ -155,6 +155,8 @@ class ExternalShareService:
         )
 
     def _check(self, request: ExternalShareIn, actor: Actor, now: datetime) -> None:
+        if not self.may_share(actor):  # first: someone who may not share learns nothing from the checks
+            raise Forbidden("only disclosure officers (and professional standards) share outside the force")
         if (request.case_id is None) == (request.item_ids is None):
             raise InvalidInput("share either a case (case_id) or some items (item_ids), not both")
         if request.item_ids is not None and not request.item_ids:
@@ -166,9 +168,7 @@ class ExternalShareService:
         if request.expires_at <= now:
             raise Conflict("the expiry must be in the future")
         if request.expires_at > now + LONGEST_SHARE:
-            raise InvalidInput("a share lasts at most a year: share again when it ends")
-        if not self.may_share(actor):
-            raise Forbidden("only disclosure officers (and professional standards) share outside the force")
+            raise Conflict("a share lasts at most a year: share again when it ends")
 
     def _authorised_items(self, request: ExternalShareIn, actor: Actor) -> list[str]:
         """The items to share: each one the sharer may open (all or nothing); a case's as they are now."""
