@@ -130,6 +130,7 @@ def create_share_form(
     item_id: Annotated[str, Form()] = "",
     allow_original_download: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
     """The share form: on success the page shows the link and code once (unless they were e-mailed)."""
     try:
@@ -137,6 +138,7 @@ def create_share_form(
             recipient_name=recipient_name, organisation=organisation, kind=kind,
             email=email.strip() or None, case_id=case_id or None, item_ids=[item_id] if item_id else None,
             allow_original_download=bool(allow_original_download), expires_at=_end_of(expires), note=note,
+            reason=reason.strip() or None,
         )
         created = shares.create(body, actor=actor, portal_url=portal_url(request))
     except FormRefusal as refusal:
