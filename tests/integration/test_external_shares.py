@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests.conftest import free_port
 from tests.factories.items import ready_item
 from tests.factories.people import PERSONAS, Force, make_force
+from witnessbox.accounts.policy import RECIPIENT_PERMISSIONS, Access, ItemFacts, decide
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
@@ -280,3 +281,29 @@ def test_when_the_mail_server_refuses_the_sharer_is_shown_the_secrets(settings: 
         assert created.link and created.code and created.mail_error
     finally:
         scene.container.close()
+
+
+# --- the policy's rule for recipients ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("facts", "permission", "scopes", "allowed"), [
+    ({"granted": True}, Permission.ITEM_PLAY, {Permission.ITEM_VIEW, Permission.ITEM_PLAY}, True),
+    ({"granted": True}, Permission.ITEM_DOWNLOAD, {Permission.ITEM_VIEW, Permission.ITEM_PLAY}, False),
+    ({"granted": True}, Permission.ITEM_DOWNLOAD, set(RECIPIENT_PERMISSIONS), True),
+    ({"granted": False}, Permission.ITEM_VIEW, set(RECIPIENT_PERMISSIONS), False),
+    ({"granted": True, "restricted": True}, Permission.ITEM_VIEW, set(RECIPIENT_PERMISSIONS), False),
+    ({"granted": True, "quarantined": True}, Permission.ITEM_VIEW, set(RECIPIENT_PERMISSIONS), False),
+    ({"granted": True}, Permission.ITEM_SHARE, set(Permission), False),
+    ({"granted": True}, Permission.ITEM_CATEGORISE, set(Permission), False),
+])
+def test_the_policy_lets_a_recipient_only_view_play_and_download_their_share(
+        facts: dict[str, bool], permission: Permission, scopes: set[Permission], allowed: bool) -> None:
+    """GIVEN a recipient actor WHEN the policy is asked about an item THEN only viewing, playing and (when the share's scopes say so) downloading an unrestricted, unquarantined item of their share is allowed."""
+    actor = Actor(kind=ActorKind.RECIPIENT, id="r", name="Priya Shah, CPS Wessex",
+                  scopes=frozenset(str(s) for s in scopes))
+    item = ItemFacts(officer_id="o", team_id="t", restricted=facts.get("restricted", False),
+                     granted=facts["granted"], quarantined=facts.get("quarantined", False))
+    assert (decide(actor, permission, item) == Access.ALLOW) is allowed
+    for other in (Permission.ITEM_LIST, Permission.CASE_CREATE, Permission.EXTERNAL_SHARE_CREATE,
+                  Permission.UPLOAD_CREATE, Permission.AUDIT_VERIFY):
+        assert decide(actor, other) == Access.DENY
