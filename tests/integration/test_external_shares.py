@@ -4,6 +4,7 @@ hashes, the access code's throttle, e-mail through a real SMTP server, the acces
 import email
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -13,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from tests.conftest import free_port
+from tests.conftest import free_port, fresh_database_url, settings_for
 from tests.factories.items import ready_item
 from tests.factories.people import PERSONAS, Force, make_force
 from witnessbox.accounts.policy import RECIPIENT_PERMISSIONS, Access, ItemFacts, decide
@@ -39,20 +40,30 @@ FROM_BROWSER = Actor(kind=ActorKind.USER, id="anonymous", name="anonymous", requ
 class Scene:
     """A force, a clock the tests move, two of the owner's items in a case the disclosure officer works."""
 
+    settings: Settings
     container: Container
     force: Force
     clock: FixedClock
     case_id: str
     items: list[str]
 
-    def share(self, persona: str = "case_member", **change: Any) -> Any:
+    def share(self, persona: str = "case_member", *, container: Container | None = None, **change: Any) -> Any:
         """Share the case (or what `change` says) as `persona`, with a prosecutor, for a week."""
         values: dict[str, Any] = {
             "recipient_name": "Priya Shah", "organisation": "CPS Wessex", "kind": RecipientKind.PROSECUTOR,
             "case_id": self.case_id, "expires_at": self.clock.now() + timedelta(days=7)}
         values.update(change)
-        return self.container.external_shares.create(
+        return (container or self.container).external_shares.create(
             ExternalShareIn(**values), actor=self.force.actor(persona), portal_url=PORTAL)
+
+    @contextmanager
+    def configured(self, **settings: Any) -> Iterator[Container]:
+        """The same system on the same database, built with other settings (mail, who may share)."""
+        other = build(self.settings.model_copy(update=settings), clock=self.clock)
+        try:
+            yield other
+        finally:
+            other.close()
 
 
 def _scene(settings: Settings) -> Iterator[Scene]:
@@ -69,15 +80,17 @@ def _scene(settings: Settings) -> Iterator[Scene]:
             container.evidence.authorise(item_id, Permission.ITEM_VIEW, actor=investigator,
                                          reason="building the case file for court")
         container.cases.add_items(case.id, items, actor=investigator)
-        yield Scene(container, force, clock, case.id, items)
+        yield Scene(settings, container, force, clock, case.id, items)
     finally:
         container.close()
 
 
-@pytest.fixture
-def scene(settings: Settings) -> Iterator[Scene]:
-    """A fresh scene on this test's database."""
-    yield from _scene(settings)
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    """One scene for the module (tests make their own shares; the clock only moves forward)."""
+    folder = tmp_path_factory.mktemp("external-shares")
+    with fresh_database_url(folder) as database_url:
+        yield from _scene(settings_for(folder, database_url, workers=0))
 
 
 def test_a_disclosure_officer_shares_a_case_and_the_secrets_are_kept_only_as_hashes(scene: Scene) -> None:
@@ -105,7 +118,7 @@ def test_a_recipient_session_token_is_kept_as_its_hash(scene: Scene) -> None:
                                                     request=FROM_BROWSER)
     assert len(token) >= 43
     with scene.container.db.read() as session:
-        [row] = session.scalars(select(RecipientSession)).all()
+        [row] = session.scalars(select(RecipientSession).where(RecipientSession.share_id == created.id)).all()
         assert row.token_hash == digest(token) and row.source_address == "192.0.2.7"
 
 
@@ -116,44 +129,48 @@ def test_only_disclosure_officers_and_professional_standards_share_outside(scene
         scene.share(persona, case_id=None, item_ids=scene.items[:1])
 
 
-def test_investigators_share_where_the_force_allows_it(settings: Settings, scene: Scene) -> None:
+def test_investigators_share_where_the_force_allows_it(scene: Scene) -> None:
     """GIVEN WITNESSBOX_INVESTIGATORS_MAY_DISCLOSE on WHEN an investigator shares an item they gave a reason for THEN it is shared."""
-    allowing = build(settings.model_copy(update={"investigators_may_disclose": True}), clock=scene.clock)
-    try:
+    with scene.configured(investigators_may_disclose=True) as allowing:
         created = allowing.external_shares.create(ExternalShareIn(
             recipient_name="Tom Price", organisation="Price & Co", kind=RecipientKind.DEFENCE,
             item_ids=scene.items[:1], expires_at=scene.clock.now() + timedelta(days=1)),
             actor=scene.force.actor("investigator"), portal_url=PORTAL)
         assert created.item_ids == scene.items[:1]
-    finally:
-        allowing.close()
+        assert allowing.external_shares.may_share(scene.force.actor("investigator"))
+        assert not scene.container.external_shares.may_share(scene.force.actor("investigator"))
 
 
 def test_a_restricted_item_is_shared_by_professional_standards_only(scene: Scene) -> None:
-    """GIVEN an item in a complaint case WHEN the disclosure officer shares it THEN it is not found; WHEN professional standards share it with a complaints body THEN the recipient may open it."""
-    psd = scene.force.actor("psd")
+    """GIVEN an item of the case that then joins a complaint case WHEN the disclosure officer shares it THEN it is not found, and sharing the case leaves it out; WHEN professional standards share it with a complaints body THEN the recipient may open it."""
+    psd, investigator = scene.force.actor("psd"), scene.force.actor("investigator")
+    complained = ready_item(scene.container, scene.force.actor("owner"), scene.clock.now() - timedelta(hours=3), 9.0)
+    scene.container.evidence.authorise(complained, Permission.ITEM_VIEW, actor=investigator,
+                                       reason="building the case file for court")
+    scene.container.cases.add_items(scene.case_id, [complained], actor=investigator)
     complaint = scene.container.cases.create("PSD/1/26", "Complaint", actor=psd, kind=CaseKind.COMPLAINT)
-    scene.container.evidence.authorise(scene.items[0], Permission.ITEM_VIEW, actor=psd,
+    scene.container.evidence.authorise(complained, Permission.ITEM_VIEW, actor=psd,
                                        reason="complaint received about the arrest")
-    scene.container.cases.add_items(complaint.id, [scene.items[0]], actor=psd)
+    scene.container.cases.add_items(complaint.id, [complained], actor=psd)
     with pytest.raises(NotFound):
-        scene.share(case_id=None, item_ids=[scene.items[0]])
-    assert scene.share().item_ids == [scene.items[1]]  # the case now shares only what is unrestricted
-    created = scene.share("psd", case_id=None, item_ids=[scene.items[0]], kind=RecipientKind.COMPLAINTS_BODY,
+        scene.share(case_id=None, item_ids=[complained])
+    assert set(scene.share().item_ids) == set(scene.items)  # the case shares only what is unrestricted
+    created = scene.share("psd", case_id=None, item_ids=[complained], kind=RecipientKind.COMPLAINTS_BODY,
                           organisation="IOPC")
     shares = scene.container.external_shares
     token = shares.sign_in(created.link.removeprefix(PORTAL), created.code, request=FROM_BROWSER)
     recipient = shares.recipient(token, request=FROM_BROWSER)
-    assert shares.open_item(recipient, scene.items[0]).id == scene.items[0]
+    assert shares.open_item(recipient, complained).id == complained
 
 
 def test_a_share_needs_a_future_end_and_one_selection(scene: Scene) -> None:
     """GIVEN the disclosure officer WHEN the end is past, or both a case and items are named THEN refused, nothing shared."""
+    before = len(scene.container.external_shares.shares_by(scene.force.actor("case_member")))
     with pytest.raises(Conflict):
         scene.share(expires_at=scene.clock.now() - timedelta(minutes=1))
     with pytest.raises(Exception, match="not both"):
         scene.share(item_ids=scene.items)
-    assert scene.container.external_shares.shares_by(scene.force.actor("case_member")) == []
+    assert len(scene.container.external_shares.shares_by(scene.force.actor("case_member"))) == before
 
 
 def test_wrong_codes_lock_the_share_for_a_while_and_are_audited(scene: Scene) -> None:
@@ -172,8 +189,8 @@ def test_wrong_codes_lock_the_share_for_a_while_and_are_audited(scene: Scene) ->
     assert shares.sign_in(link, created.code.lower().replace("-", " "), request=FROM_BROWSER)
     with scene.container.db.read() as session:
         tags = [e.tag for e in session.scalars(select(AuditEvent).where(AuditEvent.subject_id == created.id))]
-        addresses = {e.source_address for e in session.scalars(
-            select(AuditEvent).where(AuditEvent.tag == AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED))}
+        addresses = {e.source_address for e in session.scalars(select(AuditEvent).where(
+            AuditEvent.tag == AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED, AuditEvent.subject_id == created.id))}
     assert tags.count(AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED) == 6
     assert tags.count(AuditTag.DISCLOSURE_PORTAL_LOCKED) == 1 and addresses == {"192.0.2.7"}
 
@@ -251,14 +268,12 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
     controller.stop()
 
 
-def test_with_smtp_the_link_and_the_code_go_in_two_messages(settings: Settings, inbox: tuple[Inbox, int]) -> None:
+def test_with_smtp_the_link_and_the_code_go_in_two_messages(scene: Scene, inbox: tuple[Inbox, int]) -> None:
     """GIVEN SMTP configured WHEN a share names an e-mail address THEN two messages arrive, one with the link and one with the code, the answer holds neither, and the code from the mail signs in."""
     handler, port = inbox
-    mailing = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,
-                                          "smtp_from": "disclosure@force.example"})
-    scene = next(_scene(mailing))
-    try:
-        created = scene.share(email="priya.shah@cps.example")
+    with scene.configured(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+                          smtp_from="disclosure@force.example") as mailing:
+        created = scene.share(container=mailing, email="priya.shah@cps.example")
         assert created.delivery == "email" and created.link is None and created.code is None
         assert [m["To"] for m in handler.messages] == ["priya.shah@cps.example"] * 2
         link_mail, code_mail = (m.get_payload(decode=True).decode() for m in handler.messages)  # type: ignore[union-attr]
@@ -268,19 +283,15 @@ def test_with_smtp_the_link_and_the_code_go_in_two_messages(settings: Settings, 
         assert scene.container.external_shares.sign_in(link, code, request=FROM_BROWSER)
         report = scene.container.external_shares.access_report(created.id, actor=scene.force.actor("case_member"))
         assert AuditTag.DISCLOSURE_SHARE_SENT in [e.action for e in report]
-    finally:
-        scene.container.close()
+        assert handler.messages[0]["From"] == "disclosure@force.example"
 
 
-def test_when_the_mail_server_refuses_the_sharer_is_shown_the_secrets(settings: Settings) -> None:
+def test_when_the_mail_server_refuses_the_sharer_is_shown_the_secrets(scene: Scene) -> None:
     """GIVEN SMTP configured but nothing listening WHEN a share names an e-mail address THEN the share stands and the answer shows the link and code with the reason."""
-    broken = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_starttls": False})
-    scene = next(_scene(broken))
-    try:
-        created = scene.share(email="priya.shah@cps.example")
+    with scene.configured(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_starttls=False) as broken:
+        created = scene.share(container=broken, email="priya.shah@cps.example")
         assert created.link and created.code and created.mail_error
-    finally:
-        scene.container.close()
+        assert scene.container.external_shares.get(created.id, actor=scene.force.actor("case_member")).live
 
 
 # --- the policy's rule for recipients ---------------------------------------------------------------

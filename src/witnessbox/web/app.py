@@ -81,6 +81,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     app.state.authenticator = WebAuthenticator(container.signin, container.tokens)
     app.state.local_time = LocalTime(zone_named(container.settings.time_zone))
     app.state.templates = _templates(app.state.local_time)
+    # "Share outside the force" buttons: the role, or the force's setting for investigators (decision 0019)
+    app.state.templates.env.globals["may_share_outside"] = container.external_shares.may_share
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
