@@ -27,7 +27,8 @@ from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
 from witnessbox.disclosure.mail import SmtpMailer
-from witnessbox.disclosure.service import ExternalShareService, PortalRules
+from witnessbox.disclosure.portal import PortalRules
+from witnessbox.disclosure.service import ExternalShareService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.counts import recordings_per_camera

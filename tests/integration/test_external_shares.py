@@ -28,8 +28,8 @@ from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import FixedClock
 from witnessbox.core.errors import Conflict, Forbidden, Gone, NotFound, TooManyAttempts
 from witnessbox.disclosure.models import ExternalShare, RecipientKind, RecipientSession
+from witnessbox.disclosure.portal import digest
 from witnessbox.disclosure.schemas import ExternalShareIn
-from witnessbox.disclosure.service import digest
 
 PORTAL = "http://127.0.0.1:1/portal/s/"
 FROM_BROWSER = Actor(kind=ActorKind.USER, id="anonymous", name="anonymous", request_id="r1",
@@ -114,7 +114,7 @@ def test_a_disclosure_officer_shares_a_case_and_the_secrets_are_kept_only_as_has
 def test_a_recipient_session_token_is_kept_as_its_hash(scene: Scene) -> None:
     """GIVEN a share WHEN the recipient signs in THEN the session token is random (>= 128 bits) and stored as its SHA-256 only."""
     created = scene.share()
-    token = scene.container.external_shares.sign_in(created.link.removeprefix(PORTAL), created.code,
+    token = scene.container.external_shares.portal.sign_in(created.link.removeprefix(PORTAL), created.code,
                                                     request=FROM_BROWSER)
     assert len(token) >= 43
     with scene.container.db.read() as session:
@@ -158,9 +158,9 @@ def test_a_restricted_item_is_shared_by_professional_standards_only(scene: Scene
     created = scene.share("psd", case_id=None, item_ids=[complained], kind=RecipientKind.COMPLAINTS_BODY,
                           organisation="IOPC")
     shares = scene.container.external_shares
-    token = shares.sign_in(created.link.removeprefix(PORTAL), created.code, request=FROM_BROWSER)
-    recipient = shares.recipient(token, request=FROM_BROWSER)
-    assert shares.open_item(recipient, complained).id == complained
+    token = shares.portal.sign_in(created.link.removeprefix(PORTAL), created.code, request=FROM_BROWSER)
+    recipient = shares.portal.recipient(token, request=FROM_BROWSER)
+    assert shares.portal.open_item(recipient, complained).id == complained
 
 
 def test_a_share_needs_a_future_end_and_one_selection(scene: Scene) -> None:
@@ -179,14 +179,14 @@ def test_wrong_codes_lock_the_share_for_a_while_and_are_audited(scene: Scene) ->
     shares, link = scene.container.external_shares, created.link.removeprefix(PORTAL)
     for _ in range(4):
         with pytest.raises(Forbidden):
-            shares.sign_in(link, "AAAAA-AAAAA", request=FROM_BROWSER)
+            shares.portal.sign_in(link, "AAAAA-AAAAA", request=FROM_BROWSER)
     with pytest.raises(TooManyAttempts) as locked:
-        shares.sign_in(link, "AAAAA-AAAAA", request=FROM_BROWSER)
+        shares.portal.sign_in(link, "AAAAA-AAAAA", request=FROM_BROWSER)
     assert 0 < locked.value.retry_after_s <= 15 * 60
     with pytest.raises(TooManyAttempts):
-        shares.sign_in(link, created.code, request=FROM_BROWSER)
+        shares.portal.sign_in(link, created.code, request=FROM_BROWSER)
     scene.clock.current += timedelta(minutes=15, seconds=1)
-    assert shares.sign_in(link, created.code.lower().replace("-", " "), request=FROM_BROWSER)
+    assert shares.portal.sign_in(link, created.code.lower().replace("-", " "), request=FROM_BROWSER)
     with scene.container.db.read() as session:
         tags = [e.tag for e in session.scalars(select(AuditEvent).where(AuditEvent.subject_id == created.id))]
         addresses = {e.source_address for e in session.scalars(select(AuditEvent).where(
@@ -200,20 +200,20 @@ def test_revoked_and_expired_shares_refuse_the_next_request(scene: Scene) -> Non
     shares = scene.container.external_shares
     created = scene.share()
     link = created.link.removeprefix(PORTAL)
-    token = shares.sign_in(link, created.code, request=FROM_BROWSER)
+    token = shares.portal.sign_in(link, created.code, request=FROM_BROWSER)
     shares.revoke(created.id, actor=scene.force.actor("case_member"))
     with pytest.raises(Gone):
-        shares.recipient(token, request=FROM_BROWSER)
+        shares.portal.recipient(token, request=FROM_BROWSER)
     with pytest.raises(Gone):
-        shares.sign_in(link, created.code, request=FROM_BROWSER)
+        shares.portal.sign_in(link, created.code, request=FROM_BROWSER)
     short = scene.share(expires_at=scene.clock.now() + timedelta(minutes=5))
-    token = shares.sign_in(short.link.removeprefix(PORTAL), short.code, request=FROM_BROWSER)
-    recipient = shares.recipient(token, request=FROM_BROWSER)
+    token = shares.portal.sign_in(short.link.removeprefix(PORTAL), short.code, request=FROM_BROWSER)
+    recipient = shares.portal.recipient(token, request=FROM_BROWSER)
     scene.clock.current += timedelta(minutes=5)
     with pytest.raises(Gone):
-        shares.open_proxy(recipient, scene.items[0], first_request=False)
+        shares.portal.open_proxy(recipient, scene.items[0], first_request=False)
     with pytest.raises(Gone):
-        shares.recipient(token, request=FROM_BROWSER)
+        shares.portal.recipient(token, request=FROM_BROWSER)
 
 
 def test_only_the_sharer_and_overseers_see_or_revoke_a_share(scene: Scene) -> None:
@@ -233,9 +233,9 @@ def test_the_access_report_reads_the_recipients_accesses_from_the_audit_trail(sc
     """GIVEN a recipient who signs in and views one item WHEN the sharer reads the access report THEN it lists the share, the sign-in and the view, with the recipient's name and address."""
     created = scene.share()
     shares = scene.container.external_shares
-    token = shares.sign_in(created.link.removeprefix(PORTAL), created.code, request=FROM_BROWSER)
-    recipient = shares.recipient(token, request=FROM_BROWSER)
-    shares.open_item(recipient, scene.items[1])
+    token = shares.portal.sign_in(created.link.removeprefix(PORTAL), created.code, request=FROM_BROWSER)
+    recipient = shares.portal.recipient(token, request=FROM_BROWSER)
+    shares.portal.open_item(recipient, scene.items[1])
     report = shares.access_report(created.id, actor=scene.force.actor("case_member"))
     assert [e.action for e in report] == [AuditTag.DISCLOSURE_SHARE_CREATED, AuditTag.DISCLOSURE_PORTAL_SIGNED_IN,
                                           AuditTag.EVIDENCE_ITEM_VIEWED]
@@ -280,7 +280,7 @@ def test_with_smtp_the_link_and_the_code_go_in_two_messages(scene: Scene, inbox:
         link = next(w for w in link_mail.split() if w.startswith(PORTAL)).removeprefix(PORTAL)
         code = code_mail.split("is:")[1].split()[0]
         assert code not in link_mail and link not in code_mail
-        assert scene.container.external_shares.sign_in(link, code, request=FROM_BROWSER)
+        assert scene.container.external_shares.portal.sign_in(link, code, request=FROM_BROWSER)
         report = scene.container.external_shares.access_report(created.id, actor=scene.force.actor("case_member"))
         assert AuditTag.DISCLOSURE_SHARE_SENT in [e.action for e in report]
         assert handler.messages[0]["From"] == "disclosure@force.example"

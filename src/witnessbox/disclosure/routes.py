@@ -184,7 +184,7 @@ def _end_of(day: str) -> datetime:
 def recipient(request: Request) -> Actor:
     """The signed-in recipient, their share re-checked live on this very request."""
     service: ExternalShareService = request.app.state.external_shares
-    return service.recipient(request.cookies.get(PORTAL_COOKIE), request=request_actor(request))
+    return service.portal.recipient(request.cookies.get(PORTAL_COOKIE), request=request_actor(request))
 
 
 Recipient = Annotated[Actor, Depends(recipient)]
@@ -194,7 +194,7 @@ NO_STORE = {"Cache-Control": "no-store"}  # nothing of a share outlives it in a 
 @portal.get("/s/{link}", response_class=HTMLResponse)
 def sign_in_page(link: str, request: Request, shares: Shares) -> Response:
     """The link a recipient was sent: whom it is for, and the access code box."""
-    name, organisation = shares.invitation(link)
+    name, organisation = shares.portal.invitation(link)
     return _sign_in_form(request, link, name, organisation)
 
 
@@ -211,9 +211,9 @@ def _sign_in_form(
 def sign_in(link: str, request: Request, shares: Shares, code: Annotated[str, Form()]) -> Response:
     """Check the code (a few wrong ones lock the share's sign-in for a while: 429, Retry-After)."""
     try:
-        token = shares.sign_in(link, code, request=request_actor(request))
+        token = shares.portal.sign_in(link, code, request=request_actor(request))
     except Forbidden as wrong:
-        name, organisation = shares.invitation(link)
+        name, organisation = shares.portal.invitation(link)
         return _sign_in_form(request, link, name, organisation, wrong.reason)
     answer = RedirectResponse("/portal", status_code=303)
     answer.set_cookie(PORTAL_COOKIE, token, path="/portal", httponly=True, samesite="strict",
@@ -224,14 +224,14 @@ def sign_in(link: str, request: Request, shares: Shares, code: Annotated[str, Fo
 @portal.get("", response_class=HTMLResponse)
 def portal_page(request: Request, actor: Recipient, shares: Shares) -> Response:
     """What was shared with the recipient."""
-    context = {"actor": None, "portal": shares.portal(actor)}
+    context = {"actor": None, "portal": shares.portal.shared_with(actor)}
     return page_templates(request).TemplateResponse(request, "portal.html", context, headers=NO_STORE)
 
 
 @portal.get("/items/{item_id}", response_class=HTMLResponse)
 def portal_item_page(item_id: str, request: Request, actor: Recipient, shares: Shares) -> Response:
     """One shared recording, playing under the recipient's watermark."""
-    item = shares.open_item(actor, item_id)
+    item = shares.portal.open_item(actor, item_id)
     context = {"actor": None, "item": item, "viewer": actor.name,
                "may_download": "evidence:item:download" in (actor.scopes or ())}
     return page_templates(request).TemplateResponse(request, "portal_item.html", context, headers=NO_STORE)
@@ -240,34 +240,34 @@ def portal_item_page(item_id: str, request: Request, actor: Recipient, shares: S
 @portal.get("/items/{item_id}/proxy")
 def portal_proxy(item_id: str, request: Request, actor: Recipient, shares: Shares) -> Response:
     """The browser copy, with Range; every range request re-checks the share."""
-    access = shares.open_proxy(actor, item_id, first_request=is_first_request(request))
+    access = shares.portal.open_proxy(actor, item_id, first_request=is_first_request(request))
     return _no_store(blob_response(shares.evidence.blobs, access, attachment=False))
 
 
 @portal.get("/items/{item_id}/thumbnails")
 def portal_thumbnails(item_id: str, actor: Recipient, shares: Shares) -> Response:
     """The thumbnail strip of a shared recording."""
-    access = shares.open_thumbnails(actor, item_id)
+    access = shares.portal.open_thumbnails(actor, item_id)
     return _no_store(blob_response(shares.evidence.blobs, access, attachment=False))
 
 
 @portal.get("/items/{item_id}/original")
 def portal_original(item_id: str, request: Request, actor: Recipient, shares: Shares) -> Response:
     """The original bytes, unwatermarked and bit-identical, only when the share allows downloads."""
-    access = shares.open_original(actor, item_id, first_request=is_first_request(request))
+    access = shares.portal.open_original(actor, item_id, first_request=is_first_request(request))
     return _no_store(blob_response(shares.evidence.blobs, access, attachment=True))
 
 
 @portal.get("/status")
 def portal_status(actor: Recipient, shares: Shares) -> JSONResponse:
     """Still live? The player page asks every few seconds and stops when the answer is no."""
-    return JSONResponse(shares.status(actor), headers=NO_STORE)
+    return JSONResponse(shares.portal.status(actor), headers=NO_STORE)
 
 
 @portal.post("/sign-out", response_class=HTMLResponse)
 def portal_sign_out(request: Request, actor: Recipient, shares: Shares) -> Response:
     """End the recipient's session."""
-    shares.sign_out(actor)
+    shares.portal.sign_out(actor)
     answer = page_templates(request).TemplateResponse(request, "portal_signed_out.html", {"actor": None})
     answer.delete_cookie(PORTAL_COOKIE, path="/portal")
     return answer
