@@ -173,6 +173,7 @@ def _external_shares(
     rules = PortalRules(
         code_attempts=settings.portal_code_attempts,
         lock=timedelta(minutes=settings.portal_lock_minutes),
+        address_attempts=settings.portal_address_attempts,
         session=timedelta(hours=settings.portal_session_hours),
         investigators_may_disclose=settings.investigators_may_disclose,
     )

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     investigators_may_disclose: bool = False  # True: investigators share outside the force too
     portal_code_attempts: int = Field(default=5, ge=1)  # wrong access codes before sign-in locks
     portal_lock_minutes: int = Field(default=15, ge=1)  # how long a locked share refuses codes
+    portal_address_attempts: int = Field(default=20, ge=1)  # wrong codes from one address, any links
     portal_session_hours: int = Field(default=8, ge=1)  # a recipient signs in again after this
 
     @field_validator("time_zone")

@@ -5,7 +5,7 @@ import email
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
@@ -193,6 +193,22 @@ def test_wrong_codes_lock_the_share_for_a_while_and_are_audited(scene: Scene) ->
             AuditEvent.tag == AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED, AuditEvent.subject_id == created.id))}
     assert tags.count(AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED) == 6
     assert tags.count(AuditTag.DISCLOSURE_PORTAL_LOCKED) == 1 and addresses == {"192.0.2.7"}
+
+
+def test_one_address_guessing_across_many_links_is_stopped(scene: Scene) -> None:
+    """GIVEN the limit of wrong codes per address set to 3 WHEN one address tries wrong codes on two shares THEN its next try on a third share is refused (429) even with the right code, and another address still signs in."""
+    guesser = replace(FROM_BROWSER, source_address="198.51.100.9")
+    with scene.configured(portal_address_attempts=3) as strict:
+        portal = strict.external_shares.portal
+        first, second, third = (scene.share(container=strict) for _ in range(3))
+        for share, tries in ((first, 2), (second, 1)):
+            for _ in range(tries):
+                with pytest.raises(Forbidden):
+                    portal.sign_in(share.link.removeprefix(PORTAL), "AAAAA-AAAAA", request=guesser)
+        with pytest.raises(TooManyAttempts):
+            portal.sign_in(third.link.removeprefix(PORTAL), third.code, request=guesser)
+        other = replace(FROM_BROWSER, source_address="203.0.113.5")
+        assert portal.sign_in(third.link.removeprefix(PORTAL), third.code, request=other)
 
 
 def test_revoked_and_expired_shares_refuse_the_next_request(scene: Scene) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.policy import Access, ItemFacts, decide
 from witnessbox.accounts.roles import Permission
+from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor, ActorKind
@@ -42,6 +43,7 @@ class PortalRules:
 
     code_attempts: int = 5
     lock: timedelta = timedelta(minutes=15)
+    address_attempts: int = 20  # wrong codes from one address, over all shares, within `lock`
     session: timedelta = timedelta(hours=8)
     investigators_may_disclose: bool = False
 
@@ -119,6 +121,11 @@ class RecipientPortal:
     ) -> WitnessboxError | None:
         """Count a try; the refusal to raise after the audit entries are committed, or None."""
         subject = Subject(SHARE, share.id)
+        if self._address_is_guessing(session, actor, now):
+            self.audit.record(session, AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED, actor=actor,
+                              subject=subject, details={"address_locked": True})
+            wait = int(self.rules.lock.total_seconds())
+            return TooManyAttempts("too many wrong codes from your address: try again later", wait)
         if share.locked_until is not None and share.locked_until > now:
             wait = int((share.locked_until - now).total_seconds()) + 1
             self.audit.record(session, AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED, actor=actor,
@@ -137,6 +144,18 @@ class RecipientPortal:
                           details={"until": share.locked_until.isoformat()})
         wait = int(self.rules.lock.total_seconds())
         return TooManyAttempts(f"too many wrong codes: try again in {wait // 60} minutes", wait)
+
+    def _address_is_guessing(self, session: Session, actor: Actor, now: datetime) -> bool:
+        """Whether this address tried many wrong codes lately, whatever the links: read from the audit
+        trail, so every app server sees the same count."""
+        if actor.source_address is None:
+            return False
+        failures = select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.tag == AuditTag.DISCLOSURE_PORTAL_SIGNIN_FAILED,
+            AuditEvent.at > now - self.rules.lock,
+            AuditEvent.source_address == actor.source_address,
+        )
+        return (session.scalar(failures) or 0) >= self.rules.address_attempts
 
     def _right(self, share: ExternalShare, code: str) -> bool:
         try:
