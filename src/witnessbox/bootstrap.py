@@ -34,6 +34,9 @@ from witnessbox.devices.service import DeviceService
 from witnessbox.disclosure.packages.jobs import register_package_jobs
 from witnessbox.disclosure.packages.service import PackageService
 from witnessbox.disclosure.schedules.service import ScheduleService
+from witnessbox.disclosure.mail import SmtpMailer
+from witnessbox.disclosure.portal import PortalRules
+from witnessbox.disclosure.service import ExternalShareService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules
 from witnessbox.evidence.counts import recordings_per_camera
@@ -91,6 +94,7 @@ class Container:
     packages: PackageService  # disclosure packages: signed ZIPs built by a job under data/packages
     schedules: ScheduleService  # a case's disclosure schedules (MG6C, MG6D)
     trawl: IncidentTrawl  # other cameras at a case's incident
+    external_shares: ExternalShareService  # sharing outside the force and the recipient portal
 
     def close(self) -> None:
         """Release connections."""
@@ -168,7 +172,32 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
         trawl=IncidentTrawl(
             db, audit, clock, cases, Rule(settings.incident_distance_m, settings.incident_time_window_s)
         ),
+        external_shares=_external_shares(settings, db, audit, clock, evidence, cases),
     )
+
+
+def _external_shares(
+    settings: Settings,
+    db: Database,
+    audit: AuditLog,
+    clock: Clock,
+    evidence: EvidenceService,
+    cases: CaseService,
+) -> ExternalShareService:
+    """Sharing outside the force: e-mail when SMTP is configured, the portal's throttle and lifetimes."""
+    mailer = None
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                            settings.smtp_username, password, settings.smtp_starttls)
+    rules = PortalRules(
+        code_attempts=settings.portal_code_attempts,
+        lock=timedelta(minutes=settings.portal_lock_minutes),
+        address_attempts=settings.portal_address_attempts,
+        session=timedelta(hours=settings.portal_session_hours),
+        investigators_may_disclose=settings.investigators_may_disclose,
+    )
+    return ExternalShareService(db, audit, clock, evidence, cases, mailer, rules)
 
 
 def _category_rules(settings: Settings) -> CategoryRules:

@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     oidc_collar_claim: str = "preferred_username"  # the claim that carries the collar number
     oidc_create_users: bool = True  # False: only people already added (by collar number) may sign in
 
+    # External shares (disclosure/service.py): e-mail for links and codes, who may share, the portal.
+    smtp_host: str | None = None  # unset: the sharer is shown the link and the code once, to pass on
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "witnessbox@localhost"  # the sender of the link and code messages
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS before signing in to the server
+    investigators_may_disclose: bool = False  # True: investigators share outside the force too
+    portal_code_attempts: int = Field(default=5, ge=1)  # wrong access codes before sign-in locks
+    portal_lock_minutes: int = Field(default=15, ge=1)  # how long a locked share refuses codes
+    portal_address_attempts: int = Field(default=20, ge=1)  # wrong codes from one address, any links
+    portal_session_hours: int = Field(default=8, ge=1)  # a recipient signs in again after this
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, name: str) -> str:

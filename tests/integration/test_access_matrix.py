@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +356,77 @@ EXPECTED.update({
     ("GET", "/api/v1/cases/{case_id}/trawl"): Row(SCHEDULE_DECIDERS, lambda _w, _p: Send(params=_TRAWL)),
     ("GET", "/cases/{case_id}/trawl"): Row(
         SCHEDULE_DECIDERS, lambda _w, _p: Send(params={**_TRAWL, "at": "2026-11-01T08:30", "run": "1"})),
+})
+# --- external shares and the recipient portal (disclosure/routes.py, decision 0019) ---------------------
+# Disclosure officers ("case_member") and professional standards share outside the force; the sharer,
+# PSD and administrators see and withdraw a share. No persona holds a portal session: the portal's
+# pages and bytes are for the recipient alone (test_a_recipient_reaches_only_their_share, below).
+SHARERS = frozenset({"case_member", "psd"})  # Permission.EXTERNAL_SHARE_CREATE
+SHARE_OVERSEERS = frozenset({"case_member", "psd", "sysadmin"})
+_EXTERNAL: dict[str, Any] = {}
+
+
+def _external_share(world: "World", fresh: bool = False) -> Any:
+    """The disclosure officer's share of the item with a prosecutor (downloads allowed); `fresh`: a new one."""
+    if fresh or "share" not in _EXTERNAL:
+        from witnessbox.disclosure.models import RecipientKind
+        from witnessbox.disclosure.schemas import ExternalShareIn
+
+        created = world.container.external_shares.create(ExternalShareIn(
+            recipient_name="Priya Shah", organisation="CPS Wessex", kind=RecipientKind.PROSECUTOR,
+            item_ids=[world.item_id], allow_original_download=True,
+            expires_at=datetime.now(UTC) + timedelta(days=1)), actor=world.actor("case_member"),
+            portal_url="/portal/s/")
+        if fresh:
+            return created
+        _EXTERNAL["share"] = created
+    return _EXTERNAL["share"]
+
+
+def _share_path(fresh: bool) -> Recipe:
+    return lambda w, _p: Send(path={"external_share_id": _external_share(w, fresh).id})
+
+
+def _link(world: "World", _persona: str) -> Send:
+    return Send(path={"link": _external_share(world).link.removeprefix("/portal/s/")})
+
+
+def _link_and_code(world: "World", _persona: str) -> Send:
+    return Send(path=_link(world, _persona).path, data={"code": _external_share(world).code})
+
+
+def _share_json(world: "World", _persona: str) -> Send:
+    return Send(json={"recipient_name": "Tom Price", "organisation": "Price & Co", "kind": "defence",
+                      "item_ids": [world.item_id],
+                      "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+
+
+def _share_form(world: "World", _persona: str) -> Send:
+    return Send(data={"recipient_name": "Tom Price", "organisation": "Price & Co", "kind": "defence",
+                      "item_id": world.item_id, "expires": (datetime.now(UTC) + timedelta(days=2)).date().isoformat()})
+
+
+EXPECTED.update({
+    ("POST", "/api/v1/external-shares"): Row(frozenset({"case_member"}), _share_json),  # PSD: a reason first
+    ("GET", "/api/v1/external-shares"): Row(SHARERS),
+    ("GET", "/api/v1/external-shares/{external_share_id}"): Row(SHARE_OVERSEERS, _share_path(False)),
+    ("DELETE", "/api/v1/external-shares/{external_share_id}"): Row(SHARE_OVERSEERS, _share_path(True)),
+    ("GET", "/api/v1/external-shares/{external_share_id}/access"): Row(SHARE_OVERSEERS, _share_path(False)),
+    ("GET", "/external-shares"): Row(SHARERS),
+    ("GET", "/external-shares/new"): Row(SHARERS, lambda w, _p: Send(params={"item_id": w.item_id})),
+    ("POST", "/external-shares"): Row(frozenset({"case_member"}), _share_form),  # the form takes no reason
+    ("GET", "/external-shares/{external_share_id}"): Row(SHARE_OVERSEERS, _share_path(False)),
+    ("POST", "/external-shares/{external_share_id}/revoke"): Row(SHARE_OVERSEERS, _share_path(True)),
+    # the portal: its sign-in page and form are public (the link and the code are the credentials)
+    ("GET", "/portal/s/{link}"): Row(EVERYONE, _link),
+    ("POST", "/portal/s/{link}"): Row(EVERYONE, _link_and_code, session="none"),
+    ("GET", "/portal"): Row(frozenset()),
+    ("GET", "/portal/items/{item_id}"): Row(frozenset()),
+    ("GET", "/portal/items/{item_id}/proxy"): Row(frozenset()),
+    ("GET", "/portal/items/{item_id}/thumbnails"): Row(frozenset()),
+    ("GET", "/portal/items/{item_id}/original"): Row(frozenset()),
+    ("GET", "/portal/status"): Row(frozenset()),
+    ("POST", "/portal/sign-out"): Row(frozenset(), session="fresh"),
 })
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---
@@ -879,3 +950,56 @@ def test_the_unattributed_queue_shows_records_only_and_attribution_is_audited(wo
     assert again.status_code == 409
     page = world.clients["supervisor"].get("/unattributed", headers={"Accept": "text/html"})
     assert item_id not in page.text
+
+
+# --- recipients: a new kind of actor (decision 0019) -------------------------------------------------
+
+
+def _portal_client(world: World) -> httpx.Client:
+    share = _external_share(world)
+    client = httpx.Client(base_url=world.server.url, timeout=30)
+    signed_in = client.post(share.link, data={"code": share.code})
+    assert signed_in.status_code == 303, signed_in.text
+    return client
+
+
+def test_a_recipient_reaches_only_their_share_and_what_anyone_may(world: World) -> None:
+    """GIVEN a prosecutor signed in to the portal for a share of the item (downloads allowed) WHEN they call every route of the app, well-formed THEN the portal's routes answer and every other route answers exactly as it does for someone not signed in."""
+    client = _portal_client(world)
+    problems = []
+    try:
+        for method, path in _ordered(app_routes(create_app(world.container))):
+            row = EXPECTED[(method, path)]
+            if row.same_for_all:
+                continue
+            send = row.send(world, "recipient")
+            caller = client
+            if row.session == "none":
+                caller = httpx.Client(base_url=world.server.url, timeout=30)
+            elif row.session == "fresh":
+                caller = _portal_client(world)
+            headers = dict(send.headers) if path.startswith("/api/") else {"Accept": "text/html", **send.headers}
+            try:
+                response = caller.request(method, _fill(path, {**world.path_values(), **send.path}), headers=headers,
+                                          params=send.params, json=send.json, data=send.data, content=send.content,
+                                          files=send.files)
+            finally:
+                if caller is not client:
+                    caller.close()
+            want = ALLOW if path.startswith("/portal") or "anonymous" in row.allowed else DENY
+            if (got := outcome(row, response)) != want:
+                problems.append(f"{method} {path}: {got} ({response.status_code}), expected {want}")
+    finally:
+        client.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_recipient_gets_nothing_outside_their_share(world: World) -> None:
+    """GIVEN a signed-in recipient of a share of the item WHEN they ask the portal for the restricted item, another item or an invented id THEN each is absent."""
+    client = _portal_client(world)
+    try:
+        for item_id in (world.restricted_item_id, world.unreasoned_item_id, "0" * 26):
+            for part in ("", "/proxy", "/thumbnails", "/original"):
+                assert client.get(f"/portal/items/{item_id}{part}").status_code == 404, (item_id, part)
+    finally:
+        client.close()

@@ -19,6 +19,9 @@ Everything that reads or changes evidence asks `decide` (one item, in Python) or
   the rules above also gives it to them. Administrators see quarantined items'
   records (never their bytes) so they can act on them.
 - Docks upload and confirm; they never see footage.
+- Recipients outside the force (prosecutors, defence, courts, complaints bodies) view and
+  play the items of their own live external share, and download them only when the share
+  allows it; nothing else, and nothing restricted unless professional standards shared it.
 """
 
 import re
@@ -84,6 +87,16 @@ REASON_ROLES = frozenset({Role.INVESTIGATOR, Role.DISCLOSURE_OFFICER})
 # What changes an item or passes it on; a share, a case or a reason never grants these.
 WRITE_PERMISSIONS = frozenset({Permission.ITEM_SHARE, Permission.ITEM_CATEGORISE})
 
+# --- outside recipients (disclosure/service.py, decision 0019) ---------------------------------------
+# Disclosure officers share outside the force, professional standards with complaints bodies;
+# investigators too where the force allows it (`may_share_outside`).
+ROLE_PERMISSIONS[Permission.EXTERNAL_SHARE_CREATE] = frozenset(
+    {Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}
+)
+# All a recipient may ever do, and only to the items of their own live share; the share's
+# scopes (the actor's) leave out downloading unless the share allows it.
+RECIPIENT_PERMISSIONS = frozenset({Permission.ITEM_VIEW, Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD})
+
 
 class Access(StrEnum):
     """The answer: yes, no, or yes once a reason is recorded."""
@@ -111,8 +124,8 @@ def decide(actor: Actor, permission: Permission, item: ItemFacts | None = None) 
         return Access.DENY
     if actor.kind == ActorKind.SYSTEM:
         return Access.ALLOW
-    if actor.kind == ActorKind.DOCK:
-        return Access.ALLOW if permission in DOCK_PERMISSIONS else Access.DENY
+    if actor.kind in (ActorKind.DOCK, ActorKind.RECIPIENT):
+        return _device_or_recipient_access(actor, permission, item)
     if permission in ITEM_PERMISSIONS:
         return _item_access(actor, permission, item) if item is not None else Access.DENY
     if permission == Permission.ITEM_CONFIRM:
@@ -166,6 +179,8 @@ def visible_items(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElem
         actor.scopes is not None and Permission.ITEM_LIST not in actor.scopes
     ):
         return false()
+    if actor.kind == ActorKind.RECIPIENT:
+        return false()  # a recipient lists nothing here: the portal shows their share
     if actor.has_role(Role.PROFESSIONAL_STANDARDS):
         return true()
     unrestricted: ColumnElement[bool] = items.restricted.is_(False)
@@ -231,3 +246,29 @@ def meaningful_reason(text: str) -> str:
     if len(reason) > REASON_LIMIT:
         raise InvalidInput(f"a reason is at most {REASON_LIMIT} characters")
     return reason
+
+
+# --- outside recipients (decision 0019) -------------------------------------------------------------
+
+
+def may_share_outside(actor: Actor, *, investigators_may: bool) -> bool:
+    """Whether the actor may share items with someone outside the force."""
+    if decide(actor, Permission.EXTERNAL_SHARE_CREATE) == Access.ALLOW:
+        return True
+    return investigators_may and actor.kind == ActorKind.USER and actor.has_role(Role.INVESTIGATOR)
+
+
+def _device_or_recipient_access(actor: Actor, permission: Permission, item: ItemFacts | None) -> Access:
+    """Docks upload and confirm, nothing more; recipients see their share (`_recipient_access`)."""
+    if actor.kind == ActorKind.DOCK:
+        return Access.ALLOW if permission in DOCK_PERMISSIONS else Access.DENY
+    return _recipient_access(permission, item)
+
+
+def _recipient_access(permission: Permission, item: ItemFacts | None) -> Access:
+    """A recipient: `granted` means "in their live share" (the disclosure service checked it)."""
+    if item is None or permission not in RECIPIENT_PERMISSIONS:
+        return Access.DENY
+    if item.restricted or item.quarantined or not item.granted:
+        return Access.DENY
+    return Access.ALLOW

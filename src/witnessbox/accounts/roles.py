@@ -38,6 +38,7 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "audit:trail:verify"
     JOB_VIEW = "jobs:job:view"
     SCHEDULE_DECIDE = "disclosure:schedule:decide"  # a case's MG6C/MG6D decisions (decision 0022)
+    EXTERNAL_SHARE_CREATE = "disclosure:share:create"  # share outside the force (disclosure/service.py)
 
 
 ROLE_LABELS = {

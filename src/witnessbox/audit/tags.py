@@ -85,6 +85,15 @@ class AuditTag(StrEnum):
     DISCLOSURE_SCHEDULE_DECIDED = "disclosure:schedule:decided"
     DISCLOSURE_SCHEDULE_EXPORTED = "disclosure:schedule:exported"
     CASE_TRAWL_RUN = "cases:trawl:run"
+    # external shares and the recipient portal (views, plays, downloads use the evidence tags above)
+    DISCLOSURE_SHARE_CREATED = "disclosure:share:created"
+    DISCLOSURE_SHARE_REVOKED = "disclosure:share:revoked"
+    DISCLOSURE_SHARE_SENT = "disclosure:share:sent"
+    DISCLOSURE_PORTAL_SIGNED_IN = "disclosure:portal:signed_in"
+    DISCLOSURE_PORTAL_SIGNIN_FAILED = "disclosure:portal:signin_failed"
+    DISCLOSURE_PORTAL_LOCKED = "disclosure:portal:locked"
+    DISCLOSURE_PORTAL_OPENED = "disclosure:portal:opened"
+    DISCLOSURE_PORTAL_SIGNED_OUT = "disclosure:portal:signed_out"
 
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"
     AUDIT_KEY_ROTATED = "audit:key:rotated"  # the checkpoint signing key handed over to another

@@ -10,6 +10,7 @@ class ActorKind(StrEnum):
     USER = "user"
     DOCK = "dock"
     SYSTEM = "system"
+    RECIPIENT = "recipient"  # someone outside the force, signed in to one external share
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.devices import routes as device_routes
 from witnessbox.disclosure.packages import routes as package_routes
 from witnessbox.disclosure.schedules import routes as schedule_routes
+from witnessbox.disclosure import routes as disclosure_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
@@ -78,12 +79,15 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "packages",
         "schedules",
         "trawl",
+        "external_shares",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
     app.state.authenticator = WebAuthenticator(container.signin, container.tokens)
     app.state.local_time = LocalTime(zone_named(container.settings.time_zone))
     app.state.templates = _templates(app.state.local_time)
+    # "Share outside the force" buttons: the role, or the force's setting for investigators (decision 0019)
+    app.state.templates.env.globals["may_share_outside"] = container.external_shares.may_share
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
@@ -106,6 +110,9 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         audit_routes.well_known,
         schedule_routes.api,
         schedule_routes.pages,
+        disclosure_routes.api,
+        disclosure_routes.pages,
+        disclosure_routes.portal,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
