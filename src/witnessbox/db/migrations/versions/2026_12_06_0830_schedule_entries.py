@@ -1,7 +1,7 @@
 """Disclosure schedules: the disclosure officer's entry for each recording of a case (MG6C, MG6D).
 
 Revision ID: a68a9d636ad3
-Revises: 6a0d2c5e9f18
+Revises: 528b43b17896
 Create Date: 2026-12-06 08:30:00
 """
 
@@ -12,7 +12,7 @@ import witnessbox.db.base
 from alembic import op
 
 revision: str = 'a68a9d636ad3'
-down_revision: str | None = '6a0d2c5e9f18'
+down_revision: str | None = '528b43b17896'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

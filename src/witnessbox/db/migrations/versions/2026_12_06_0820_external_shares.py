@@ -1,7 +1,7 @@
 """External shares: outside recipients, their shares and shared items, recipient portal sessions.
 
 Revision ID: 528b43b17896
-Revises: 6a0d2c5e9f18
+Revises: c3e81f5a7d02
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -12,7 +12,7 @@ import witnessbox.db.base
 from alembic import op
 
 revision: str = '528b43b17896'
-down_revision: str | None = '6a0d2c5e9f18'
+down_revision: str | None = 'c3e81f5a7d02'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
