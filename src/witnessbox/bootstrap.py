@@ -31,11 +31,11 @@ from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
+from witnessbox.disclosure.mail import SmtpMailer
 from witnessbox.disclosure.packages.jobs import register_package_jobs
 from witnessbox.disclosure.packages.service import PackageService
-from witnessbox.disclosure.schedules.service import ScheduleService
-from witnessbox.disclosure.mail import SmtpMailer
 from witnessbox.disclosure.portal import PortalRules
+from witnessbox.disclosure.schedules.service import ScheduleService
 from witnessbox.disclosure.service import ExternalShareService
 from witnessbox.evidence.annotations import AnnotationService
 from witnessbox.evidence.categorise import CategorisationService, CategoryRules

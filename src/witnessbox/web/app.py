@@ -28,9 +28,9 @@ from witnessbox.core.actor import Actor
 from witnessbox.core.errors import NotAuthenticated, TemporaryFailure, TooManyAttempts, WitnessboxError
 from witnessbox.core.localtime import LocalTime, zone_named
 from witnessbox.devices import routes as device_routes
+from witnessbox.disclosure import routes as disclosure_routes
 from witnessbox.disclosure.packages import routes as package_routes
 from witnessbox.disclosure.schedules import routes as schedule_routes
-from witnessbox.disclosure import routes as disclosure_routes
 from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
