@@ -62,7 +62,7 @@ class Container:
     db: Database
     audit: AuditLog
     anchoring: AuditAnchoring  # time-stamps and anchor copies of checkpoints; verify against them
-    sealer: AuditSealer  # seals every audit_seal_entries entries; started beside the job workers
+    sealer: AuditSealer  # anchors the checkpoints signed every audit_seal_entries; beside the job workers
     users: UserService
     signin: SignInService
     tokens: TokenService

@@ -84,7 +84,7 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = container_for(data_dir)
     leases = LeaseKeeper(container.jobs).start()
-    sealer = container.sealer.start()  # seals every N audit entries, beside the minute's housekeeping seal
+    sealer = container.sealer.start()  # anchors checkpoints every N audit entries, as soon as they commit
     try:
         Consumer(container.huey, workers=threads, worker_type="thread", max_delay=POLL_S).run()
     finally:
