@@ -206,6 +206,7 @@ class AuditLog:
         hashes: dict[int, str],
         roots: dict[tuple[int, int], str],
     ) -> ChainBreak | None:
+        previous = 0  # the seq the checkpoint before sealed up to
         for mark in marks:
             problem = signature_problem(keys, mark.key_id, statement_of(mark), mark.signature, mark.signed_at)
             if problem:
@@ -213,10 +214,15 @@ class AuditLog:
             if hashes.get(mark.seq) != mark.entry_hash:
                 return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
             span = _span(mark)
+            if span and span[0] != previous + 1:
+                return ChainBreak(seq=previous + 1, problem=(
+                    f"checkpoint {mark.id} signed entries from {span[0]}, but the checkpoint before it ends "
+                    f"at {previous}: a checkpoint between them was withdrawn"))
             if span and roots.get(span) != mark.merkle_root:
                 return ChainBreak(seq=span[0], problem=(
                     f"entries {span[0]} to {span[1]} do not hash to the Merkle root "
                     f"checkpoint {mark.id} signed"))
+            previous = mark.seq
         return None
 
     def inclusion(self, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
