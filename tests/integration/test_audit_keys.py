@@ -290,3 +290,24 @@ def test_a_pkcs11_uri_is_read_as_rfc_7512_says(tmp_path: Path) -> None:
         TokenKeyUri.parse("pkcs11:token=t;object=o?module-path=/m.so")
     with pytest.raises(SigningKeyRefused, match="not installed"):
         load_signer("pkcs11:token=t;object=o?module-path=/nowhere/p11.so&pin-value=1", data_dir=tmp_path)
+
+
+def test_an_examiner_verifies_a_copy_without_any_private_key(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a trail signed by a key apart WHEN an examiner runs `witnessbox audit verify` on the database with an
+    empty data directory of their own and no key THEN it is OK, verified with the recorded public keys, and the
+    trail is left exactly as it was (no key made, nothing adopted or signed)."""
+    container = _built(settings, audit_signing_key=str(_key_file(tmp_path / "etc" / "key.pem")))
+    try:
+        _write(container, 3)
+        container.audit.seal(actor=SYSTEM)
+        before = container.audit.verify().entries
+        monkeypatch.setenv("WITNESSBOX_DATABASE_URL", settings.resolved_database_url())
+        monkeypatch.setenv("WITNESSBOX_QUEUE_URL", settings.resolved_queue_url())
+        examiner = tmp_path / "examiner"
+        verified = CliRunner().invoke(app, ["audit", "verify", "--data-dir", str(examiner)])
+        assert verified.exit_code == 0 and f"OK: {before} entries" in verified.output, verified.output
+        assert container.audit.verify().entries == before and not (examiner / "keys").exists()
+    finally:
+        container.close()

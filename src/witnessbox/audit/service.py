@@ -282,7 +282,7 @@ class AuditLog:
 
     def _periods(self, session: Session) -> dict[str, KeyPeriod]:
         periods = key_periods(session)
-        if self.signer.key_id not in periods:  # not adopted yet (a build without the start-up step)
+        if not periods:  # a trail from before keys had periods, proven by the data directory's key
             periods[self.signer.key_id] = KeyPeriod(self.signer, self.clock.now(), None)
         return periods
 
