@@ -199,7 +199,7 @@ def _audit(settings: Settings, db: Database, clock: Clock, data_dir: Path) -> Au
     audit = AuditLog(db, clock, signer, seal_entries=settings.audit_seal_entries)
     keys = data_dir / "keys"  # where the key lived before it could live apart: its checkpoints stay valid
     legacy = CheckpointSigner.from_directory(keys) if (keys / DEFAULT_KEY_NAME).exists() else None
-    audit.adopt_signer(actor=SYSTEM, legacy=legacy)
+    audit.adopt_signer(actor=SYSTEM, legacy=legacy, takes_over=settings.audit_signing_key is not None)
     return audit
 
 

@@ -311,3 +311,13 @@ def test_an_examiner_verifies_a_copy_without_any_private_key(
         assert container.audit.verify().entries == before and not (examiner / "keys").exists()
     finally:
         container.close()
+
+
+def test_a_data_directory_key_of_its_own_never_takes_over(container: Container, tmp_path: Path) -> None:
+    """GIVEN checkpoints signed by a key apart WHEN a server starts on the same database with the setting lost
+    (or a second machine with a data directory of its own) THEN it refuses, naming the key in use, instead of
+    quietly signing with a key made in its data directory."""
+    _built(container.settings, audit_signing_key=str(_key_file(tmp_path / "etc" / "key.pem"))).close()
+    second = container.settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+    with pytest.raises(SigningKeyRefused, match="set WITNESSBOX_AUDIT_SIGNING_KEY to the key in use"):
+        build(second)

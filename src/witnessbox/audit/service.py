@@ -286,14 +286,16 @@ class AuditLog:
             periods[self.signer.key_id] = KeyPeriod(self.signer, self.clock.now(), None)
         return periods
 
-    def adopt_signer(self, *, actor: Actor, legacy: CheckpointKey | None = None) -> bool:
+    def adopt_signer(
+        self, *, actor: Actor, legacy: CheckpointKey | None = None, takes_over: bool = True
+    ) -> bool:
         """At start: record the configured key as the one in use. A key not seen before takes over
-        from the previous one: the hand-over is an audit entry, sealed at once with the new key.
-        True when the key changed hands."""
+        from the previous one (when `takes_over`: a key someone chose): the hand-over is an audit
+        entry, sealed at once with the new key. True when the key changed hands."""
         try:
             with self.db.transaction() as uow:
                 self._lock_and_read_last(uow.session)
-                previous = adopt(uow.session, self.signer, self.clock.now(), legacy)
+                previous = adopt(uow.session, self.signer, self.clock.now(), legacy, takes_over=takes_over)
                 if previous is not None:
                     self.record(uow.session, AuditTag.AUDIT_KEY_ROTATED, actor=actor,
                                 details={"from": previous, "to": self.signer.key_id})
