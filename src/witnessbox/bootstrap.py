@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from huey.api import Huey
 from sqlalchemy.orm import Session
 
@@ -70,7 +71,7 @@ class Container:
     db: Database
     audit: AuditLog
     anchoring: AuditAnchoring  # time-stamps and anchor copies of checkpoints; verify against them
-    sealer: AuditSealer  # seals every audit_seal_entries entries; started beside the job workers
+    sealer: AuditSealer  # anchors the checkpoints signed every audit_seal_entries; beside the job workers
     users: UserService
     signin: SignInService
     tokens: TokenService
@@ -101,8 +102,14 @@ class Container:
         self.db.engine.dispose()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Container:
-    """Wire the system for these settings (migrating the database to the latest schema first)."""
+def build(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True, signing: bool = True
+) -> Container:
+    """Wire the system for these settings (migrating the database to the latest schema first).
+
+    `signing=False` builds it to prove the audit trail only (`audit verify`, `audit proof`): the
+    checkpoint key is neither needed nor adopted, so an examiner can verify a copy without it.
+    """
     clock = clock or SystemClock()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +117,7 @@ def build(settings: Settings, *, clock: Clock | None = None, migrate: bool = Tru
     if migrate:
         upgrade(db.engine)
         db.refresh_statistics()
-    audit = _audit(settings, db, clock, data_dir)
+    audit = _audit(settings, db, clock, data_dir) if signing else _proving_audit(db, clock, data_dir)
     blobs = blob_store_from_url(settings.resolved_storage_url())
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
@@ -236,8 +243,17 @@ def _audit(settings: Settings, db: Database, clock: Clock, data_dir: Path) -> Au
     audit = AuditLog(db, clock, signer, seal_entries=settings.audit_seal_entries)
     keys = data_dir / "keys"  # where the key lived before it could live apart: its checkpoints stay valid
     legacy = CheckpointSigner.from_directory(keys) if (keys / DEFAULT_KEY_NAME).exists() else None
-    audit.adopt_signer(actor=SYSTEM, legacy=legacy)
+    audit.adopt_signer(actor=SYSTEM, legacy=legacy, takes_over=settings.audit_signing_key is not None)
     return audit
+
+
+def _proving_audit(db: Database, clock: Clock, data_dir: Path) -> AuditLog:
+    """The audit trail for proving only: the recorded keys do the verifying; a throwaway key stands in
+    for the signer (the data directory's own, if there is one, for trails from before keys had periods)."""
+    keys = data_dir / "keys"
+    if (keys / DEFAULT_KEY_NAME).exists():
+        return AuditLog(db, clock, CheckpointSigner.from_directory(keys))
+    return AuditLog(db, clock, CheckpointSigner(Ed25519PrivateKey.generate()))
 
 
 def _anchoring(settings: Settings, db: Database, audit: AuditLog) -> AuditAnchoring:

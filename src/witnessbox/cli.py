@@ -53,9 +53,9 @@ def operator() -> Actor:
     return Actor(kind=ActorKind.SYSTEM, id=f"cli:{name}", name=f"{name} (command line)")
 
 
-def container_for(data_dir: Path | None) -> Container:
-    """Build the system for this data directory."""
-    return build(load_settings(data_dir=data_dir))
+def container_for(data_dir: Path | None, *, signing: bool = True) -> Container:
+    """Build the system for this data directory (signing=False: to prove the audit trail only)."""
+    return build(load_settings(data_dir=data_dir), signing=signing)
 
 
 @app.command()
@@ -84,7 +84,7 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = container_for(data_dir)
     leases = LeaseKeeper(container.jobs).start()
-    sealer = container.sealer.start()  # seals every N audit entries, beside the minute's housekeeping seal
+    sealer = container.sealer.start()  # anchors checkpoints every N audit entries, as soon as they commit
     try:
         Consumer(container.huey, workers=threads, worker_type="thread", max_delay=POLL_S).run()
     finally:
@@ -367,7 +367,7 @@ def docks_list(data_dir: DataDir = None) -> None:
 @audit.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
     """Prove the chain, every checkpoint, time-stamp and anchor copy; exit 1 at the first broken entry."""
-    result = _run(lambda c: c.anchoring.verify(), data_dir)
+    result = _run(lambda c: c.anchoring.verify(), data_dir, signing=False)  # needs no private key
     for warning in result.warnings:
         console.print(f"warning: {warning}", style="yellow")
     if result.ok:
@@ -396,7 +396,7 @@ def audit_proof(
 ) -> None:
     """Print, as JSON, each entry's fields and its Merkle proof under the v2 checkpoint that sealed it, with
     every signing key: what an examiner checks without seeing any other entry. Exit 1 if one is unsealed."""
-    proofs, keys = _run(lambda c: (c.audit.inclusion(seqs), c.audit.public_keys()), data_dir)
+    proofs, keys = _run(lambda c: (c.audit.inclusion(seqs), c.audit.public_keys()), data_dir, signing=False)
     entries = [proofs[seq] for seq in seqs if seq in proofs]
     typer.echo(json.dumps({"entries": entries, "keys": keys}, indent=1))
     missing = [seq for seq in seqs if seq not in proofs]
@@ -490,8 +490,8 @@ def _utc(moment: datetime | None, empty: str = "never") -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else empty
 
 
-def _run(action: Callable[[Container], T], data_dir: Path | None) -> T:
-    container = container_for(data_dir)
+def _run(action: Callable[[Container], T], data_dir: Path | None, *, signing: bool = True) -> T:
+    container = container_for(data_dir, signing=signing)
     try:
         return action(container)
     except WitnessboxError as error:

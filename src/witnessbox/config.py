@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     # Every audit entry is covered by a signed checkpoint within this many seconds (the job workers'
     # housekeeping runs at most once a minute, so 60 is the shortest).
     audit_seal_seconds: int = Field(default=60, ge=60)
-    # ... and as soon as this many entries are unsealed (the sealer thread beside the job workers).
+    # ... and as soon as this many entries are unsealed (signed in the write that reaches the count; the
+    # sealer thread beside the job workers anchors it).
     audit_seal_entries: int = Field(default=1000, ge=1)
     # Anchors outside the server's reach (docs/operations.md, "Anchoring the audit trail"): an RFC 3161
     # time-stamping authority's URL, its certificate(s) (PEM) to check its answers, and an append-only

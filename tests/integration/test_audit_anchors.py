@@ -351,3 +351,28 @@ def test_a_key_swapped_in_the_key_table_is_found_against_its_anchored_copy(ancho
     result = anchored.anchoring.verify()
     assert result.broken is not None and result.broken.seq == 4, result.broken
     assert f"checkpoint key {key_id} differs from its anchored copy" in result.broken.problem
+
+
+def test_a_retired_key_brought_back_in_the_key_table_is_found(anchored: Container, tmp_path: Path) -> None:
+    """GIVEN a rotation anchored (the old key's retirement copied once) WHEN an insider with a copy of the old key
+    clears its retirement in the key table and signs a checkpoint with it THEN the trail alone verifies, but verify
+    with the anchors names the old key's first checkpoint: its anchored retirement was undone."""
+    old = CheckpointSigner.from_directory(anchored.settings.data_dir / "keys")
+    _write(anchored, 2)
+    anchored.audit.rotate_key(CheckpointSigner(Ed25519PrivateKey.generate()), actor=SYSTEM)
+    anchored.anchoring.anchor_pending()
+    assert (tmp_path / "anchors" / f"key-{old.key_id}.retired").exists()
+    _write(anchored, 2, "MORE")
+    mark = anchored.audit.seal(actor=SYSTEM)
+    assert mark is not None
+    with anchored.db.transaction() as uow:
+        uow.session.execute(update(AuditSigningKey).where(AuditSigningKey.key_id == old.key_id)
+                            .values(in_use_until=None))
+        forged = uow.session.get(AuditCheckpoint, mark.id)
+        assert forged is not None
+        forged.key_id, forged.signature = old.key_id, old.sign(statement_of(forged))
+        uow.session.execute(delete(AuditTimeStamp).where(AuditTimeStamp.checkpoint_id == mark.id))
+    assert anchored.audit.verify().ok
+    result = anchored.anchoring.verify()
+    assert result.broken is not None and result.broken.seq == 2, result.broken
+    assert f"checkpoint key {old.key_id} was retired at" in result.broken.problem

@@ -290,3 +290,34 @@ def test_a_pkcs11_uri_is_read_as_rfc_7512_says(tmp_path: Path) -> None:
         TokenKeyUri.parse("pkcs11:token=t;object=o?module-path=/m.so")
     with pytest.raises(SigningKeyRefused, match="not installed"):
         load_signer("pkcs11:token=t;object=o?module-path=/nowhere/p11.so&pin-value=1", data_dir=tmp_path)
+
+
+def test_an_examiner_verifies_a_copy_without_any_private_key(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a trail signed by a key apart WHEN an examiner runs `witnessbox audit verify` on the database with an
+    empty data directory of their own and no key THEN it is OK, verified with the recorded public keys, and the
+    trail is left exactly as it was (no key made, nothing adopted or signed)."""
+    container = _built(settings, audit_signing_key=str(_key_file(tmp_path / "etc" / "key.pem")))
+    try:
+        _write(container, 3)
+        container.audit.seal(actor=SYSTEM)
+        before = container.audit.verify().entries
+        monkeypatch.setenv("WITNESSBOX_DATABASE_URL", settings.resolved_database_url())
+        monkeypatch.setenv("WITNESSBOX_QUEUE_URL", settings.resolved_queue_url())
+        examiner = tmp_path / "examiner"
+        verified = CliRunner().invoke(app, ["audit", "verify", "--data-dir", str(examiner)])
+        assert verified.exit_code == 0 and f"OK: {before} entries" in verified.output, verified.output
+        assert container.audit.verify().entries == before and not (examiner / "keys").exists()
+    finally:
+        container.close()
+
+
+def test_a_data_directory_key_of_its_own_never_takes_over(container: Container, tmp_path: Path) -> None:
+    """GIVEN checkpoints signed by a key apart WHEN a server starts on the same database with the setting lost
+    (or a second machine with a data directory of its own) THEN it refuses, naming the key in use, instead of
+    quietly signing with a key made in its data directory."""
+    _built(container.settings, audit_signing_key=str(_key_file(tmp_path / "etc" / "key.pem"))).close()
+    second = container.settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+    with pytest.raises(SigningKeyRefused, match="set WITNESSBOX_AUDIT_SIGNING_KEY to the key in use"):
+        build(second)

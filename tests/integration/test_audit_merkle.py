@@ -130,3 +130,19 @@ def test_the_proof_command_prints_what_a_reader_checks(container: Container, mon
     printed = json.loads(result.stdout)
     assert [proof["fields"]["seq"] for proof in printed["entries"]] == [3]
     _check_as_a_reader(printed["entries"][0], printed["keys"])
+
+
+def test_a_withdrawn_checkpoint_is_found_without_the_anchors(container: Container) -> None:
+    """GIVEN three v2 checkpoints WHEN an insider deletes the middle one THEN verify, from the database alone,
+    names entry 5: the first the middle one sealed, which no remaining checkpoint covers (the third signed that
+    its tree starts at 10)."""
+    for batch in range(3):
+        _write(container, 4, f"B{batch}-")
+        container.audit.seal(actor=SYSTEM)
+    with container.db.transaction() as uow:
+        middle = uow.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id).offset(1)).first()
+        assert middle is not None and (middle.first_seq, middle.seq) == (5, 9)
+        uow.session.delete(middle)
+    result = container.audit.verify()
+    assert result.broken is not None and result.broken.seq == 5, result.broken
+    assert "a checkpoint between them was withdrawn" in result.broken.problem

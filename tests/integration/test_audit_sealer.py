@@ -122,3 +122,20 @@ def test_the_nth_entry_wakes_the_sealer_at_once(sealing: Container, tmp_path: Pa
         first = session.get(AuditCheckpoint, 1)
     assert first is not None and (first.first_seq, first.seq) == (1, EVERY)
     assert (tmp_path / "anchors" / checkpoint_name(1)).exists()
+
+
+def test_a_seal_rolled_back_with_its_write_is_caught_by_the_sealer(sealing: Container) -> None:
+    """GIVEN 99 unsealed entries WHEN the 100th is written in a transaction that then fails THEN its seal rolls back
+    with it; WHEN the next entry is written THEN this process's count is stale and signs nothing, but the sealer's
+    next look finds 100 unsealed entries and seals them."""
+    for number in range(EVERY - 1):
+        sealing.devices.register_camera(f"CAM{number}", actor=SYSTEM)
+    with pytest.raises(RuntimeError), sealing.db.transaction() as uow:
+        sealing.audit.record(uow.session, AuditTag.EVIDENCE_ITEM_VIEWED, actor=SYSTEM)
+        raise RuntimeError("the change failed after its audit entry")
+    sealing.devices.register_camera("AFTER", actor=SYSTEM)
+    assert sealing.audit.unsealed() == EVERY
+    sealing.sealer.tick(signed=False)
+    with sealing.db.read() as session:
+        marks = list(session.scalars(select(AuditCheckpoint)))
+    assert [(mark.first_seq, mark.seq) for mark in marks] == [(1, EVERY)]

@@ -22,6 +22,7 @@ from witnessbox.audit.anchors import (
     anchored_ids,
     checkpoint_name,
     key_name,
+    retirement_name,
     stamp_name,
 )
 from witnessbox.audit.chain import ChainBreak, canonical_time
@@ -36,6 +37,7 @@ from witnessbox.audit.service import (
 )
 from witnessbox.audit.timestamps import TimeStampAuthority, TimeStampFailed, stamp_problem
 from witnessbox.core.actor import Actor
+from witnessbox.core.clock import as_utc
 from witnessbox.db.session import Database
 
 log = logging.getLogger(__name__)
@@ -120,9 +122,7 @@ class AuditAnchoring:
         if self.directory is None:
             return 0
         present, copied = self.directory.names(), 0
-        for key_id, pem in self.audit.public_keys().items():
-            if key_name(key_id) not in present:
-                self.directory.write_once(key_name(key_id), pem.encode())
+        self._copy_keys(present)
         start = _first_unfinished(present, stamps_expected=self.authority is not None)
         with self.db.read() as session:
             for mark, stamp in session.execute(_with_stamps().where(AuditCheckpoint.id >= start)):
@@ -131,6 +131,15 @@ class AuditAnchoring:
                 if stamp is not None and stamp_name(mark.id) not in present:
                     self.directory.write_once(stamp_name(mark.id), stamp.response)
         return copied
+
+    def _copy_keys(self, present: set[str]) -> None:
+        """Each key's public half once when first seen, and the moment it was retired once it is."""
+        assert self.directory is not None
+        for key_id, period in self.audit.key_periods().items():
+            if key_name(key_id) not in present:
+                self.directory.write_once(key_name(key_id), period.key.public_pem().encode())
+            if period.in_use_until is not None and retirement_name(key_id) not in present:
+                self.directory.write_once(retirement_name(key_id), _retired_at(period).encode())
 
     def head(self) -> PublishedHead | None:
         """The newest signed checkpoint, for anyone to fetch and keep (None before the first)."""
@@ -164,7 +173,7 @@ class AuditAnchoring:
             broken = (
                 result.broken
                 or self._first_bad_stamp(session)
-                or self._first_swapped_key(session, keys)
+                or self._first_altered_key(session, keys)
                 or self._first_unmatched_anchor(session, anchored, hashes, result.entries, keys)
             )
             warnings = self._waiting(session)
@@ -180,14 +189,25 @@ class AuditAnchoring:
                     return ChainBreak(seq=mark.seq, problem=f"checkpoint {mark.id}: {problem}")
         return None
 
-    def _first_swapped_key(self, session: Session, keys: dict[str, KeyPeriod]) -> ChainBreak | None:
-        """A key whose published PEM is not the one anchored when it was first used (the table was edited)."""
+    def _first_altered_key(self, session: Session, keys: dict[str, KeyPeriod]) -> ChainBreak | None:
+        """A key whose recorded PEM, or retirement, is not what was anchored (the key table was edited)."""
         for key_id, period in keys.items():
-            anchored = self.directory.read_if_present(key_name(key_id)) if self.directory else None
-            if anchored is not None and anchored.decode() != period.key.public_pem():
+            problem = self._key_problem(key_id, period)
+            if problem:
                 signed = select(func.min(AuditCheckpoint.seq)).where(AuditCheckpoint.key_id == key_id)
-                problem = f"checkpoint key {key_id} differs from its anchored copy"
-                return ChainBreak(seq=session.scalar(signed) or 0, problem=problem)
+                first = session.scalar(signed) or 0
+                return ChainBreak(seq=first, problem=f"checkpoint key {key_id} {problem}")
+        return None
+
+    def _key_problem(self, key_id: str, period: KeyPeriod) -> str | None:
+        if self.directory is None:
+            return None
+        pem = self.directory.read_if_present(key_name(key_id))
+        if pem is not None and pem.decode() != period.key.public_pem():
+            return "differs from its anchored copy"
+        retired = self.directory.read_if_present(retirement_name(key_id))
+        if retired is not None and (period.in_use_until is None or retired.decode() != _retired_at(period)):
+            return f"was retired at {retired.decode()} as anchored, but the key table says otherwise"
         return None
 
     def _first_unmatched_anchor(
@@ -268,6 +288,11 @@ def _first_unfinished(present: set[str], *, stamps_expected: bool) -> int:
     copied, stamped = anchored_ids(present, ".json"), anchored_ids(present, ".tsr")
     unstamped = copied - stamped if stamps_expected else set()
     return min(unstamped) if unstamped else max(copied, default=0) + 1
+
+
+def _retired_at(period: KeyPeriod) -> str:
+    assert period.in_use_until is not None
+    return canonical_time(as_utc(period.in_use_until))
 
 
 def _anchored(mark: AuditCheckpoint) -> AnchoredCheckpoint:

@@ -101,6 +101,11 @@ def key_name(key_id: str) -> str:
     return f"key-{key_id}.pem"
 
 
+def retirement_name(key_id: str) -> str:
+    """The file name holding when a checkpoint key was retired (canonical UTC time), written once."""
+    return f"key-{key_id}.retired"
+
+
 def _fsync_directory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -63,10 +63,14 @@ def key_periods(session: Session) -> dict[str, KeyPeriod]:
     }
 
 
-def adopt(session: Session, signer: CheckpointKey, now: datetime, legacy: CheckpointKey | None) -> str | None:
+def adopt(
+    session: Session, signer: CheckpointKey, now: datetime, legacy: CheckpointKey | None, *, takes_over: bool
+) -> str | None:
     """Make `signer` the key in use; the key_id it takes over from, or None when nothing changed hands.
 
-    A retired key is refused: once a key hands over, it never signs again. `legacy` is the data
+    A retired key is refused: once a key hands over, it never signs again. Only a key someone chose
+    (`takes_over`: named by the setting, or a rotation) may take over from another; a data-directory
+    key made by itself (the setting lost, a second machine) is refused instead. `legacy` is the data
     directory's key of a system that signed checkpoints before keys had periods: it is recorded first,
     so its checkpoints stay verifiable after the switch.
     """
@@ -77,6 +81,12 @@ def adopt(session: Session, signer: CheckpointKey, now: datetime, legacy: Checkp
     if known is not None:
         return None
     current = _current(session) or _record_legacy(session, legacy, signer.key_id)
+    if current is not None and not takes_over:
+        raise SigningKeyRefused(
+            f"checkpoints are signed by key {current.key_id}, not this data directory's key {signer.key_id}: "
+            "set WITNESSBOX_AUDIT_SIGNING_KEY to the key in use, or hand over with `witnessbox audit "
+            "rotate-key`"
+        )
     if current is not None:
         current.in_use_until = now
     first = _first_use(session, signer.key_id) or now

@@ -206,6 +206,7 @@ class AuditLog:
         hashes: dict[int, str],
         roots: dict[tuple[int, int], str],
     ) -> ChainBreak | None:
+        previous = 0  # the seq the checkpoint before sealed up to
         for mark in marks:
             problem = signature_problem(keys, mark.key_id, statement_of(mark), mark.signature, mark.signed_at)
             if problem:
@@ -213,10 +214,15 @@ class AuditLog:
             if hashes.get(mark.seq) != mark.entry_hash:
                 return ChainBreak(seq=mark.seq, problem="differs from what the signed checkpoint recorded")
             span = _span(mark)
+            if span and span[0] != previous + 1:
+                return ChainBreak(seq=previous + 1, problem=(
+                    f"checkpoint {mark.id} signed entries from {span[0]}, but the checkpoint before it ends "
+                    f"at {previous}: a checkpoint between them was withdrawn"))
             if span and roots.get(span) != mark.merkle_root:
                 return ChainBreak(seq=span[0], problem=(
                     f"entries {span[0]} to {span[1]} do not hash to the Merkle root "
                     f"checkpoint {mark.id} signed"))
+            previous = mark.seq
         return None
 
     def inclusion(self, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -276,18 +282,20 @@ class AuditLog:
 
     def _periods(self, session: Session) -> dict[str, KeyPeriod]:
         periods = key_periods(session)
-        if self.signer.key_id not in periods:  # not adopted yet (a build without the start-up step)
+        if not periods:  # a trail from before keys had periods, proven by the data directory's key
             periods[self.signer.key_id] = KeyPeriod(self.signer, self.clock.now(), None)
         return periods
 
-    def adopt_signer(self, *, actor: Actor, legacy: CheckpointKey | None = None) -> bool:
+    def adopt_signer(
+        self, *, actor: Actor, legacy: CheckpointKey | None = None, takes_over: bool = True
+    ) -> bool:
         """At start: record the configured key as the one in use. A key not seen before takes over
-        from the previous one: the hand-over is an audit entry, sealed at once with the new key.
-        True when the key changed hands."""
+        from the previous one (when `takes_over`: a key someone chose): the hand-over is an audit
+        entry, sealed at once with the new key. True when the key changed hands."""
         try:
             with self.db.transaction() as uow:
                 self._lock_and_read_last(uow.session)
-                previous = adopt(uow.session, self.signer, self.clock.now(), legacy)
+                previous = adopt(uow.session, self.signer, self.clock.now(), legacy, takes_over=takes_over)
                 if previous is not None:
                     self.record(uow.session, AuditTag.AUDIT_KEY_ROTATED, actor=actor,
                                 details={"from": previous, "to": self.signer.key_id})

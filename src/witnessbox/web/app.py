@@ -130,7 +130,7 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         consumer = start_embedded_consumer(container.huey, workers) if workers else None
         leases = LeaseKeeper(container.jobs).start()
-        sealer = container.sealer.start() if workers else None  # seals every N audit entries
+        sealer = container.sealer.start() if workers else None  # anchors checkpoints every N audit entries
         try:
             yield
         finally:
