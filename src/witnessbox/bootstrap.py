@@ -56,7 +56,9 @@ from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner, Lease
 from witnessbox.reports.compliance import ComplianceService
 from witnessbox.reports.system import SystemOverview
+from witnessbox.retention.scrub import ScrubRules, ScrubService
 from witnessbox.sharing.service import SharingService
+from witnessbox.storage.base import BlobStore
 from witnessbox.storage.factory import blob_store_from_url
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class Container:
     schedules: ScheduleService  # a case's disclosure schedules (MG6C, MG6D)
     trawl: IncidentTrawl  # other cameras at a case's incident
     external_shares: ExternalShareService  # sharing outside the force and the recipient portal
+    scrub: ScrubService  # integrity scrub of stored evidence: re-reads, re-hashes, reconciles (0024)
 
     def close(self) -> None:
         """Release connections."""
@@ -132,6 +135,7 @@ def build(
     queue = HueyQueue(huey, jobs)
     anchoring = _anchoring(settings, db, audit)
     _schedule_housekeeping(queue, settings, db, jobs, ingest, anchoring)
+    scrub = _scrub(settings, db, audit, clock, blobs, queue)
     passwords = PasswordPolicy()
     users = UserService(db, audit, clock, passwords)
     tokens = TokenService(db, audit, clock)
@@ -180,7 +184,24 @@ def build(
             db, audit, clock, cases, Rule(settings.incident_distance_m, settings.incident_time_window_s)
         ),
         external_shares=_external_shares(settings, db, audit, clock, evidence, cases),
+        scrub=scrub,
     )
+
+
+def _scrub(
+    settings: Settings, db: Database, audit: AuditLog, clock: Clock, blobs: BlobStore, queue: HueyQueue
+) -> ScrubService:
+    """The integrity scrub, and its periodic slice unless the force turned it off (every 0 minutes)."""
+    rules = ScrubRules(
+        rate_mbps=settings.scrub_rate_mbps,
+        interval=timedelta(hours=settings.scrub_interval_hours),
+        slice_seconds=settings.scrub_slice_seconds,
+        derivatives=settings.scrub_derivatives,
+    )
+    scrub = ScrubService(db, audit, clock, blobs, rules)
+    if settings.scrub_every_minutes:
+        queue.every(settings.scrub_every_minutes, "witnessbox.scrub", scrub.run_slice)
+    return scrub
 
 
 def _external_shares(

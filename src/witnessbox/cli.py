@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from witnessbox.accounts.roles import Role
 from witnessbox.accounts.service import NewUser
@@ -25,6 +26,7 @@ from witnessbox.config import load_settings
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.errors import WitnessboxError
 from witnessbox.jobs.huey_queue import POLL_S
+from witnessbox.retention.scrub_models import ScrubFinding
 
 app = typer.Typer(help="Witnessbox: evidence management for body-worn video.", no_args_is_help=True)
 cameras = typer.Typer(help="Register and list cameras.", no_args_is_help=True)
@@ -521,3 +523,58 @@ def verify(
     arguments = [str(package)] + [f"--key={path}" for path in key or []]
     arguments += [f"--published={path}" for path in published or []]
     raise typer.Exit(verifier.main(arguments))
+
+
+# --- the integrity scrub (retention/scrub.py, decision 0024) -----------------------------------------
+
+storage = typer.Typer(help="The evidence store: integrity scrub and reconciliation.", no_args_is_help=True)
+app.add_typer(storage, name="storage")
+
+
+@storage.command("scrub")
+def storage_scrub(
+    rate: Annotated[float | None, typer.Option(
+        "--rate", help="re-read rate in MB/s; 0 for no limit [default: WITNESSBOX_SCRUB_RATE_MBPS]"
+    )] = None,
+    limit: Annotated[int | None, typer.Option(help="stop after re-reading this many objects", min=1)] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-read and re-hash every stored object, then list the store for files no record names.
+
+    Exit 0 when nothing is wrong, 1 when findings are open (listed), 2 when the scrub could not run.
+    Nothing found is repaired or removed.
+    """
+    try:
+        findings = _run(lambda c: _scrub_pass(c, rate, limit), data_dir)
+    except (OSError, SQLAlchemyError) as error:
+        console.print(f"error: the scrub could not run: {error}", style="bold red")
+        raise typer.Exit(2) from error
+    if findings:
+        table = Table("problem", "item", "what", "object", "detail")
+        for f in findings:
+            item = f"{f.item_id} {f.item_name}" if f.item_id else "-"
+            table.add_row(str(f.kind), item, f.what, f.key, f.detail)
+        console.print(table)
+        console.print(f"{len(findings)} open finding(s); see /admin/storage", style="bold red")
+        raise typer.Exit(1)
+    console.print("no open findings: every recorded object is whole and every stored object recorded")
+
+
+def _scrub_pass(container: Container, rate: float | None, limit: int | None) -> list[ScrubFinding]:
+    """One whole pass with a progress bar over the bytes to re-read; the open findings after it."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    columns = (*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("re-reading", total=None)
+        done = container.scrub.run_pass(
+            rate_mbps=rate, limit=limit, progress=lambda n, total: bar.update(task, completed=n, total=total)
+        )
+    seconds = max(done.read_seconds, 1e-9)
+    console.print(
+        f"{'whole pass' if done.complete else 'partial pass (--limit)'}: "
+        f"{done.objects_checked} objects re-read "
+        f"({done.bytes_read / 1e6:.1f} MB at {done.bytes_read / 1e6 / seconds:.1f} MB/s), "
+        f"{done.objects_listed} stored objects listed"
+    )
+    return container.scrub.findings(actor=operator())

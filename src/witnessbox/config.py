@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     portal_address_attempts: int = Field(default=20, ge=1)  # wrong codes from one address, any links
     portal_session_hours: int = Field(default=8, ge=1)  # a recipient signs in again after this
 
+    # the integrity scrub of stored evidence (retention/scrub.py, decision 0024)
+    scrub_rate_mbps: float = Field(default=50, ge=0)  # re-read rate in MB/s; 0 for no limit
+    scrub_every_minutes: int = Field(default=5, ge=0, le=59)  # a slice of the background pass; 0: none
+    scrub_slice_seconds: int = Field(default=60, ge=1)  # the longest one slice keeps a worker
+    scrub_interval_hours: float = Field(default=24, ge=0)  # a new background pass at most this often
+    scrub_derivatives: bool = True  # re-read proxies and thumbnails too, not only originals
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, name: str) -> str:

@@ -93,6 +93,9 @@ WRITE_PERMISSIONS = frozenset({Permission.ITEM_SHARE, Permission.ITEM_CATEGORISE
 ROLE_PERMISSIONS[Permission.EXTERNAL_SHARE_CREATE] = frozenset(
     {Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}
 )
+# --- the integrity scrub (retention/scrub.py, decision 0024) ------------------------------------------
+# Administrators look after the store; answering a finding is theirs, like seeing it (JOB_VIEW).
+ROLE_PERMISSIONS[Permission.SCRUB_ACKNOWLEDGE] = frozenset({Role.SYSTEM_ADMINISTRATOR})
 # All a recipient may ever do, and only to the items of their own live share; the share's
 # scopes (the actor's) leave out downloading unless the share allows it.
 RECIPIENT_PERMISSIONS = frozenset({Permission.ITEM_VIEW, Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD})

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     JOB_VIEW = "jobs:job:view"
     SCHEDULE_DECIDE = "disclosure:schedule:decide"  # a case's MG6C/MG6D decisions (decision 0022)
     EXTERNAL_SHARE_CREATE = "disclosure:share:create"  # share outside the force (disclosure/service.py)
+    SCRUB_ACKNOWLEDGE = "retention:scrub:acknowledge"  # answer an integrity finding with a reason (0024)
 
 
 ROLE_LABELS = {

@@ -97,3 +97,9 @@ class AuditTag(StrEnum):
 
     AUDIT_CHECKPOINT_SIGNED = "audit:checkpoint:signed"
     AUDIT_KEY_ROTATED = "audit:key:rotated"  # the checkpoint signing key handed over to another
+
+    # the integrity scrub of stored evidence (retention/scrub.py, decision 0024)
+    RETENTION_SCRUB_FOUND = "retention:scrub:found"  # an object missing, altered, unreadable or unrecorded
+    RETENTION_SCRUB_CLEARED = "retention:scrub:cleared"  # a later pass found that object whole (or recorded)
+    RETENTION_SCRUB_ACKNOWLEDGED = "retention:scrub:acknowledged"  # an administrator's reason for a finding
+    RETENTION_SCRUB_COMPLETED = "retention:scrub:completed"  # a whole pass over records and store

@@ -1,5 +1,5 @@
 """Evidence bytes: the BlobStore seam and its implementations."""
 
-from witnessbox.storage.base import BlobInfo, BlobNotFound, BlobStore, StorageError
+from witnessbox.storage.base import BlobInfo, BlobNotFound, BlobStore, StorageError, StoredObject
 
-__all__ = ["BlobInfo", "BlobNotFound", "BlobStore", "StorageError"]
+__all__ = ["BlobInfo", "BlobNotFound", "BlobStore", "StorageError", "StoredObject"]

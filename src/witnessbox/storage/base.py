@@ -32,6 +32,20 @@ class BlobInfo:
     size: int
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One object the store holds, as its listing names it (the integrity scrub reconciles these).
+
+    `key` is the store's own name for the object (a path under the store's root, an object key);
+    `sha256` is the content address the key stands for, or None when the key is no content
+    address at all (a file someone put there by hand under another name).
+    """
+
+    key: str
+    sha256: str | None
+    size: int
+
+
 class BlobStore(Protocol):
     """Content-addressed, write-once storage."""
 
@@ -62,6 +76,18 @@ class BlobStore(Protocol):
     def delete(self, sha256: str) -> None:
         """Remove a blob (retention only); no error if absent."""
         ...
+
+    def listing(self, after: str = "") -> Iterator[StoredObject]:
+        """Every stored object whose key sorts after `after`, in key order (S3's StartAfter order).
+
+        A blob's key sorts where its hash does, so a walk can stop and continue where it stopped.
+        """
+        ...
+
+
+def is_sha256(value: str) -> bool:
+    """Whether a string is a lower-case SHA-256 hex digest."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def check_sha256(value: str) -> str:

@@ -12,10 +12,10 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from witnessbox.core.errors import io_failure
-from witnessbox.storage.base import READ_CHUNK, BlobInfo, BlobNotFound, check_sha256
+from witnessbox.storage.base import READ_CHUNK, BlobInfo, BlobNotFound, StoredObject, check_sha256, is_sha256
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP
 
@@ -135,3 +135,35 @@ class LocalBlobStore:
         if path.exists():
             path.unlink()
             fsync_directory(path.parent)
+
+    def listing(self, after: str = "") -> Iterator[StoredObject]:
+        """Every file under the root but the staging folder, keyed by its path from the root."""
+        for key, size in _walk(self.root, "", after):
+            if key.split("/", 1)[0] != self.staging.name:
+                yield StoredObject(key, self._address(key), size)
+
+    def _address(self, key: str) -> str | None:
+        """The hash a key stands for when the file sits exactly where that hash's blob belongs."""
+        name = PurePosixPath(key).name
+        if is_sha256(name) and self.path_for(name) == self.root / key:
+            return name
+        return None
+
+
+def _walk(folder: Path, prefix: str, after: str) -> Iterator[tuple[str, int]]:
+    """(key, size) of the files below `folder` in key order, skipping folders wholly before `after`."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    entries.sort(key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
+    for entry in entries:
+        key = prefix + entry.name
+        if entry.is_dir(follow_symlinks=False):
+            if after[: len(key) + 1] <= key + "/":  # else every key below sorts before `after`
+                yield from _walk(Path(entry.path), key + "/", after)
+        elif key > after:
+            try:
+                yield key, entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue  # removed while we walked

@@ -4,7 +4,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from witnessbox.storage.base import BlobInfo, BlobNotFound, check_sha256
+from witnessbox.storage.base import BlobInfo, BlobNotFound, StoredObject, check_sha256, is_sha256
 
 
 class MemoryBlobStore:
@@ -46,6 +46,11 @@ class MemoryBlobStore:
     def delete(self, sha256: str) -> None:
         """Forget the blob."""
         self.blobs.pop(sha256, None)
+
+    def listing(self, after: str = "") -> Iterator[StoredObject]:
+        """The blobs in key order; a key that is no digest stands for a blob stored under another name."""
+        for key in sorted(k for k in self.blobs if k > after):
+            yield StoredObject(key, key if is_sha256(key) else None, len(self.blobs[key]))
 
     def _get(self, sha256: str) -> bytes:
         try:

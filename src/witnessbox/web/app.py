@@ -36,6 +36,8 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
+from witnessbox.retention import scrub_routes
+from witnessbox.retention.scrub_metrics import scrub_registry
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
@@ -80,6 +82,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "schedules",
         "trawl",
         "external_shares",
+        "scrub",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -88,6 +91,9 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     app.state.templates = _templates(app.state.local_time)
     # "Share outside the force" buttons: the role, or the force's setting for investigators (decision 0019)
     app.state.templates.env.globals["may_share_outside"] = container.external_shares.may_share
+    # the integrity scrub (decision 0024): its card on /admin, its figures on /metrics
+    app.state.templates.env.globals["storage_integrity"] = lambda actor: container.scrub.summary(actor=actor)
+    app.state.metric_registries = [scrub_registry(container.scrub)]
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
@@ -113,6 +119,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         disclosure_routes.api,
         disclosure_routes.pages,
         disclosure_routes.portal,
+        scrub_routes.pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
@@ -145,7 +152,7 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 
 def _templates(local_time: LocalTime) -> Jinja2Templates:
-    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure")
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure", "retention")
     folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed

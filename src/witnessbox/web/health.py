@@ -17,6 +17,9 @@ def healthz(request: Request) -> dict[str, str]:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process, and the app's own registries (figures read from the database)."""
+    body = generate_latest()
+    for registry in getattr(request.app.state, "metric_registries", ()):
+        body += generate_latest(registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Retention: schedules, holds, the deletion path, and integrity scrubbing of stored evidence."""
