@@ -550,11 +550,9 @@ def storage_scrub(
         console.print(f"error: the scrub could not run: {error}", style="bold red")
         raise typer.Exit(2) from error
     if findings:
-        table = Table("problem", "item", "what", "object", "detail")
-        for f in findings:
-            item = f"{f.item_id} {f.item_name}" if f.item_id else "-"
-            table.add_row(str(f.kind), item, f.what, f.key, f.detail)
-        console.print(table)
+        for f in findings:  # one line each, unwrapped, so scripts can read them
+            item = f"item {f.item_id} ({f.item_name})" if f.item_id else "no item"
+            typer.echo(f"{f.kind}: {item}, {f.what}, {f.key}: {f.detail}")
         console.print(f"{len(findings)} open finding(s); see /admin/storage", style="bold red")
         raise typer.Exit(1)
     console.print("no open findings: every recorded object is whole and every stored object recorded")

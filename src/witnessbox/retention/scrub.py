@@ -95,7 +95,7 @@ class ScrubService:
             return None
         deadline = time.monotonic() + self.rules.slice_seconds
         return self._advance(
-            pass_id, Throttle.megabytes(self.rules.rate_mbps), lambda: time.monotonic() >= deadline
+            pass_id, Throttle.megabytes(self.rules.rate_mbps), lambda _checked: time.monotonic() >= deadline
         )
 
     def run_pass(
@@ -107,16 +107,14 @@ class ScrubService:
         """
         pass_id = self._start_pass(PassMode.COMMAND)
         rate = self.rules.rate_mbps if rate_mbps is None else rate_mbps
-        checked = [0]
         total = self._recorded_bytes() if progress else 0
 
-        def stop() -> bool:
-            return limit is not None and checked[0] >= limit
+        def stop(checked: int) -> bool:
+            return limit is not None and checked >= limit
 
-        def counted(done_bytes: int, objects: int) -> None:
-            checked[0] = objects
+        def counted(row: ScrubPass) -> None:
             if progress:
-                progress(done_bytes, total)
+                progress(row.bytes_read, total)
 
         return self._advance(pass_id, Throttle.megabytes(rate), stop, counted)
 
@@ -147,28 +145,28 @@ class ScrubService:
         self,
         pass_id: str,
         throttle: Throttle,
-        stop: Callable[[], bool],
-        counted: Callable[[int, int], None] | None = None,
+        stop: Callable[[int], bool],
+        counted: Callable[[ScrubPass], None] | None = None,
     ) -> ScrubPass:
-        """Walk the pass on from its cursor until it is done or `stop` says so; save after each batch."""
-        while not stop():
-            with self.db.read() as session:
-                row = session.get(ScrubPass, pass_id)
-                assert row is not None
-                phase, cursor = row.phase, row.cursor
-            if phase == Phase.RECORDS:
-                more = self._records_batch(pass_id, cursor, throttle, stop)
+        """Walk the pass on from its cursor, a batch at least, until it is done or `stop` says so
+        (asked with the objects re-read so far in this run); progress is saved after each batch."""
+        checked = 0
+        while True:
+            row = self._row(pass_id)
+            if row.phase == Phase.RECORDS:
+                more, n = self._records_batch(pass_id, row.cursor, throttle, stop, done=checked)
+                checked += n
             else:
-                more = self._listing_batch(pass_id, cursor)
+                more = self._listing_batch(pass_id, row.cursor)
             if counted is not None:
-                done = self._row(pass_id)
-                counted(done.bytes_read, done.objects_checked)
+                counted(self._row(pass_id))
             if not more:
                 return self._finish(pass_id, complete=True)
-        row = self._row(pass_id)
+            if stop(checked):
+                break
         if row.mode == PassMode.COMMAND:
             return self._finish(pass_id, complete=False)
-        return row
+        return self._row(pass_id)
 
     def _row(self, pass_id: str) -> ScrubPass:
         with self.db.read() as session:
@@ -178,13 +176,16 @@ class ScrubService:
 
     # --- phase one: re-read what the records list -----------------------------------------------
 
-    def _records_batch(self, pass_id: str, cursor: str, throttle: Throttle, stop: Callable[[], bool]) -> bool:
-        """Re-read the next recorded objects; False when the records phase is over (store phase next)."""
+    def _records_batch(
+        self, pass_id: str, cursor: str, throttle: Throttle, stop: Callable[[int], bool], *, done: int
+    ) -> tuple[bool, int]:
+        """Re-read the next recorded objects, asking `stop` after each (with `done` + those re-read);
+        (more to do, objects re-read)."""
         with self.db.read() as session:
             batch = recorded_after(session, cursor, RECORDS_BATCH, derivatives=self.rules.derivatives)
         if not batch:
-            self._save(pass_id, Phase.STORE, "", [], set())
-            return True
+            self._save(pass_id, Phase.STORE, "", [], set())  # the records are done: list the store next
+            return True, 0
         problems: list[Problem] = []
         whole: set[str] = set()
         read_before, started = throttle.spent, time.monotonic()
@@ -196,11 +197,11 @@ class ScrubService:
             if not found:
                 whole.add(sha256)
             last, checked = sha256, checked + len(records)
-            if stop():
+            if stop(done + checked):
                 break
         tally = Tally(checked, 0, throttle.spent - read_before, time.monotonic() - started)
         self._save(pass_id, Phase.RECORDS, last, problems, whole, tally)
-        return True
+        return True, checked
 
     def _check(self, records: list[RecordedObject], throttle: Throttle) -> list[Problem]:
         """Re-hash one stored object and compare it with every record of it."""
