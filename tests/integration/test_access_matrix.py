@@ -428,6 +428,25 @@ EXPECTED.update({
     ("GET", "/portal/status"): Row(frozenset()),
     ("POST", "/portal/sign-out"): Row(frozenset(), session="fresh"),
 })
+# --- the integrity scrub's page and its answer form (retention/scrub_routes.py, decision 0024) ---
+
+def _scrub_finding(world: "World", _persona: str) -> Send:
+    """A new open finding for each call, so an allowed answer never meets one answered already."""
+    from witnessbox.core.ids import new_id
+    from witnessbox.retention.scrub_models import FindingKind, ScrubFinding
+
+    now = datetime.now(UTC)
+    with world.container.db.transaction() as uow:
+        finding = ScrubFinding(id=new_id(), kind=FindingKind.ORPHAN, key=f"sha256/{new_id()}", what="unrecorded object",
+                               detail="put there by the access matrix", found_at=now, last_seen_at=now)
+        uow.session.add(finding)
+    return Send(path={"finding_id": finding.id}, data={"reason": "Checked with the storage team, a test file"})
+
+
+EXPECTED.update({
+    ("GET", "/admin/storage"): Row(ADMIN),  # Permission.JOB_VIEW
+    ("POST", "/admin/storage/findings/{finding_id}/acknowledge"): Row(ADMIN, _scrub_finding),  # SCRUB_ACKNOWLEDGE
+})
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---
 FRAMEWORK_PATHS |= {"/api/docs/assets"}

@@ -284,9 +284,7 @@ class ScrubService:
             session,
             AuditTag.RETENTION_SCRUB_FOUND,
             actor=SYSTEM,
-            subject=Subject("item", finding.item_id)
-            if finding.item_id
-            else Subject("stored_object", problem.key),
+            subject=_subject(finding),
             details=_finding_details(finding),
         )
 
@@ -450,6 +448,11 @@ def _still_unrecorded(session: Session, problems: list[Problem]) -> list[Problem
     orphans = [p.found_sha256 for p in problems if p.kind == FindingKind.ORPHAN and p.found_sha256]
     recorded = recorded_hashes(session, orphans)
     return [p for p in problems if not (p.kind == FindingKind.ORPHAN and p.found_sha256 in recorded)]
+
+
+def _subject(finding: ScrubFinding) -> Subject:
+    """An item's finding is audited under the item; an unrecorded object's under the finding."""
+    return Subject("item", finding.item_id) if finding.item_id else Subject("scrub_finding", finding.id)
 
 
 def _derivative(problem: Problem) -> str | None:
