@@ -434,9 +434,10 @@ def _last_complete(session: Session) -> ScrubPass | None:
 
 
 def _running(session: Session) -> ScrubPass | None:
+    """The background pass under way (a command's pass belongs to its terminal, which may be gone)."""
     query = (
         select(ScrubPass)
-        .where(ScrubPass.finished_at.is_(None))
+        .where(ScrubPass.finished_at.is_(None), ScrubPass.mode == PassMode.BACKGROUND)
         .order_by(ScrubPass.started_at.desc())
         .limit(1)
     )
