@@ -36,6 +36,7 @@ from witnessbox.storage.base import BlobNotFound, BlobStore, StorageError, Store
 from witnessbox.storage.throttle import Throttle, rehash_throttled
 
 RECORDS_BATCH = 64  # recorded objects fetched at a time; progress is saved after each
+SAVE_EVERY_S = 2.0  # ...or sooner, once re-reading has taken this long (big originals)
 LISTING_BATCH = 500  # store keys reconciled at a time
 FINDINGS_SHOWN = 500
 Progress = Callable[[int, int], None]  # (bytes re-read so far, bytes the records list)
@@ -197,7 +198,7 @@ class ScrubService:
             if not found:
                 whole.add(sha256)
             last, checked = sha256, checked + len(records)
-            if stop(done + checked):
+            if stop(done + checked) or time.monotonic() - started >= SAVE_EVERY_S:
                 break
         tally = Tally(checked, 0, throttle.spent - read_before, time.monotonic() - started)
         self._save(pass_id, Phase.RECORDS, last, problems, whole, tally)
