@@ -20,7 +20,9 @@ from tests.factories.ingest import hold_jobs, upload_bytes
 from tests.factories.people import make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container, build
-from witnessbox.evidence.models import Item
+from witnessbox.core.actor import SYSTEM
+from witnessbox.evidence.models import DerivativeKind, Item
+from witnessbox.evidence.service import DerivativeDraft
 from witnessbox.retention.scrub import ScrubRules, ScrubService
 from witnessbox.retention.scrub_models import FindingKind, ScrubFinding
 from witnessbox.storage.local import LocalBlobStore
@@ -233,3 +235,17 @@ def test_rate_limit_holds(world: World) -> None:
     assert done.returncode == 1
     rate = float(done.stdout.split(" MB at ")[1].split(" MB/s")[0])
     assert 0.6 < rate <= 1.05, done.stdout
+
+
+def test_a_damaged_derivative_is_named_with_its_item(world: World) -> None:
+    """GIVEN a proxy of "kept.mp4" stored and then altered on disk WHEN a pass runs THEN the finding says
+    it is that recording's proxy, and the original (whole) has no finding."""
+    proxy = world.store.put([secrets.token_bytes(20_000)])
+    draft = DerivativeDraft(DerivativeKind.PROXY, proxy.sha256, proxy.size, "video/mp4", "proxy:test")
+    world.container.evidence.add_derivative(world.items["kept.mp4"], draft, actor=SYSTEM)
+    flip_bit(world.store.path_for(proxy.sha256), 10)
+
+    world.scrub_command("--rate", "0")
+
+    damaged = [f for f in open_findings(world.container) if f.item_id == world.items["kept.mp4"]]
+    assert [(f.kind, f.what, f.key) for f in damaged] == [(FindingKind.MISMATCH, "proxy", proxy.sha256)]

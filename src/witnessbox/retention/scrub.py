@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby, islice
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.policy import meaningful_reason
@@ -31,8 +31,22 @@ from witnessbox.core.errors import Conflict, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.stored import RecordedObject, recorded_after, recorded_hashes
+from witnessbox.retention.scrub_findings import (
+    Problem,
+    ScrubSummary,
+    audit_subject,
+    derivative_id_of,
+    finding_details,
+    mismatch_detail,
+    missing_detail,
+    new_finding,
+    orphan_detail,
+    pass_totals,
+    still_unrecorded,
+    summarise,
+)
 from witnessbox.retention.scrub_models import FindingKind, PassMode, Phase, ScrubFinding, ScrubPass
-from witnessbox.storage.base import BlobNotFound, BlobStore, StorageError, StoredObject
+from witnessbox.storage.base import BlobNotFound, BlobStore, StorageError
 from witnessbox.storage.throttle import Throttle, rehash_throttled
 
 RECORDS_BATCH = 64  # recorded objects fetched at a time; progress is saved after each
@@ -50,33 +64,6 @@ class ScrubRules:
     interval: timedelta  # from the start of one background pass to the start of the next
     slice_seconds: float  # the longest one periodic tick keeps a worker
     derivatives: bool = True  # proxies and thumbnails too, not only originals
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing found wrong with one stored object."""
-
-    kind: FindingKind
-    key: str
-    detail: str
-    recorded: RecordedObject | None = None
-    found_sha256: str | None = None
-    found_size: int | None = None
-
-
-@dataclass(frozen=True)
-class ScrubSummary:
-    """The "Storage integrity" panel: open findings, the last whole pass, the one under way."""
-
-    open_by_kind: dict[str, int]
-    acknowledged: int
-    last_complete: ScrubPass | None
-    running: ScrubPass | None
-
-    @property
-    def open(self) -> int:
-        """Findings nobody has answered."""
-        return sum(self.open_by_kind.values())
 
 
 class ScrubService:
@@ -210,12 +197,19 @@ class ScrubService:
         try:
             got = rehash_throttled(self.blobs, sha256, throttle)
         except BlobNotFound:
-            return [Problem(FindingKind.MISSING, sha256, _missing(r), r) for r in records]
+            return [Problem(FindingKind.MISSING, sha256, missing_detail(r), r) for r in records]
         except (StorageError, OSError) as error:
             detail = f"the store could not give the bytes back: {error}"
             return [Problem(FindingKind.UNREADABLE, sha256, detail, r) for r in records]
         return [
-            Problem(FindingKind.MISMATCH, sha256, _mismatch(r, got.sha256, got.size), r, got.sha256, got.size)
+            Problem(
+                FindingKind.MISMATCH,
+                sha256,
+                mismatch_detail(r, got.sha256, got.size),
+                r,
+                got.sha256,
+                got.size,
+            )
             for r in records
             if got.sha256 != sha256 or got.size != r.size
         ]
@@ -232,7 +226,7 @@ class ScrubService:
         unknown = [o for o in objects if o.sha256 not in known]
         recorded = {o.key for o in objects if o.sha256 in known}
         problems = [
-            Problem(FindingKind.ORPHAN, o.key, _orphan(o), found_sha256=o.sha256, found_size=o.size)
+            Problem(FindingKind.ORPHAN, o.key, orphan_detail(o), found_sha256=o.sha256, found_size=o.size)
             for o in unknown
         ]
         self._save(pass_id, Phase.STORE, objects[-1].key, problems, recorded, Tally(0, len(objects), 0, 0.0))
@@ -252,7 +246,7 @@ class ScrubService:
         now = self.clock.now()
         with self.db.transaction() as uow:
             session = uow.session
-            problems = _still_unrecorded(session, problems)  # an ingest may have committed its row since
+            problems = still_unrecorded(session, problems)  # an ingest may have committed its row since
             row = session.get(ScrubPass, pass_id, with_for_update=True)
             assert row is not None
             row.phase, row.cursor = phase, cursor
@@ -276,17 +270,19 @@ class ScrubService:
             )
         ).all()
         for finding in known:
-            if finding.found_sha256 == problem.found_sha256 and finding.derivative_id == _derivative(problem):
+            if finding.found_sha256 == problem.found_sha256 and finding.derivative_id == derivative_id_of(
+                problem
+            ):
                 finding.last_seen_at = now
                 return
-        finding = _finding(problem, now)
+        finding = new_finding(problem, now)
         session.add(finding)
         self.audit.record(
             session,
             AuditTag.RETENTION_SCRUB_FOUND,
             actor=SYSTEM,
-            subject=_subject(finding),
-            details=_finding_details(finding),
+            subject=audit_subject(finding),
+            details=finding_details(finding),
         )
 
     def _clear(self, session: Session, keys: set[str], phase: Phase, now: datetime) -> None:
@@ -354,30 +350,12 @@ class ScrubService:
     def measures(self) -> ScrubSummary:
         """The same figures for the metrics endpoint (counts only, no names)."""
         with self.db.read() as session:
-            open_rows = session.execute(
-                select(ScrubFinding.kind, func.count())
-                .where(ScrubFinding.acknowledged_at.is_(None), ScrubFinding.cleared_at.is_(None))
-                .group_by(ScrubFinding.kind)
-            )
-            by_kind = {str(kind): 0 for kind in FindingKind} | {str(k): int(n) for k, n in open_rows}
-            acknowledged = session.scalar(
-                select(func.count())
-                .select_from(ScrubFinding)
-                .where(ScrubFinding.acknowledged_at.is_not(None), ScrubFinding.cleared_at.is_(None))
-            )
-            return ScrubSummary(by_kind, int(acknowledged or 0), _last_complete(session), _running(session))
+            return summarise(session)
 
     def totals(self) -> tuple[int, int, int]:
         """Objects re-read, bytes re-read and whole passes, over every pass ever run (metrics counters)."""
         with self.db.read() as session:
-            objects, read, passes = session.execute(
-                select(
-                    func.coalesce(func.sum(ScrubPass.objects_checked), 0),
-                    func.coalesce(func.sum(ScrubPass.bytes_read), 0),
-                    func.count().filter(ScrubPass.complete.is_(True)),
-                )
-            ).one()
-            return int(objects), int(read), int(passes)
+            return pass_totals(session)
 
     def findings(self, *, actor: Actor, closed: bool = False) -> list[ScrubFinding]:
         """The findings, newest first: open ones, or (closed=True) every one."""
@@ -425,93 +403,3 @@ class Tally:
     listed: int
     bytes_read: int
     seconds: float
-
-
-def _last_complete(session: Session) -> ScrubPass | None:
-    query = (
-        select(ScrubPass).where(ScrubPass.complete.is_(True)).order_by(ScrubPass.finished_at.desc()).limit(1)
-    )
-    return session.scalars(query).first()
-
-
-def _running(session: Session) -> ScrubPass | None:
-    """The background pass under way (a command's pass belongs to its terminal, which may be gone)."""
-    query = (
-        select(ScrubPass)
-        .where(ScrubPass.finished_at.is_(None), ScrubPass.mode == PassMode.BACKGROUND)
-        .order_by(ScrubPass.started_at.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
-
-
-def _still_unrecorded(session: Session, problems: list[Problem]) -> list[Problem]:
-    """Drop orphans whose record has appeared since the listing was read (an upload finishing)."""
-    orphans = [p.found_sha256 for p in problems if p.kind == FindingKind.ORPHAN and p.found_sha256]
-    recorded = recorded_hashes(session, orphans)
-    return [p for p in problems if not (p.kind == FindingKind.ORPHAN and p.found_sha256 in recorded)]
-
-
-def _subject(finding: ScrubFinding) -> Subject:
-    """An item's finding is audited under the item; an unrecorded object's under the finding."""
-    return Subject("item", finding.item_id) if finding.item_id else Subject("scrub_finding", finding.id)
-
-
-def _derivative(problem: Problem) -> str | None:
-    return problem.recorded.derivative_id if problem.recorded else None
-
-
-def _finding(problem: Problem, now: datetime) -> ScrubFinding:
-    recorded = problem.recorded
-    return ScrubFinding(
-        id=new_id(),
-        kind=problem.kind,
-        key=problem.key,
-        item_id=recorded.item_id if recorded else None,
-        item_name=recorded.filename[:255] if recorded else None,
-        derivative_id=_derivative(problem),
-        what=_what(recorded),
-        expected_sha256=recorded.sha256 if recorded else None,
-        expected_size=recorded.size if recorded else None,
-        found_sha256=problem.found_sha256,
-        found_size=problem.found_size,
-        detail=problem.detail,
-        found_at=now,
-        last_seen_at=now,
-    )
-
-
-def _what(recorded: RecordedObject | None) -> str:
-    if recorded is None:
-        return "unrecorded object"
-    return recorded.derivative_kind or "original"
-
-
-def _finding_details(finding: ScrubFinding) -> dict[str, object]:
-    return {
-        "kind": str(finding.kind),
-        "key": finding.key,
-        "what": finding.what,
-        "item": finding.item_id,
-        "expected_sha256": finding.expected_sha256,
-        "expected_size": finding.expected_size,
-        "found_sha256": finding.found_sha256,
-        "found_size": finding.found_size,
-    }
-
-
-def _missing(recorded: RecordedObject) -> str:
-    return f"the store has no object for this {_what(recorded)} ({recorded.size} bytes recorded)"
-
-
-def _mismatch(recorded: RecordedObject, found_sha256: str, found_size: int) -> str:
-    return (
-        f"re-read {found_size} bytes hashing to {found_sha256}; "
-        f"the record says {recorded.size} bytes hashing to {recorded.sha256}"
-    )
-
-
-def _orphan(stored: StoredObject) -> str:
-    if stored.sha256 is None:
-        return f"a file of {stored.size} bytes that is not at any content address and that no record names"
-    return f"an object of {stored.size} bytes that no item or derivative records"
