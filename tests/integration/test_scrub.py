@@ -249,3 +249,17 @@ def test_a_damaged_derivative_is_named_with_its_item(world: World) -> None:
 
     damaged = [f for f in open_findings(world.container) if f.item_id == world.items["kept.mp4"]]
     assert [(f.kind, f.what, f.key) for f in damaged] == [(FindingKind.MISMATCH, "proxy", proxy.sha256)]
+
+
+def test_an_original_the_store_cannot_read_is_unreadable_not_missing(world: World) -> None:
+    """GIVEN the place of "kept.mp4"'s original taken by something that cannot be read as a file
+    WHEN a pass runs THEN the finding says unreadable, names the item, and keeps the reason."""
+    path = world.path("kept.mp4")
+    path.unlink()
+    path.mkdir()
+
+    world.scrub_command("--rate", "0")
+
+    found = [f for f in open_findings(world.container) if f.item_id == world.items["kept.mp4"] and f.what == "original"]
+    assert [f.kind for f in found] == [FindingKind.UNREADABLE]
+    assert "Is a directory" in found[0].detail
