@@ -65,10 +65,16 @@ def upgrade() -> None:
     with op.batch_alter_table('scrub_passes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_scrub_passes_finished_at'), ['finished_at'], unique=False)
 
+    with op.batch_alter_table('derivatives', schema=None) as batch_op:
+        batch_op.create_index('ix_derivatives_sha256', ['sha256'], unique=False)
+
 
 
 def downgrade() -> None:
     """Revert this migration."""
+    with op.batch_alter_table('derivatives', schema=None) as batch_op:
+        batch_op.drop_index('ix_derivatives_sha256')
+
     with op.batch_alter_table('scrub_passes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scrub_passes_finished_at'))
 
