@@ -234,7 +234,7 @@ def test_rate_limit_holds(world: World) -> None:
     done = world.scrub_command("--rate", "1")
     assert done.returncode == 1
     rate = float(done.stdout.split(" MB at ")[1].split(" MB/s")[0])
-    assert 0.6 < rate <= 1.05, done.stdout
+    assert 0.5 < rate <= 1.2, done.stdout  # unthrottled it reads hundreds of MB/s
 
 
 def test_a_damaged_derivative_is_named_with_its_item(world: World) -> None:
