@@ -79,6 +79,11 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.SCHEDULE_DECIDE: frozenset(
         {Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS}
     ),
+    # sharing outside the force: disclosure officers, professional standards with complaints bodies;
+    # investigators too where the force allows it (`may_share_outside`, decision 0019)
+    Permission.EXTERNAL_SHARE_CREATE: frozenset({Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}),
+    # administrators look after the store; answering a scrub finding is theirs (decision 0024)
+    Permission.SCRUB_ACKNOWLEDGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
 }
 DOCK_PERMISSIONS = frozenset({Permission.UPLOAD_CREATE, Permission.ITEM_CONFIRM})
 # Who may open any unrestricted item with a recorded reason: those who gather and review a case's
@@ -87,15 +92,6 @@ REASON_ROLES = frozenset({Role.INVESTIGATOR, Role.DISCLOSURE_OFFICER})
 # What changes an item or passes it on; a share, a case or a reason never grants these.
 WRITE_PERMISSIONS = frozenset({Permission.ITEM_SHARE, Permission.ITEM_CATEGORISE})
 
-# --- outside recipients (disclosure/service.py, decision 0019) ---------------------------------------
-# Disclosure officers share outside the force, professional standards with complaints bodies;
-# investigators too where the force allows it (`may_share_outside`).
-ROLE_PERMISSIONS[Permission.EXTERNAL_SHARE_CREATE] = frozenset(
-    {Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}
-)
-# --- the integrity scrub (retention/scrub.py, decision 0024) ------------------------------------------
-# Administrators look after the store; answering a finding is theirs, like seeing it (JOB_VIEW).
-ROLE_PERMISSIONS[Permission.SCRUB_ACKNOWLEDGE] = frozenset({Role.SYSTEM_ADMINISTRATOR})
 # All a recipient may ever do, and only to the items of their own live share; the share's
 # scopes (the actor's) leave out downloading unless the share allows it.
 RECIPIENT_PERMISSIONS = frozenset({Permission.ITEM_VIEW, Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD})

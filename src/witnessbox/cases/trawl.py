@@ -33,7 +33,7 @@ from witnessbox.db.session import Database
 from witnessbox.evidence.incidents import Rule, TrackPoint, distance_m
 from witnessbox.evidence.models import Item, ItemState
 from witnessbox.evidence.proposals import LONGEST_RECORDING
-from witnessbox.evidence.proposals import _track as item_track
+from witnessbox.evidence.proposals import track_of as item_track
 from witnessbox.evidence.visibility import visible_to
 
 NO_PLACE_LIMIT = 200  # recordings without a fix listed at most; a narrower window lists the rest

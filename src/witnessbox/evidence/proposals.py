@@ -81,7 +81,7 @@ class IncidentFinder:
         if item.recorded_end is None:
             return IncidentProposals(item.id, [], "the recording has not been measured yet")
         own = Recording(
-            item.id, item.recorded_start, item.recorded_end, _track(item.recorded_start, item.gps_track)
+            item.id, item.recorded_start, item.recorded_end, track_of(item.recorded_start, item.gps_track)
         )
         if not own.track:
             return IncidentProposals(
@@ -128,7 +128,7 @@ class IncidentFinder:
         found = (
             _Candidate(
                 Recording(
-                    row.id, row.recorded_start, row.recorded_end, _track(row.recorded_start, row.gps_track)
+                    row.id, row.recorded_start, row.recorded_end, track_of(row.recorded_start, row.gps_track)
                 ),
                 row.camera_serial,
                 row.officer,
@@ -149,7 +149,7 @@ class IncidentFinder:
         return [self.evidence.view_item(item_id, actor=actor) for item_id in wanted]
 
 
-def _track(start: datetime, gps: list[Any] | None) -> tuple[TrackPoint, ...]:
+def track_of(start: datetime, gps: list[Any] | None) -> tuple[TrackPoint, ...]:
     """The item's GPS track as timed points; malformed points are left out, not fatal."""
     return track_from(start, [p for p in gps or () if _well_formed(p)])
 
