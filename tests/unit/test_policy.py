@@ -221,9 +221,10 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     Permission.ITEM_ATTRIBUTE: frozenset({Role.SUPERVISOR, Role.SYSTEM_ADMINISTRATOR}),
     Permission.SCHEDULE_DECIDE: frozenset({Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR,
                                            Role.PROFESSIONAL_STANDARDS}),
+    # sharing outside the force (decision 0019); investigators too where the force's setting allows it
+    Permission.EXTERNAL_SHARE_CREATE: frozenset({Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}),
+    Permission.SCRUB_ACKNOWLEDGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),  # decision 0024
 }
-# sharing outside the force (decision 0019); investigators too where the force's setting allows it
-ROLE_RULES[Permission.EXTERNAL_SHARE_CREATE] = frozenset({Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS})
 
 
 def test_every_non_item_permission_has_a_rule() -> None:
