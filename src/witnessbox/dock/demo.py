@@ -28,6 +28,7 @@ OTHERS = (
     ("4410", "Chris Evans", "PS", Role.SUPERVISOR),
     ("5120", "Dana Reid", "DC", Role.INVESTIGATOR),
     ("6001", "Lee Carter", "Insp", Role.PROFESSIONAL_STANDARDS),
+    ("7002", "Robin Shaw", "Mr", Role.DISCLOSURE_OFFICER),
 )
 
 
@@ -65,8 +66,8 @@ def load_demo(
     agent.run(sorted(p for p in cameras.iterdir() if p.is_dir()), watch=False)
     _review(container)
     log.info(
-        "demo: sign in as 1142 (officer), 4410 (supervisor), 5120 (investigator) or 6001 "
-        "(professional standards) with the password in %s",
+        "demo: sign in as 1142 (officer), 4410 (supervisor), 5120 (investigator), 6001 "
+        "(professional standards) or 7002 (disclosure officer) with the password in %s",
         cameras.parent / "demo-password",
     )
 
@@ -99,6 +100,7 @@ def _review(container: Container) -> None:
     container.cases.add_items(
         case.id, first_two, actor=investigator, reason="Investigating the disturbance, 26/004512"
     )
+    container.cases.add_member(case.id, "7002", actor=investigator)  # the case's disclosure officer
     duration = _duration(container, first_two[0])
     if duration is not None:
         at_s = min(10.0, duration / 2)
