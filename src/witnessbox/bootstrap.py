@@ -56,7 +56,13 @@ from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner, Lease
 from witnessbox.reports.compliance import ComplianceService
 from witnessbox.reports.system import SystemOverview
+from witnessbox.retention.holds import HoldRules, HoldService
+from witnessbox.retention.jobs import run_sweep
+from witnessbox.retention.schedule import RetentionSchedule
+from witnessbox.retention.service import PathRules, RetentionService
+from witnessbox.retention.subject_access import SubjectAccessService
 from witnessbox.sharing.service import SharingService
+from witnessbox.storage.base import BlobStore
 from witnessbox.storage.factory import blob_store_from_url
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,10 @@ class Container:
     schedules: ScheduleService  # a case's disclosure schedules (MG6C, MG6D)
     trawl: IncidentTrawl  # other cameras at a case's incident
     external_shares: ExternalShareService  # sharing outside the force and the recipient portal
+    retention: RetentionService  # the deletion path: review queue, approvals, recycle window, purge
+    retention_schedule: RetentionSchedule  # the schedule and every item's due date
+    holds: HoldService  # manual legal holds; automatic holds are rules in retention/holds.py
+    subject_access: SubjectAccessService  # subject access requests, whose items are held while open
 
     def close(self) -> None:
         """Release connections."""
@@ -134,6 +144,8 @@ def build(
     _schedule_housekeeping(queue, settings, db, jobs, ingest, anchoring)
     passwords = PasswordPolicy()
     users = UserService(db, audit, clock, passwords)
+    retention = _retention(settings, db, audit, clock, blobs, users, evidence)
+    queue.every(settings.retention_sweep_minutes, "witnessbox.retention_sweep", lambda: run_sweep(retention))
     tokens = TokenService(db, audit, clock)
     fleet = DeviceOverview(db, clock, recordings_per_camera)
     system = SystemOverview(
@@ -180,7 +192,24 @@ def build(
             db, audit, clock, cases, Rule(settings.incident_distance_m, settings.incident_time_window_s)
         ),
         external_shares=_external_shares(settings, db, audit, clock, evidence, cases),
+        retention=retention,
+        retention_schedule=retention.schedule,
+        holds=HoldService(db, audit, clock, retention.holds),
+        subject_access=SubjectAccessService(db, audit, clock),
     )
+
+
+def _retention(settings: Settings, db: Database, audit: AuditLog, clock: Clock, blobs: BlobStore,
+               users: UserService, evidence: EvidenceService) -> RetentionService:
+    """The schedule and the deletion path with the force's periods (decision 0023)."""
+    path = PathRules(
+        warning=timedelta(days=settings.retention_warning_days),
+        recycle=timedelta(days=settings.retention_recycle_days),
+        keep=timedelta(days=settings.retention_keep_days),
+    )
+    holds = HoldRules(package_hold=timedelta(days=settings.retention_package_hold_days))
+    schedule = RetentionSchedule(db, audit, clock)
+    return RetentionService(db, audit, clock, blobs, users, evidence, schedule, path, holds)
 
 
 def _external_shares(

@@ -97,6 +97,18 @@ ROLE_PERMISSIONS[Permission.EXTERNAL_SHARE_CREATE] = frozenset(
 # scopes (the actor's) leave out downloading unless the share allows it.
 RECIPIENT_PERMISSIONS = frozenset({Permission.ITEM_VIEW, Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD})
 
+# --- retention (retention/, decision 0023) ------------------------------------------------------------
+# Records managers run the schedule with administrators; holds are placed and released by professional
+# standards and records managers; deletions are reviewed by them and by supervisors (their teams' items).
+ROLE_PERMISSIONS[Permission.HOLD_MANAGE] = frozenset({Role.PROFESSIONAL_STANDARDS, Role.RECORDS_MANAGER})
+ROLE_PERMISSIONS[Permission.RETENTION_SCHEDULE] = frozenset({Role.RECORDS_MANAGER, Role.SYSTEM_ADMINISTRATOR})
+ROLE_PERMISSIONS[Permission.RETENTION_REVIEW] = frozenset(
+    {Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS, Role.SUPERVISOR}
+)
+ROLE_PERMISSIONS[Permission.SUBJECT_ACCESS_MANAGE] = frozenset(
+    {Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS}
+)
+
 
 class Access(StrEnum):
     """The answer: yes, no, or yes once a reason is recorded."""

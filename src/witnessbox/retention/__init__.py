@@ -1,0 +1,1 @@
+"""Retention: the schedule, holds, the deletion path (review, recycle, purge) and subject access requests."""
