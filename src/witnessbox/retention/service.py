@@ -416,24 +416,25 @@ class RetentionService:
                     )
                 )
             )
-            return [self._entry(session, row, item, row.item_id in held) for row, item in rows]
+            names = self._approval_names(session, [row for row, _ in rows])
+            return [_entry(row, item, row.item_id in held, names.get(row.item_id, [])) for row, item in rows]
 
-    def _entry(self, session: Session, row: ItemRetention, item: Item, held: bool) -> QueueEntry:
-        kind = ApprovalKind.RECOVER if row.stage == Stage.RECYCLED else ApprovalKind.DELETE
-        return QueueEntry(
-            item_id=item.id,
-            filename=item.filename,
-            officer=item.officer,
-            recorded_start=item.recorded_start,
-            category=item.category,
-            evidential=item.evidential,
-            retention_class=row.retention_class,
-            due_at=row.due_at,
-            stage=str(row.stage),
-            recycle_until=row.recycle_until,
-            approvals=[a.name for a in self._approvals(session, row, kind)],
-            held=held,
-        )
+    @staticmethod
+    def _approval_names(session: Session, rows: list[ItemRetention]) -> dict[str, list[str]]:
+        """Who approved each row's current step (deletion; recovery once recycled), in one query."""
+        current = {
+            (r.item_id, r.cycle, ApprovalKind.RECOVER if r.stage == Stage.RECYCLED else ApprovalKind.DELETE)
+            for r in rows
+        }
+        names: dict[str, list[str]] = {}
+        for approval in session.scalars(
+            select(RetentionApproval)
+            .where(RetentionApproval.item_id.in_([r.item_id for r in rows]))
+            .order_by(RetentionApproval.at)
+        ):
+            if (approval.item_id, approval.cycle, approval.kind) in current:
+                names.setdefault(approval.item_id, []).append(approval.name)
+        return names
 
     def status(self, item_id: str, *, actor: Actor) -> ItemRetentionOut:
         """An item's retention for its page (anyone who may view the item, or a reviewer)."""
@@ -530,3 +531,20 @@ class RetentionService:
 
 def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value else None
+
+
+def _entry(row: ItemRetention, item: Item, held: bool, approvals: list[str]) -> QueueEntry:
+    return QueueEntry(
+        item_id=item.id,
+        filename=item.filename,
+        officer=item.officer,
+        recorded_start=item.recorded_start,
+        category=item.category,
+        evidential=item.evidential,
+        retention_class=row.retention_class,
+        due_at=row.due_at,
+        stage=str(row.stage),
+        recycle_until=row.recycle_until,
+        approvals=approvals,
+        held=held,
+    )
