@@ -32,6 +32,7 @@ from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
+from witnessbox.disclosure.holds import DisclosureHolds
 from witnessbox.disclosure.mail import SmtpMailer
 from witnessbox.disclosure.packages.jobs import register_package_jobs
 from witnessbox.disclosure.packages.service import PackageService
@@ -207,7 +208,7 @@ def _retention(settings: Settings, db: Database, audit: AuditLog, clock: Clock, 
         recycle=timedelta(days=settings.retention_recycle_days),
         keep=timedelta(days=settings.retention_keep_days),
     )
-    holds = HoldRules(package_hold=timedelta(days=settings.retention_package_hold_days))
+    holds = HoldRules(sources=(DisclosureHolds(timedelta(days=settings.retention_package_hold_days)),))
     schedule = RetentionSchedule(db, audit, clock)
     return RetentionService(db, audit, clock, blobs, users, evidence, schedule, path, holds)
 

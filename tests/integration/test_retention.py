@@ -116,7 +116,7 @@ def test_evidential_deletion_needs_two_different_people_and_recovery_needs_two_t
     scene.container.retention.sweep()
     assert scene.row(item_id).retention_class == "evidential"
     change = RuleSpec("evidential:Theft", 20, ClockStart.CATEGORISATION, "force policy")
-    effect = scene.container.retention_schedule.preview(change)
+    effect = scene.container.retention_schedule.preview(change, actor=scene.managers[1])
     assert (effect.items, effect.earlier, effect.later) == (1, 1, 0)
     with pytest.raises(Forbidden):
         scene.container.retention_schedule.change(change, actor=scene.owner)
@@ -233,3 +233,30 @@ def test_the_owner_keeps_a_warned_item_with_a_reason(scene: Scene) -> None:
     assert scene.row(item_id).stage == Stage.SCHEDULED
     scene.after(days=31)
     assert scene.row(item_id).stage == Stage.SCHEDULED
+
+
+def test_an_external_share_holds_its_item_until_it_expires(scene: Scene) -> None:
+    """GIVEN a non-evidential recording shared with a prosecutor for 70 days from a case since closed
+    WHEN it falls due
+    THEN the share holds it until it expires; then it is warned."""
+    from witnessbox.disclosure.models import RecipientKind
+    from witnessbox.disclosure.schemas import ExternalShareIn
+
+    item_id = ready_item(scene.container, scene.owner, T0, 5.0)
+    scene.categorise(item_id, evidential=False)
+    investigator = scene.force.actor("investigator")
+    case = scene.container.cases.create("CR/3/26", "Public order", actor=investigator)
+    scene.container.cases.add_member(case.id, scene.force.collar("case_member"), actor=investigator)
+    scene.container.cases.add_items(case.id, [item_id], actor=investigator,
+                                    reason="occurrence 26/4411, arrest on Elm Road")
+    scene.container.external_shares.create(ExternalShareIn(
+        recipient_name="Priya Shah", organisation="CPS Wessex", kind=RecipientKind.PROSECUTOR,
+        item_ids=[item_id], expires_at=T0 + timedelta(days=70)),
+        actor=scene.force.actor("case_member"), portal_url="http://127.0.0.1:1/portal/s/")
+    scene.container.cases.close(case.id, actor=investigator)
+    assert [h.kind for h in scene.container.holds.for_item(item_id)] == ["external_share"]
+    scene.after(days=60)
+    assert scene.row(item_id).stage == Stage.SCHEDULED
+    scene.after(days=11)
+    assert scene.container.holds.for_item(item_id) == []
+    assert scene.row(item_id).stage == Stage.WARNED

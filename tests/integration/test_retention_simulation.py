@@ -6,7 +6,6 @@ was approved by two people other than its officer; every purge is certified and 
 audit trail verifies at the end."""
 
 import contextlib
-import os
 import random
 import secrets
 import time
@@ -33,7 +32,7 @@ from witnessbox.retention.subject_access import RequestDraft
 
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
 STEP_DAYS = 14  # one sweep a fortnight: the warning period, so no item skips its warning
-STEPS = int(os.environ.get("SIM_STEPS", 261))  # ten years
+STEPS = 261  # ten years
 PER_STEP = 6
 CATEGORIES = ["Theft", "Public order", "Domestic abuse", "Road traffic"]
 OPEN = datetime.max.replace(tzinfo=UTC)

@@ -7,14 +7,16 @@ Two questions, answered in one place each and used everywhere:
 - `holds_for(session, item_id, now)`: the same rules in words, for one item's page.
 
 Holds come from manual legal holds (on an item or its case), and automatically from an open case
-(investigation or complaint), a live external share, a disclosure package made within the package
-hold period, and an open subject access request.
+(investigation or complaint) and an open subject access request; other domains add theirs as
+`HoldSource`s handed over by bootstrap (disclosure/holds.py: a live external share, a disclosure
+package made within the package hold period), so retention never reads their tables itself.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, and_, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.roles import Permission
@@ -27,8 +29,6 @@ from witnessbox.core.clock import Clock, as_utc
 from witnessbox.core.errors import Conflict, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
-from witnessbox.disclosure.models import ExternalShare, ExternalShareItem
-from witnessbox.disclosure.packages.models import DisclosurePackage
 from witnessbox.evidence.models import Item
 from witnessbox.retention.models import Hold, SubjectAccessItem, SubjectAccessRequest
 
@@ -44,11 +44,27 @@ class HoldReason:
     hold_id: str | None = None  # a manual hold, which a permitted person may release
 
 
+class HoldSource(Protocol):
+    """Another domain's reasons to keep (disclosure's shares and packages), handed over by bootstrap."""
+
+    def during(
+        self, item_id: SQLColumnExpression[str], start: datetime, end: datetime
+    ) -> ColumnElement[bool]:
+        """True for items this source held at some moment of [start, end]."""
+        ...
+
+    def reasons(
+        self, session: Session, item_id: str, now: datetime
+    ) -> list[tuple[str, str, datetime | None, datetime | None]]:
+        """(kind, description, since, until) of each of this source's holds on one item now."""
+        ...
+
+
 @dataclass(frozen=True)
 class HoldRules:
-    """The one setting holds depend on: how long a disclosure package keeps its items."""
+    """The holds of other domains that retention also honours."""
 
-    package_hold: timedelta
+    sources: tuple[HoldSource, ...] = ()
 
 
 def _overlaps(
@@ -81,29 +97,6 @@ def _case(item_id: SQLColumnExpression[str], start: datetime, end: datetime) -> 
     )
 
 
-def _share(item_id: SQLColumnExpression[str], start: datetime, end: datetime) -> ColumnElement[bool]:
-    ended = func.coalesce(ExternalShare.revoked_at, ExternalShare.expires_at)
-    return exists().where(
-        ExternalShareItem.item_id == item_id,
-        ExternalShareItem.share_id == ExternalShare.id,
-        ExternalShare.created_at <= end,
-        ended > start,
-        ExternalShare.expires_at > start,
-    )
-
-
-def _package(
-    item_id: SQLColumnExpression[str], start: datetime, end: datetime, rules: HoldRules
-) -> ColumnElement[bool]:
-    # A package freezes its item ids in a JSON list; ids are 26-character ULIDs, so the text match is exact.
-    listed = cast(DisclosurePackage.item_ids, String).contains(item_id)
-    return exists().where(
-        DisclosurePackage.created_at <= end,
-        DisclosurePackage.created_at > start - rules.package_hold,
-        listed,
-    )
-
-
 def _subject_access(item_id: SQLColumnExpression[str], start: datetime, end: datetime) -> ColumnElement[bool]:
     return exists().where(
         SubjectAccessItem.item_id == item_id,
@@ -119,8 +112,7 @@ def held_during(
     return or_(
         _manual(item_id, start, end),
         _case(item_id, start, end),
-        _share(item_id, start, end),
-        _package(item_id, start, end, rules),
+        *(source.during(item_id, start, end) for source in rules.sources),
         _subject_access(item_id, start, end),
     )
 
@@ -130,8 +122,11 @@ def holds_for(session: Session, item_id: str, now: datetime, rules: HoldRules) -
     return [
         *_manual_reasons(session, item_id, now),
         *_case_reasons(session, item_id),
-        *_share_reasons(session, item_id, now),
-        *_package_reasons(session, item_id, now, rules),
+        *(
+            HoldReason(*reason)
+            for source in rules.sources
+            for reason in source.reasons(session, item_id, now)
+        ),
         *_subject_access_reasons(session, item_id),
     ]
 
@@ -166,39 +161,6 @@ def _case_reasons(session: Session, item_id: str) -> list[HoldReason]:
             added,
         )
         for reference, kind, added in rows
-    ]
-
-
-def _share_reasons(session: Session, item_id: str, now: datetime) -> list[HoldReason]:
-    shares = session.scalars(
-        select(ExternalShare)
-        .join(ExternalShareItem, ExternalShareItem.share_id == ExternalShare.id)
-        .where(
-            ExternalShareItem.item_id == item_id,
-            ExternalShare.revoked_at.is_(None),
-            ExternalShare.expires_at > now,
-        )
-    )
-    return [
-        HoldReason(
-            "external_share", f"shared outside the force by {s.created_by_name}", s.created_at, s.expires_at
-        )
-        for s in shares
-    ]
-
-
-def _package_reasons(session: Session, item_id: str, now: datetime, rules: HoldRules) -> list[HoldReason]:
-    packages = session.scalars(
-        select(DisclosurePackage).where(
-            DisclosurePackage.created_at > now - rules.package_hold,
-            cast(DisclosurePackage.item_ids, String).contains(item_id),
-        )
-    )
-    return [
-        HoldReason(
-            "package", f"in disclosure package {p.title}", p.created_at, p.created_at + rules.package_hold
-        )
-        for p in packages
     ]
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
+from witnessbox.accounts.policy import Access, decide
 from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import require
 from witnessbox.audit.service import AuditLog, Subject
@@ -182,8 +183,15 @@ class RetentionSchedule:
         }
         return {spec.retention_class: spec for spec in DEFAULTS} | saved
 
-    def preview(self, change: RuleSpec) -> Effect:
+    def rules_for(self, *, actor: Actor) -> list[RuleSpec]:
+        """The schedule in force, for those who run it or review deletions, in class order."""
+        if decide(actor, Permission.RETENTION_REVIEW) != Access.ALLOW:
+            require(actor, Permission.RETENTION_SCHEDULE)
+        return sorted(self.rules().values(), key=lambda spec: spec.retention_class)
+
+    def preview(self, change: RuleSpec, *, actor: Actor) -> Effect:
         """What saving `change` would do: how many items' due dates move, earlier or later."""
+        require(actor, Permission.RETENTION_SCHEDULE)
         with self.db.read() as session:
             return self._effect(session, self._validated(session, change))
 

@@ -36,6 +36,7 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
+from witnessbox.retention import routes as retention_routes
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
@@ -80,6 +81,10 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "schedules",
         "trawl",
         "external_shares",
+        "retention",
+        "retention_schedule",
+        "holds",
+        "subject_access",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -113,6 +118,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         disclosure_routes.api,
         disclosure_routes.pages,
         disclosure_routes.portal,
+        retention_routes.api,
+        retention_routes.pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
@@ -145,7 +152,7 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 
 def _templates(local_time: LocalTime) -> Jinja2Templates:
-    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure")
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure", "retention")
     folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed
