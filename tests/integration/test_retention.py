@@ -18,7 +18,7 @@ from witnessbox.cases.models import CaseKind
 from witnessbox.config import Settings
 from witnessbox.core.actor import Actor
 from witnessbox.core.clock import FixedClock
-from witnessbox.core.errors import Conflict, Forbidden, NotFound
+from witnessbox.core.errors import Conflict, Forbidden, Gone, NotFound
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import Item, ItemState
 from witnessbox.retention.models import ClockStart, ItemRetention, Stage
@@ -101,6 +101,8 @@ def test_non_evidential_item_is_warned_recycled_and_purged_with_a_signed_certifi
     assert status.stage == "purged" and status.certificate_id == certificate.id
     with scene.container.db.read() as session:
         assert session.get_one(Item, item_id).state == ItemState.PURGED
+    with pytest.raises(Gone):
+        scene.container.evidence.open_original(item_id, actor=scene.owner, first_request=True)
     assert scene.row(held).stage == Stage.SCHEDULED
     assert [h.hold_id for h in scene.container.holds.for_item(held)] == [hold.id]
     assert scene.container.audit.verify().ok
