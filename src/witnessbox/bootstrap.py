@@ -59,6 +59,7 @@ from witnessbox.reports.compliance import ComplianceService
 from witnessbox.reports.system import SystemOverview
 from witnessbox.retention.holds import HoldRules, HoldService
 from witnessbox.retention.jobs import run_sweep
+from witnessbox.retention.report import StorageReports
 from witnessbox.retention.schedule import RetentionSchedule
 from witnessbox.retention.service import PathRules, RetentionService
 from witnessbox.retention.subject_access import SubjectAccessService
@@ -107,6 +108,7 @@ class Container:
     retention_schedule: RetentionSchedule  # the schedule and every item's due date
     holds: HoldService  # manual legal holds; automatic holds are rules in retention/holds.py
     subject_access: SubjectAccessService  # subject access requests, whose items are held while open
+    storage_report: StorageReports  # kept footage by category and class, and what falls due when
 
     def close(self) -> None:
         """Release connections."""
@@ -197,6 +199,7 @@ def build(
         retention_schedule=retention.schedule,
         holds=HoldService(db, audit, clock, retention.holds),
         subject_access=SubjectAccessService(db, audit, clock),
+        storage_report=StorageReports(db, clock, retention.holds),
     )
 
 

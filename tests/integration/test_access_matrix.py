@@ -463,6 +463,7 @@ def _fresh_request(world: "World", _persona: str) -> Send:
 
 EXPECTED.update({
     ("GET", "/api/v1/retention/queue"): Row(REVIEWERS),
+    ("GET", "/api/v1/retention/report"): Row(REVIEWERS | ADMIN),
     ("GET", "/api/v1/retention/items/{item_id}"): Row(ITEM_READERS | {"psd"}),
     ("POST", "/api/v1/retention/items/{item_id}/approve"): Row(frozenset(), _not_due({"reason": ""})),
     ("POST", "/api/v1/retention/items/{item_id}/keep"): Row(KEEPERS, _scheduled),

@@ -262,3 +262,22 @@ def test_an_external_share_holds_its_item_until_it_expires(scene: Scene) -> None
     scene.after(days=11)
     assert scene.container.holds.for_item(item_id) == []
     assert scene.row(item_id).stage == Stage.WARNED
+
+
+def test_storage_report_counts_kept_held_and_due_footage(scene: Scene) -> None:
+    """GIVEN two non-evidential recordings (one held) and an evidential theft recording
+    WHEN the report is read after the due dates are computed
+    THEN it counts them by category and class, the held one apart, and forecasts the due one's month."""
+    free, held, theft = (ready_item(scene.container, scene.owner, T0, 5.0) for _ in range(3))
+    for each in (free, held):
+        scene.categorise(each, evidential=False)
+    scene.categorise(theft, evidential=True, category="Theft")
+    scene.container.holds.place(actor=scene.managers[0], reason="claim", item_id=held)
+    scene.container.retention.sweep()
+    report = scene.container.storage_report.report(actor=scene.managers[0])
+    assert {(line.key, line.items) for line in report.by_category} == {("(none)", 2), ("Theft", 1)}
+    assert {(line.key, line.items) for line in report.by_class} == {("non_evidential", 2), ("evidential", 1)}
+    assert (report.held.items, report.held.bytes) == (1, 1)
+    assert [(line.key, line.items) for line in report.due_by_month] == [("2026-02", 1), ("2032-01", 1)]
+    with pytest.raises(Forbidden):
+        scene.container.storage_report.report(actor=scene.owner)

@@ -12,6 +12,7 @@ from witnessbox.core.actor import Actor
 from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound, WitnessboxError
 from witnessbox.retention.holds import HoldService
 from witnessbox.retention.models import ClockStart, SubjectAccessRequest
+from witnessbox.retention.report import StorageReport, StorageReports
 from witnessbox.retention.schedule import RetentionSchedule, RuleSpec
 from witnessbox.retention.schemas import (
     CertificateOut,
@@ -36,6 +37,7 @@ Retention = Annotated[RetentionService, Depends(built_with("retention", Retentio
 Schedule = Annotated[RetentionSchedule, Depends(built_with("retention_schedule", RetentionSchedule))]
 Holds = Annotated[HoldService, Depends(built_with("holds", HoldService))]
 Requests = Annotated[SubjectAccessService, Depends(built_with("subject_access", SubjectAccessService))]
+Reports = Annotated[StorageReports, Depends(built_with("storage_report", StorageReports))]
 FormRefusal = (InvalidInput, Conflict, Forbidden, NotFound)
 NOTICES = {
     "approved": "Approval recorded.",
@@ -155,6 +157,12 @@ def _request_out(request: SubjectAccessRequest, item_ids: list[str]) -> SubjectA
         closed_at=request.closed_at,
         item_ids=item_ids,
     )
+
+
+@api.get("/report", response_model=StorageReport)
+def storage_report(actor: Caller, reports: Reports) -> StorageReport:
+    """Kept footage by category and retention class, held footage, and what falls due month by month."""
+    return reports.report(actor=actor)
 
 
 # --- pages ---------------------------------------------------------------------------------------

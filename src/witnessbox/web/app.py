@@ -85,6 +85,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "retention_schedule",
         "holds",
         "subject_access",
+        "storage_report",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
