@@ -6,13 +6,11 @@ moves forward, and the purge re-checks, in the purge's own transaction, that no 
 item at any moment of its recycle window.
 """
 
-import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.models import TeamMember
@@ -27,7 +25,7 @@ from witnessbox.core.clock import Clock, as_utc
 from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
-from witnessbox.evidence.models import Derivative, Item, ItemPlace, ItemState
+from witnessbox.evidence.models import Item, ItemPlace, ItemState
 from witnessbox.evidence.service import EvidenceService
 from witnessbox.retention.holds import HoldRules, held_during, holds_for
 from witnessbox.retention.models import (
@@ -37,11 +35,11 @@ from witnessbox.retention.models import (
     RetentionApproval,
     Stage,
 )
+from witnessbox.retention.purge import ByteRemover, canonical, certificate_for
 from witnessbox.retention.schedule import COMPLAINT, EVIDENTIAL, RetentionSchedule
 from witnessbox.retention.schemas import HoldOut, ItemRetentionOut, QueueEntry, SweepOutcome
 from witnessbox.storage.base import BlobStore
 
-log = logging.getLogger(__name__)
 APPROVERS = 2  # two different people for an evidential deletion and for any recovery
 
 
@@ -57,11 +55,6 @@ class PathRules:
 def needs_approval(retention_class: str) -> bool:
     """Evidential and complaint footage goes only with two people's approval; the rest goes by itself."""
     return retention_class == COMPLAINT or retention_class.split(":", maxsplit=1)[0] == EVIDENTIAL
-
-
-def canonical(statement: dict[str, Any]) -> bytes:
-    """The bytes a certificate's signature covers."""
-    return json.dumps(statement, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 class RetentionService:
@@ -93,7 +86,7 @@ class RetentionService:
         outcome.rescued = self._rescue_held()
         outcome.recycled = self._recycle_due()
         outcome.purged = self._purge_due()
-        self._remove_bytes()
+        ByteRemover(self.db, self.audit, self.blobs).remove_bytes()
         return outcome
 
     def _not_held(self, now: datetime) -> Any:
@@ -197,7 +190,9 @@ class RetentionService:
         if held:
             return not self._rescue(session, row, "a hold covered it during its recycle window")
         item = session.get_one(Item, row.item_id)
-        certificate = self._certify(session, row, item, now)
+        rule = self.schedule.rules(session).get(row.retention_class)
+        approvals = self._approvals(session, row, ApprovalKind.DELETE)
+        certificate = certificate_for(row, item, rule, approvals, self.audit.signer, now)
         session.add(certificate)
         for place in session.scalars(select(ItemPlace).where(ItemPlace.item_id == item.id)):
             session.delete(place)
@@ -211,99 +206,6 @@ class RetentionService:
             {"certificate": certificate.id, "sha256": item.sha256, "size": item.size},
         )
         return True
-
-    def _certify(
-        self, session: Session, row: ItemRetention, item: Item, now: datetime
-    ) -> DeletionCertificate:
-        rule = self.schedule.rules(session).get(row.retention_class)
-        approvals = self._approvals(session, row, ApprovalKind.DELETE)
-        statement = {
-            "item": item.id,
-            "filename": item.filename,
-            "sha256": item.sha256,
-            "hash_algorithm": item.hash_algorithm,
-            "size": item.size,
-            "officer": item.officer,
-            "recorded_start": as_utc(item.recorded_start).isoformat(),
-            "category": item.category,
-            "evidential": item.evidential,
-            "derivatives": [
-                {"kind": str(d.kind), "sha256": d.sha256, "size": d.size} for d in item.derivatives
-            ],
-            "rule": {
-                "class": row.retention_class,
-                "period_days": rule.period_days if rule else None,
-                "clock_start": str(rule.clock_start) if rule else None,
-                "source": rule.source if rule else None,
-            },
-            "clock_started_at": _iso(row.clock_started_at),
-            "due_at": _iso(row.due_at),
-            "warned_at": _iso(row.warned_at),
-            "recycled_at": _iso(row.recycled_at),
-            "purged_at": now.isoformat(),
-            "approvers": [
-                {"name": a.name, "user_id": a.user_id, "at": as_utc(a.at).isoformat()} for a in approvals
-            ],
-            "key_id": self.audit.signer.key_id,
-        }
-        reason = f"deleted under the retention schedule ({row.retention_class}, due {_iso(row.due_at)})"
-        return DeletionCertificate(
-            id=new_id(),
-            item_id=item.id,
-            sha256=item.sha256,
-            size=item.size,
-            filename=item.filename,
-            retention_class=row.retention_class,
-            reason=reason,
-            statement=statement,
-            signature=self.audit.signer.sign(canonical(statement)),
-            key_id=self.audit.signer.key_id,
-            purged_at=now,
-        )
-
-    def _remove_bytes(self) -> None:
-        """Delete the purged items' original and derivatives from the store, after their certificates
-        are committed and sealed; a failure is retried by the next sweep."""
-        with self.db.read() as session:
-            ids = list(
-                session.scalars(
-                    select(ItemRetention.item_id)
-                    .where(ItemRetention.stage == Stage.PURGED, ItemRetention.bytes_removed.is_(False))
-                    .limit(1000)
-                )
-            )
-        for item_id in ids:
-            try:
-                self._remove_item_bytes(item_id)
-            except Exception:  # a store outage: the certificate stands, the next sweep tries again
-                log.exception("could not remove the bytes of purged item %s", item_id)
-
-    def _remove_item_bytes(self, item_id: str) -> None:
-        with self.db.transaction() as uow:
-            row = uow.session.get_one(ItemRetention, item_id, with_for_update=True)
-            if row.bytes_removed:
-                return
-            item = uow.session.get_one(Item, item_id)
-            blobs = [item.sha256, *self._unshared_derivatives(uow.session, item)]
-            for derivative in list(item.derivatives):
-                uow.session.delete(derivative)
-            for sha256 in blobs:
-                self.blobs.delete(sha256)
-            row.bytes_removed = True
-            self._record(uow.session, AuditTag.RETENTION_BYTES_REMOVED, row, SYSTEM, {"blobs": blobs})
-
-    @staticmethod
-    def _unshared_derivatives(session: Session, item: Item) -> list[str]:
-        """The item's derivative blobs that no other item's derivative also uses."""
-        return [
-            d.sha256
-            for d in item.derivatives
-            if not session.scalar(
-                select(func.count(Derivative.id)).where(
-                    Derivative.sha256 == d.sha256, Derivative.item_id != item.id
-                )
-            )
-        ]
 
     # --- people's decisions ----------------------------------------------------------------------------
 
