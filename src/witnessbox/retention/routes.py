@@ -22,6 +22,7 @@ from witnessbox.retention.schemas import (
     ItemRetentionOut,
     QueueEntry,
     ReasonIn,
+    RequiredReasonIn,
     RuleIn,
     RuleOut,
     SubjectAccessIn,
@@ -68,13 +69,13 @@ def approve(item_id: str, body: ReasonIn, actor: Caller, retention: Retention) -
 
 
 @api.post("/items/{item_id}/keep")
-def keep(item_id: str, body: ReasonIn, actor: Caller, retention: Retention) -> dict[str, str]:
+def keep(item_id: str, body: RequiredReasonIn, actor: Caller, retention: Retention) -> dict[str, str]:
     """Keep an item past its due date, with a reason."""
     return {"due_at": retention.keep(item_id, actor=actor, reason=body.reason).isoformat()}
 
 
 @api.post("/items/{item_id}/recover")
-def recover(item_id: str, body: ReasonIn, actor: Caller, retention: Retention) -> dict[str, int]:
+def recover(item_id: str, body: RequiredReasonIn, actor: Caller, retention: Retention) -> dict[str, int]:
     """Approve recovering an item from the recycle window (two different people bring it back)."""
     return {"approvals": retention.recover(item_id, actor=actor, reason=body.reason)}
 
@@ -127,7 +128,7 @@ def place_hold(body: HoldIn, actor: Caller, service: Holds) -> HoldRecord:
 
 
 @api.post("/holds/{hold_id}/release", response_model=HoldRecord)
-def release_hold(hold_id: str, body: ReasonIn, actor: Caller, service: Holds) -> HoldRecord:
+def release_hold(hold_id: str, body: RequiredReasonIn, actor: Caller, service: Holds) -> HoldRecord:
     """Release a legal hold, with a reason."""
     return HoldRecord.model_validate(
         service.release(hold_id, actor=actor, reason=body.reason), from_attributes=True

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from witnessbox.core.text import NON_BLANK
 from witnessbox.retention.models import ClockStart
 
 
@@ -59,9 +60,15 @@ class SweepOutcome(BaseModel):
 
 
 class ReasonIn(BaseModel):
-    """A decision's reason (required to keep or recover; optional to approve)."""
+    """A decision's reason (optional to approve)."""
 
     reason: str = Field(default="", max_length=2000)
+
+
+class RequiredReasonIn(BaseModel):
+    """A decision's reason, required: to keep, to recover, to release a hold."""
+
+    reason: str = Field(min_length=1, max_length=2000, pattern=NON_BLANK)
 
 
 class RuleIn(BaseModel):
@@ -92,7 +99,7 @@ class HoldIn(BaseModel):
 
     item_id: str | None = None
     case_id: str | None = None
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=NON_BLANK)
     until: AwareDatetime | None = None
 
 
@@ -112,8 +119,8 @@ class HoldRecord(BaseModel):
 class SubjectAccessIn(BaseModel):
     """A subject access request: an incident number, a time window, or both."""
 
-    reference: str = Field(min_length=1, max_length=64)
-    requester: str = Field(min_length=1, max_length=255)
+    reference: str = Field(min_length=1, max_length=64, pattern=NON_BLANK)
+    requester: str = Field(min_length=1, max_length=255, pattern=NON_BLANK)
     incident_number: str | None = Field(default=None, max_length=64)
     from_at: AwareDatetime | None = None
     to_at: AwareDatetime | None = None
