@@ -50,9 +50,7 @@ class StorageReports:
         live = Item.state == ItemState.READY
         with self.db.read() as session:
             by_category = session.execute(
-                select(func.coalesce(Item.category, "(none)"), func.count(), func.sum(Item.size))
-                .where(live)
-                .group_by(func.coalesce(Item.category, "(none)"))
+                select(Item.category, func.count(), func.sum(Item.size)).where(live).group_by(Item.category)
             ).all()
             by_class = session.execute(
                 select(ItemRetention.retention_class, func.count(), func.sum(Item.size))
@@ -76,7 +74,12 @@ class StorageReports:
 
 
 def _lines(rows: Sequence[Any]) -> list[StorageLine]:
-    lines = [StorageLine(key=str(row[0]), items=int(row[1]), bytes=int(row[2] or 0)) for row in rows]
+    lines = [
+        StorageLine(
+            key="(none)" if row[0] is None else str(row[0]), items=int(row[1]), bytes=int(row[2] or 0)
+        )
+        for row in rows
+    ]
     return sorted(lines, key=lambda line: line.key)
 
 
