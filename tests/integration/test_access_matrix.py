@@ -480,6 +480,8 @@ EXPECTED.update({
         frozenset({"psd"}), lambda _w, _p: Send(json={"reference": _unique("SAR/"), "requester": "matrix",
                                                       "incident_number": "26/0001"})),
     ("POST", "/api/v1/retention/subject-access/{request_id}/close"): Row(frozenset({"psd"}), _fresh_request),
+    ("GET", "/api/v1/retention/subject-access"): Row(frozenset({"psd"})),
+    ("GET", "/api/v1/retention/subject-access/{request_id}"): Row(frozenset({"psd"}), _fresh_request),
     ("GET", "/retention"): Row(REVIEWERS),
     ("POST", "/retention/items/{item_id}/{decision}"): Row(
         frozenset(), lambda _w, _p: Send(path={"item_id": NOT_DUE, "decision": "approve"}, data={"reason": ""})),

@@ -171,6 +171,10 @@ def test_automatic_holds_follow_cases_complaints_and_subject_access_requests(sce
     request, named = scene.container.subject_access.record(
         RequestDraft("SAR/1", "J. Smith", incident_number="26/1234"), actor=scene.managers[0])
     assert named == [in_request]
+    assert scene.container.subject_access.items(request.id, actor=scene.managers[1]) == [in_request]
+    assert scene.container.subject_access.get(request.id, actor=psd).requester == "J. Smith"
+    with pytest.raises(Forbidden):
+        scene.container.subject_access.get(request.id, actor=scene.owner)
     kinds = {h.kind for each in (in_case, in_complaint, in_request) for h in scene.container.holds.for_item(each)}
     assert kinds == {"case", "complaint", "subject_access"}
 

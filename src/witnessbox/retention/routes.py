@@ -142,6 +142,18 @@ def record_request(body: SubjectAccessIn, actor: Caller, service: Requests) -> S
     return _request_out(request, item_ids)
 
 
+@api.get("/subject-access", response_model=list[SubjectAccessOut])
+def list_requests(actor: Caller, service: Requests) -> list[SubjectAccessOut]:
+    """Subject access requests, open ones first, each with the items it names for review."""
+    return [_request_out(r, service.items(r.id, actor=actor)) for r in service.requests(actor=actor)]
+
+
+@api.get("/subject-access/{request_id}", response_model=SubjectAccessOut)
+def show_request(request_id: str, actor: Caller, service: Requests) -> SubjectAccessOut:
+    """One subject access request and the items it names (held while it is open)."""
+    return _request_out(service.get(request_id, actor=actor), service.items(request_id, actor=actor))
+
+
 @api.post("/subject-access/{request_id}/close", response_model=SubjectAccessOut)
 def close_request(request_id: str, actor: Caller, service: Requests) -> SubjectAccessOut:
     """Close a subject access request: its items are no longer held for it."""

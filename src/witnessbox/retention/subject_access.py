@@ -102,6 +102,15 @@ class SubjectAccessService:
             )
         return request
 
+    def get(self, request_id: str, *, actor: Actor) -> SubjectAccessRequest:
+        """One request."""
+        require(actor, Permission.SUBJECT_ACCESS_MANAGE)
+        with self.db.read() as session:
+            request = session.get(SubjectAccessRequest, request_id)
+        if request is None:
+            raise NotFound(f"no subject access request {request_id}")
+        return request
+
     def items(self, request_id: str, *, actor: Actor) -> list[str]:
         """The ids of the items a request names, for its review."""
         require(actor, Permission.SUBJECT_ACCESS_MANAGE)
