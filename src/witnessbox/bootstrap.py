@@ -32,6 +32,7 @@ from witnessbox.db.migrate import upgrade
 from witnessbox.db.session import Database, make_engine
 from witnessbox.devices.overview import DeviceOverview
 from witnessbox.devices.service import DeviceService
+from witnessbox.disclosure.holds import DisclosureHolds
 from witnessbox.disclosure.mail import SmtpMailer
 from witnessbox.disclosure.packages.jobs import register_package_jobs
 from witnessbox.disclosure.packages.service import PackageService
@@ -56,7 +57,13 @@ from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner, Lease
 from witnessbox.reports.compliance import ComplianceService
 from witnessbox.reports.system import SystemOverview
+from witnessbox.retention.holds import HoldRules, HoldService
+from witnessbox.retention.jobs import run_sweep
+from witnessbox.retention.report import StorageReports
+from witnessbox.retention.schedule import RetentionSchedule
 from witnessbox.retention.scrub import ScrubRules, ScrubService
+from witnessbox.retention.service import PathRules, RetentionService
+from witnessbox.retention.subject_access import SubjectAccessService
 from witnessbox.sharing.service import SharingService
 from witnessbox.storage.base import BlobStore
 from witnessbox.storage.factory import blob_store_from_url
@@ -99,6 +106,11 @@ class Container:
     trawl: IncidentTrawl  # other cameras at a case's incident
     external_shares: ExternalShareService  # sharing outside the force and the recipient portal
     scrub: ScrubService  # integrity scrub of stored evidence: re-reads, re-hashes, reconciles (0024)
+    retention: RetentionService  # the deletion path: review queue, approvals, recycle window, purge
+    retention_schedule: RetentionSchedule  # the schedule and every item's due date
+    holds: HoldService  # manual legal holds; automatic holds are rules in retention/holds.py
+    subject_access: SubjectAccessService  # subject access requests, whose items are held while open
+    storage_report: StorageReports  # kept footage by category and class, and what falls due when
 
     def close(self) -> None:
         """Release connections."""
@@ -138,6 +150,8 @@ def build(
     scrub = _scrub(settings, db, audit, clock, blobs, queue)
     passwords = PasswordPolicy()
     users = UserService(db, audit, clock, passwords)
+    retention = _retention(settings, db, audit, clock, blobs, users, evidence)
+    queue.every(settings.retention_sweep_minutes, "witnessbox.retention_sweep", lambda: run_sweep(retention))
     tokens = TokenService(db, audit, clock)
     fleet = DeviceOverview(db, clock, recordings_per_camera)
     system = SystemOverview(
@@ -185,6 +199,11 @@ def build(
         ),
         external_shares=_external_shares(settings, db, audit, clock, evidence, cases),
         scrub=scrub,
+        retention=retention,
+        retention_schedule=retention.schedule,
+        holds=HoldService(db, audit, clock, retention.holds),
+        subject_access=SubjectAccessService(db, audit, clock),
+        storage_report=StorageReports(db, clock, retention.holds),
     )
 
 
@@ -202,6 +221,19 @@ def _scrub(
     if settings.scrub_every_minutes:
         queue.every(settings.scrub_every_minutes, "witnessbox.scrub", scrub.run_slice)
     return scrub
+
+
+def _retention(settings: Settings, db: Database, audit: AuditLog, clock: Clock, blobs: BlobStore,
+               users: UserService, evidence: EvidenceService) -> RetentionService:
+    """The schedule and the deletion path with the force's periods (decision 0023)."""
+    path = PathRules(
+        warning=timedelta(days=settings.retention_warning_days),
+        recycle=timedelta(days=settings.retention_recycle_days),
+        keep=timedelta(days=settings.retention_keep_days),
+    )
+    holds = HoldRules(sources=(DisclosureHolds(timedelta(days=settings.retention_package_hold_days)),))
+    schedule = RetentionSchedule(db, audit, clock)
+    return RetentionService(db, audit, clock, blobs, users, evidence, schedule, path, holds)
 
 
 def _external_shares(

@@ -41,6 +41,8 @@ app.add_typer(audit, name="audit")
 app.add_typer(db, name="db")
 app.add_typer(users, name="users")
 app.add_typer(teams, name="teams")
+retention = typer.Typer(help="The retention schedule and the deletion path.", no_args_is_help=True)
+app.add_typer(retention, name="retention")
 console = Console()
 T = TypeVar("T")
 
@@ -378,6 +380,14 @@ def audit_verify(data_dir: DataDir = None) -> None:
     assert result.broken is not None
     console.print(f"BROKEN at entry {result.broken.seq}: {result.broken.problem}", style="bold red")
     raise typer.Exit(1)
+
+
+@retention.command("sweep")
+def retention_sweep(data_dir: DataDir = None) -> None:
+    """Run one retention sweep now (the worker runs it every retention_sweep_minutes): due dates, warnings,
+    recycling, rescues of held items, purges with their certificates."""
+    outcome = _run(lambda c: c.retention.sweep(), data_dir)
+    console.print(", ".join(f"{name} {count}" for name, count in outcome.model_dump().items()))
 
 
 @audit.command("checkpoint")

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     # come within this distance of each other within this many seconds.
     incident_distance_m: float = 100.0
     incident_time_window_s: float = 30.0
+    # Retention (retention/, decision 0023): owners and supervisors are warned this many days before an
+    # item is due; a deleted item stays recoverable this long; a "keep" or a recovery buys this long;
+    # a disclosure package holds its items this long after it was made.
+    retention_warning_days: int = Field(default=14, ge=0)
+    retention_recycle_days: int = Field(default=30, ge=1)
+    retention_keep_days: int = Field(default=90, ge=1)
+    retention_package_hold_days: int = Field(default=365, ge=0)
+    retention_sweep_minutes: int = Field(default=60, ge=1)
     stuck_job_minutes: int = 15
     # A running job's worker says it is alive every job_heartbeat_s; a job without a heartbeat for
     # job_lease_s is taken back and run again (its worker was killed), well before the stuck-job sweep.

@@ -447,6 +447,70 @@ EXPECTED.update({
     ("GET", "/admin/storage"): Row(ADMIN),  # Permission.JOB_VIEW
     ("POST", "/admin/storage/findings/{finding_id}/acknowledge"): Row(ADMIN, _scrub_finding),  # SCRUB_ACKNOWLEDGE
 })
+# --- retention, holds and subject access (retention/routes.py, decision 0023) -------------------------
+# Reviewers (Permission.RETENTION_REVIEW) are supervisors and PSD here (no records manager persona);
+# the schedule is run by administrators (and records managers); holds and requests by PSD. The matrix's
+# item is only scheduled (never warned or recycled) and has no certificate: approving, recovering and
+# certificates are refused to all (an id on no schedule: 403 or 404); its circle and PSD may keep it.
+REVIEWERS = frozenset({"supervisor", "other_supervisor", "psd"})
+KEEPERS = frozenset({"owner", "supervisor", "psd"})
+NOT_DUE = "01NOTONANYSCHEDULE00000000"
+
+
+def _not_due(body: dict[str, str]) -> Recipe:
+    return lambda _w, _p: Send(path={"item_id": NOT_DUE}, json=body)
+
+
+def _scheduled(world: "World", _persona: str) -> Send:
+    world.container.retention.sweep()  # the item is on the schedule (the server's sweep may not have run)
+    return Send(json={"reason": "matrix keep"})
+_RULE = {"retention_class": "non_evidential", "period_days": 31, "clock_start": "recording"}
+
+
+def _fresh_hold(world: "World", _persona: str) -> Send:
+    hold = world.container.holds.place(actor=world.actor("psd"), reason="matrix hold", item_id=world.item_id)
+    return Send(path={"hold_id": hold.id}, json={"reason": "matrix release"})
+
+
+def _fresh_request(world: "World", _persona: str) -> Send:
+    from witnessbox.retention.subject_access import RequestDraft
+
+    request, _ = world.container.subject_access.record(
+        RequestDraft(_unique("SAR/"), "matrix requester", incident_number="26/0001"), actor=world.actor("psd"))
+    return Send(path={"request_id": request.id})
+
+
+EXPECTED.update({
+    ("GET", "/api/v1/retention/queue"): Row(REVIEWERS),
+    ("GET", "/api/v1/retention/report"): Row(REVIEWERS | ADMIN),
+    ("GET", "/api/v1/retention/items/{item_id}"): Row(ITEM_READERS | {"psd"}),
+    ("POST", "/api/v1/retention/items/{item_id}/approve"): Row(frozenset(), _not_due({"reason": ""})),
+    ("POST", "/api/v1/retention/items/{item_id}/keep"): Row(KEEPERS, _scheduled),
+    ("POST", "/api/v1/retention/items/{item_id}/recover"): Row(frozenset(), _not_due({"reason": "matrix"})),
+    ("GET", "/api/v1/retention/items/{item_id}/certificate"): Row(frozenset()),
+    ("GET", "/api/v1/retention/schedule"): Row(REVIEWERS | ADMIN),
+    ("POST", "/api/v1/retention/schedule/preview"): Row(ADMIN, _json(_RULE)),
+    ("PUT", "/api/v1/retention/schedule"): Row(ADMIN, _json(_RULE)),  # the default again: changes nothing
+    ("GET", "/api/v1/retention/holds"): Row(frozenset({"psd"})),
+    ("POST", "/api/v1/retention/holds"): Row(
+        frozenset({"psd"}), lambda w, _p: Send(json={"item_id": w.item_id, "reason": "matrix hold"})),
+    ("POST", "/api/v1/retention/holds/{hold_id}/release"): Row(frozenset({"psd"}), _fresh_hold),
+    ("POST", "/api/v1/retention/subject-access"): Row(
+        frozenset({"psd"}), lambda _w, _p: Send(json={"reference": _unique("SAR/"), "requester": "matrix",
+                                                      "incident_number": "26/0001"})),
+    ("POST", "/api/v1/retention/subject-access/{request_id}/close"): Row(frozenset({"psd"}), _fresh_request),
+    ("GET", "/api/v1/retention/subject-access"): Row(frozenset({"psd"})),
+    ("GET", "/api/v1/retention/subject-access/{request_id}"): Row(frozenset({"psd"}), _fresh_request),
+    ("GET", "/retention"): Row(REVIEWERS),
+    ("POST", "/retention/items/{item_id}/{decision}"): Row(
+        frozenset(), lambda _w, _p: Send(path={"item_id": NOT_DUE, "decision": "approve"}, data={"reason": ""})),
+    ("GET", "/retention/items/{item_id}"): Row(ITEM_READERS | {"psd"}),
+    ("GET", "/retention/schedule"): Row(REVIEWERS | ADMIN),
+    ("POST", "/retention/schedule"): Row(ADMIN, _form(retention_class="non_evidential", period_days="31",
+                                                      clock_start="recording", action="preview")),
+    # closing a case (cases/routes.py): those who manage it; it only starts retention clocks
+    ("POST", "/api/v1/cases/{case_id}/close"): Row(CASE_READERS, order=9),
+})
 FRAMEWORK_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/static"})
 # --- API documentation (web/openapi.py): the page is above; its Swagger UI assets, open to all ---
 FRAMEWORK_PATHS |= {"/api/docs/assets"}

@@ -212,7 +212,7 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     Permission.CASE_CREATE: frozenset({Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS}),
     Permission.CASE_MANAGE: frozenset({Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS,
                                        Role.DISCLOSURE_OFFICER}),
-    Permission.HOLD_MANAGE: frozenset({Role.PROFESSIONAL_STANDARDS}),
+    Permission.HOLD_MANAGE: frozenset({Role.PROFESSIONAL_STANDARDS, Role.RECORDS_MANAGER}),
     Permission.USER_MANAGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.DEVICE_MANAGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.CAMERA_SIGN_OUT: frozenset({Role.OFFICER, Role.SUPERVISOR}),
@@ -224,6 +224,10 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     # sharing outside the force (decision 0019); investigators too where the force's setting allows it
     Permission.EXTERNAL_SHARE_CREATE: frozenset({Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}),
     Permission.SCRUB_ACKNOWLEDGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),  # decision 0024
+    # retention (decision 0023)
+    Permission.RETENTION_SCHEDULE: frozenset({Role.RECORDS_MANAGER, Role.SYSTEM_ADMINISTRATOR}),
+    Permission.RETENTION_REVIEW: frozenset({Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS, Role.SUPERVISOR}),
+    Permission.SUBJECT_ACCESS_MANAGE: frozenset({Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS}),
 }
 
 

@@ -65,7 +65,6 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.CASE_MANAGE: frozenset(
         {Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS, Role.DISCLOSURE_OFFICER}
     ),
-    Permission.HOLD_MANAGE: frozenset({Role.PROFESSIONAL_STANDARDS}),
     Permission.USER_MANAGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.DEVICE_MANAGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
     Permission.JOB_VIEW: frozenset({Role.SYSTEM_ADMINISTRATOR}),
@@ -84,6 +83,15 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.EXTERNAL_SHARE_CREATE: frozenset({Role.DISCLOSURE_OFFICER, Role.PROFESSIONAL_STANDARDS}),
     # administrators look after the store; answering a scrub finding is theirs (decision 0024)
     Permission.SCRUB_ACKNOWLEDGE: frozenset({Role.SYSTEM_ADMINISTRATOR}),
+    # retention (decision 0023): records managers run the schedule with administrators; holds are placed
+    # and released by professional standards and records managers; deletions are reviewed by them and
+    # by supervisors (their teams' items)
+    Permission.HOLD_MANAGE: frozenset({Role.PROFESSIONAL_STANDARDS, Role.RECORDS_MANAGER}),
+    Permission.RETENTION_SCHEDULE: frozenset({Role.RECORDS_MANAGER, Role.SYSTEM_ADMINISTRATOR}),
+    Permission.RETENTION_REVIEW: frozenset(
+        {Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS, Role.SUPERVISOR}
+    ),
+    Permission.SUBJECT_ACCESS_MANAGE: frozenset({Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS}),
 }
 DOCK_PERMISSIONS = frozenset({Permission.UPLOAD_CREATE, Permission.ITEM_CONFIRM})
 # Who may open any unrestricted item with a recorded reason: those who gather and review a case's

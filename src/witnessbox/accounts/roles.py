@@ -14,6 +14,7 @@ class Role(StrEnum):
     TRAINING_OFFICER = "training_officer"
     AUDITOR = "auditor"
     SYSTEM_ADMINISTRATOR = "system_administrator"
+    RECORDS_MANAGER = "records_manager"  # the force's retention schedule, holds and deletions
 
 
 class Permission(StrEnum):
@@ -40,6 +41,11 @@ class Permission(StrEnum):
     SCHEDULE_DECIDE = "disclosure:schedule:decide"  # a case's MG6C/MG6D decisions (decision 0022)
     EXTERNAL_SHARE_CREATE = "disclosure:share:create"  # share outside the force (disclosure/service.py)
     SCRUB_ACKNOWLEDGE = "retention:scrub:acknowledge"  # answer an integrity finding with a reason (0024)
+    # retention (decision 0023): the schedule; the review queue, deletion approvals and recoveries;
+    # subject access requests
+    RETENTION_SCHEDULE = "retention:schedule:manage"
+    RETENTION_REVIEW = "retention:item:review"
+    SUBJECT_ACCESS_MANAGE = "retention:subject_access:manage"
 
 
 ROLE_LABELS = {
@@ -51,4 +57,5 @@ ROLE_LABELS = {
     Role.TRAINING_OFFICER: "Training officer",
     Role.AUDITOR: "Auditor",
     Role.SYSTEM_ADMINISTRATOR: "System administrator",
+    Role.RECORDS_MANAGER: "Records manager",
 }

@@ -103,3 +103,19 @@ class AuditTag(StrEnum):
     RETENTION_SCRUB_CLEARED = "retention:scrub:cleared"  # a later pass found that object whole (or recorded)
     RETENTION_SCRUB_ACKNOWLEDGED = "retention:scrub:acknowledged"  # an administrator's reason for a finding
     RETENTION_SCRUB_COMPLETED = "retention:scrub:completed"  # a whole pass over records and store
+    # retention, holds and deletion (retention/, decision 0023)
+    CASE_CASE_CLOSED = "cases:case:closed"
+    RETENTION_SCHEDULE_CHANGED = "retention:schedule:changed"
+    RETENTION_ITEM_WARNED = "retention:item:warned"
+    RETENTION_ITEM_KEPT = "retention:item:kept"
+    RETENTION_ITEM_APPROVED = "retention:item:approved"
+    RETENTION_ITEM_RECYCLED = "retention:item:recycled"
+    RETENTION_ITEM_RECOVERY_APPROVED = "retention:item:recovery_approved"
+    RETENTION_ITEM_RECOVERED = "retention:item:recovered"
+    RETENTION_ITEM_RESCUED = "retention:item:rescued"  # a hold came during its recycle window
+    RETENTION_ITEM_PURGED = "retention:item:purged"
+    RETENTION_BYTES_REMOVED = "retention:bytes:removed"
+    RETENTION_HOLD_PLACED = "retention:hold:placed"
+    RETENTION_HOLD_RELEASED = "retention:hold:released"
+    RETENTION_SUBJECT_ACCESS_RECORDED = "retention:subject_access:recorded"
+    RETENTION_SUBJECT_ACCESS_CLOSED = "retention:subject_access:closed"

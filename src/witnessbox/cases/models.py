@@ -28,6 +28,7 @@ class Case(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]  # closing starts the retention clock of its items (retention/)
 
     @property
     def restricted(self) -> bool:

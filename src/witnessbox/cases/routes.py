@@ -95,6 +95,12 @@ def add_items(case_id: str, body: ItemsIn, actor: Caller, cases: Cases) -> Respo
     return Response(status_code=204)
 
 
+@api.post("/{case_id}/close", response_model=CaseOut)
+def close_case(case_id: str, actor: Caller, cases: Cases) -> CaseOut:
+    """Close a case: its items' retention clocks that run from case closure start (retention/)."""
+    return CaseOut.model_validate(cases.close(case_id, actor=actor), from_attributes=True)
+
+
 # --- pages ---------------------------------------------------------------------------------------
 
 

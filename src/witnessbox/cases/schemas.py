@@ -24,6 +24,7 @@ class CaseOut(BaseModel):
     title: str
     kind: CaseKind
     created_at: datetime
+    closed_at: datetime | None = None  # closing starts the retention clock of its items
 
 
 class MemberIn(BaseModel):

@@ -228,6 +228,22 @@ class CaseService:
             )
         return True
 
+    def close(self, case_id: str, *, actor: Actor) -> Case:
+        """Close a case: its items' retention clocks that run from case closure start now (retention/).
+        Closing twice changes nothing."""
+        with self.db.transaction() as uow:
+            case = self._managed(uow.session, case_id, actor)
+            if case.closed_at is None:
+                case.closed_at = self.clock.now()
+                self.audit.record(
+                    uow.session,
+                    AuditTag.CASE_CASE_CLOSED,
+                    actor=actor,
+                    subject=Subject("case", case.id),
+                    details={"reference": case.reference},
+                )
+        return case
+
     def remove_member(self, case_id: str, user_id: str, *, actor: Actor) -> bool:
         """Take someone off a case; they lose the access it gave them. A case keeps at least one
         member. False if they were not a member."""

@@ -16,6 +16,7 @@ class ItemState(StrEnum):
     PROCESSING = "processing"
     READY = "ready"
     QUARANTINED = "quarantined"
+    PURGED = "purged"  # deleted under the retention schedule; its certificate says why (retention/)
 
 
 class DerivativeKind(StrEnum):

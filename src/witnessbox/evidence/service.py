@@ -14,7 +14,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Forbidden, NotFound, ReasonRequired
+from witnessbox.core.errors import Forbidden, Gone, NotFound, ReasonRequired
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Derivative, DerivativeKind, Item, ItemState
@@ -250,6 +250,8 @@ class EvidenceService:
     def open_original(self, item_id: str, *, actor: Actor, first_request: bool) -> BlobAccess:
         """Authorise and audit a download of the original bytes."""
         item = self.authorise(item_id, Permission.ITEM_DOWNLOAD, actor=actor)
+        if item.state == ItemState.PURGED:  # deleted under the retention schedule (retention/)
+            raise Gone(f"this recording was deleted: {item.state_reason}")
         if first_request:
             self._audit_access(item, AuditTag.EVIDENCE_ITEM_DOWNLOADED, actor, {"sha256": item.sha256})
         return BlobAccess(item.sha256, item.size, "video/mp4", item.filename)

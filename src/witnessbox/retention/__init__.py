@@ -1,1 +1,1 @@
-"""Retention: schedules, holds, the deletion path, and integrity scrubbing of stored evidence."""
+"""Retention: the schedule, holds, the deletion path, subject access requests and the integrity scrub."""

@@ -36,6 +36,7 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
+from witnessbox.retention import routes as retention_routes
 from witnessbox.retention import scrub_routes
 from witnessbox.retention.scrub_metrics import scrub_registry
 from witnessbox.sharing import routes as sharing_routes
@@ -83,6 +84,11 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "trawl",
         "external_shares",
         "scrub",
+        "retention",
+        "retention_schedule",
+        "holds",
+        "subject_access",
+        "storage_report",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -120,6 +126,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         disclosure_routes.pages,
         disclosure_routes.portal,
         scrub_routes.pages,
+        retention_routes.api,
+        retention_routes.pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")

@@ -1,7 +1,7 @@
 """The integrity scrub: its passes (with the background cursor) and its findings (decision 0024).
 
 Revision ID: 0fac1f232414
-Revises: a68a9d636ad3
+Revises: 7e36561036ae
 Create Date: 2026-12-06 09:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0fac1f232414'
-down_revision: str | None = 'a68a9d636ad3'
+down_revision: str | None = '7e36561036ae'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
