@@ -141,11 +141,13 @@ def build(
     limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
     ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence, jobs, limits)
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
-    packages = PackageService(db, audit, clock, evidence, cases, blobs, jobs, data_dir / "packages")
+    anchoring = _anchoring(settings, db, audit)
+    packages = PackageService(
+        db, audit, clock, evidence, cases, blobs, jobs, data_dir / "packages", anchor=anchoring.anchor_pending
+    )
     register_package_jobs(jobs, packages)
     huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
     queue = HueyQueue(huey, jobs)
-    anchoring = _anchoring(settings, db, audit)
     _schedule_housekeeping(queue, settings, db, jobs, ingest, anchoring)
     scrub = _scrub(settings, db, audit, clock, blobs, queue)
     passwords = PasswordPolicy()

@@ -1,8 +1,10 @@
 """Disclosure packages: built by a job from a case, checked with sha256sum, openssl and the verifier,
 audited from request to download, refused to those who may not export."""
 
+import base64
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from tests.conftest import LiveServer, fresh_database_url, settings_for
 from tests.factories.packages import Exported, export_case, seed_case
 from tests.factories.people import PASSWORD, PERSONAS
+from tests.factories.tsa import running_authority
 from tests.integration.test_full_disk import fill, small_disk
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
@@ -32,8 +35,10 @@ PYTHON = Path(sys.executable)
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
     """One case of two recordings exported once for the module (building a force takes a second)."""
     folder = tmp_path_factory.mktemp("packages")
-    with fresh_database_url(folder) as url:
-        container = build(settings_for(folder, url))
+    with fresh_database_url(folder) as url, running_authority(folder / "tsa") as authority:
+        container = build(settings_for(folder, url).model_copy(update={
+            "audit_tsa_url": authority.url, "audit_tsa_certificate": authority.ca_certificate,
+        }))
         try:
             yield export_case(container, folder)
         finally:
@@ -64,6 +69,56 @@ def test_openssl_verifies_the_manifest_signature(exported: Exported) -> None:
     assert result.returncode == 0 and "Signature Verified Successfully" in result.stdout, result
     server_key = exported.container.audit.signer.public_pem()
     assert (exported.unpacked / "signing-key.pem").read_text() == server_key
+
+
+def _checkpoints(exported: Exported) -> list[dict[str, object]]:
+    return [mark for path in sorted(exported.unpacked.glob("continuity/*.json"))
+            for mark in json.loads(path.read_text())["checkpoints"]]
+
+
+def test_cited_checkpoints_carry_the_authoritys_time_stamp_that_openssl_verifies(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """GIVEN a force that time-stamps its checkpoints WHEN a package is built THEN every checkpoint its
+    statements cite carries the authority's answer (the build anchors what it sealed before citing it),
+    `openssl ts -verify` accepts it over the checkpoint's statement, and the verifier says so."""
+    marks = _checkpoints(exported)
+    assert marks and all("time_stamp" in mark for mark in marks)
+    mark = marks[-1]
+    stamp = mark["time_stamp"]
+    assert isinstance(stamp, dict)
+    (tmp_path / "n.txt").write_text(str(mark["statement"]), encoding="utf-8", newline="")
+    (tmp_path / "n.tsr").write_bytes(base64.b64decode(stamp["response"]))
+    authority = exported.container.settings.audit_tsa_certificate
+    result = _run(["openssl", "ts", "-verify", "-data", "n.txt", "-in", "n.tsr", "-CAfile", str(authority)],
+                  tmp_path)
+    assert "Verification: OK" in result.stdout, result.stdout + result.stderr
+    report = verifier.verify(exported.zip_path)
+    assert report.ok and any("was time-stamped by" in note for note in report.notes)
+
+
+def test_a_time_stamp_over_another_statement_is_named(exported: Exported, tmp_path: Path) -> None:
+    """GIVEN a statement whose checkpoint's time-stamp was made over something else (one byte of its
+    message imprint changed; SHA256SUMS updated, the signed manifest cannot be) WHEN verified THEN
+    that statement, and only it, is named, with the time-stamp as a reason."""
+    folder = Path(shutil.copytree(exported.unpacked, tmp_path / "package"))
+    name = sorted(p.relative_to(folder).as_posix() for p in folder.glob("continuity/*.json"))[0]
+    statement = json.loads((folder / name).read_text())
+    mark = statement["checkpoints"][0]
+    der = bytearray(base64.b64decode(mark["time_stamp"]["response"]))
+    at = next(bytes(der).find(digest) for digest in (
+        hashlib.new(name, mark["statement"].encode()).digest() for name in ("sha256", "sha384", "sha512"))
+        if digest in der)
+    der[at] ^= 0xFF
+    mark["time_stamp"]["response"] = base64.b64encode(bytes(der)).decode()
+    (folder / name).write_text(json.dumps(statement))
+    sums = folder / "SHA256SUMS"
+    digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    sums.write_text("".join(f"{digest}  {name}\n" if line.endswith(f"  {name}") else line + "\n"
+                            for line in sums.read_text().splitlines()))
+    report = verifier.verify(folder)
+    assert {file for file, _ in report.problems} == {name}
+    assert (name, f"checkpoint {mark['seq']}'s time-stamp is not over its statement") in report.problems
 
 
 def test_originals_are_the_uploaded_bytes_under_readable_names(exported: Exported) -> None:

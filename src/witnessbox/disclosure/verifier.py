@@ -17,6 +17,7 @@ file it concerns), 2 when the package cannot be read at all.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import re
@@ -366,6 +367,31 @@ def _check_checkpoint(
         key.verify(bytes.fromhex(str(checkpoint.get("signature", ""))), expected.encode())
     except (InvalidSignature, ValueError):
         report.problem(name, f"checkpoint {seq}'s signature does not verify with {key_file}")
+    if "time_stamp" in checkpoint:
+        _check_time_stamp(name, seq, checkpoint["time_stamp"], expected.encode(), report)
+
+
+def _imprints(message: bytes) -> list[bytes]:
+    """The DER-encoded digests an RFC 3161 answer over `message` may carry."""
+    digests = [hashlib.new(name, message).digest() for name in ("sha256", "sha384", "sha512")]
+    return [bytes([0x04, len(digest)]) + digest for digest in digests]
+
+
+def _check_time_stamp(name: str, seq: int, stamp: Any, statement: bytes, report: Report) -> None:
+    """An RFC 3161 answer must be over this checkpoint's statement: its message imprint is the
+    statement's SHA-256, -384 or -512 (a DER OCTET STRING holding the digest). The authority's own
+    signature is checked with `openssl ts -verify` and the authority's certificate (README.txt)."""
+    try:
+        der = base64.b64decode(str(stamp.get("response", "")), validate=True)
+    except (ValueError, AttributeError):
+        report.problem(name, f"checkpoint {seq}'s time-stamp is not base64")
+        return
+    if not any(imprint in der for imprint in _imprints(statement)):
+        report.problem(name, f"checkpoint {seq}'s time-stamp is not over its statement")
+        return
+    report.notes.append(
+        f"{name}: checkpoint {seq} was time-stamped by {stamp.get('authority')} at {stamp.get('stamped_at')}"
+    )
 
 
 def _check_trusted(contents: Contents, key_id: str, trusted: set[bytes] | None, report: Report) -> None:

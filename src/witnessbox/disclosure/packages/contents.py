@@ -167,6 +167,13 @@ def readme(heading: Heading, exhibits: list[Exhibit]) -> bytes:
         "       for every audit checkpoint)",
         "   It prints OK, or one line per problem naming the file it concerns; exit status 0",
         "   when all is well, 1 when anything is wrong, 2 when the package cannot be read.",
+        "5. When the force time-stamps its audit checkpoints, a checkpoint in a statement carries",
+        "   the authority's answer ('time_stamp', base64 DER). verify.py checks it is over that",
+        "   checkpoint's statement; to check the authority's signature and time, save the",
+        "   checkpoint's 'statement' text exactly (no added newline) as N.txt and the decoded",
+        "   'response' as N.tsr, then, with the authority's certificate:",
+        "     openssl ts -verify -data N.txt -in N.tsr -CAfile AUTHORITY.pem",
+        "   It prints 'Verification: OK'.",
         "",
     ]
     return "\n".join(lines).encode()

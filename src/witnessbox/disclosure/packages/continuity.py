@@ -5,6 +5,7 @@ reader. Entries under a version 2 checkpoint carry an RFC 9162 inclusion proof t
 Merkle root; entries under an older checkpoint cite it by number (the verifier says so).
 """
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.chain import canonical_time, entry_fields
-from witnessbox.audit.models import AuditCheckpoint, AuditEvent
+from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.audit.service import statement_of
 from witnessbox.audit.tags import AuditTag
 from witnessbox.disclosure.packages.contents import CONTINUITY_FORMAT, Exhibit, iso
@@ -65,7 +66,8 @@ def cite(
             }
         else:
             mark, entry_proof = _covering(session, event.seq), None
-        checkpoints[int(mark["seq"])] = mark
+        if int(mark["seq"]) not in checkpoints:
+            checkpoints[int(mark["seq"])] = {**mark, **_time_stamp(session, int(mark["seq"]))}
         entries.append(
             {
                 "seq": event.seq,
@@ -76,6 +78,23 @@ def cite(
             }
         )
     return entries, checkpoints
+
+
+def _time_stamp(session: Session, seq: int) -> dict[str, Any]:
+    """The RFC 3161 authority's answer over a checkpoint's statement, when one was obtained."""
+    stamp = session.scalars(
+        select(AuditTimeStamp).join(AuditCheckpoint, AuditTimeStamp.checkpoint_id == AuditCheckpoint.id)
+        .where(AuditCheckpoint.seq == seq)
+    ).first()
+    if stamp is None:
+        return {}
+    return {
+        "time_stamp": {
+            "authority": stamp.authority,
+            "stamped_at": canonical_time(stamp.stamped_at),
+            "response": base64.b64encode(stamp.response).decode(),  # the DER TimeStampResp
+        }
+    }
 
 
 def _covering(session: Session, seq: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ build seals the audit trail first, so every entry a continuity statement cites i
 a signed checkpoint, then streams the ZIP and records its hash.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,12 @@ class PackageService:
         blobs: BlobStore,
         jobs: JobRunner,
         directory: Path,
+        anchor: Callable[[], object] | None = None,
     ) -> None:
         self.db, self.audit, self.clock = db, audit, clock
         self.evidence, self.cases, self.blobs, self.jobs = evidence, cases, blobs, jobs
         self.directory = directory
+        self.anchor = anchor  # time-stamp and copy out what was just sealed, so statements carry it
 
     # --- asking for a package -----------------------------------------------------------------
 
@@ -171,6 +174,8 @@ class PackageService:
     def _seal(self) -> int:
         """Seal now, so what the statements cite is under a signed checkpoint; the sealed seq."""
         mark = self.audit.seal(actor=SYSTEM)
+        if self.anchor is not None:
+            self.anchor()  # an unreachable authority leaves the stamp out; the statement says so
         if mark is not None:
             return mark.seq
         with self.db.read() as session:
