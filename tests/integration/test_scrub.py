@@ -21,7 +21,7 @@ from tests.factories.people import make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container, build
 from witnessbox.core.actor import SYSTEM
-from witnessbox.evidence.models import DerivativeKind, Item
+from witnessbox.evidence.models import DerivativeKind, Item, ItemState
 from witnessbox.evidence.service import DerivativeDraft
 from witnessbox.retention.scrub import ScrubRules, ScrubService
 from witnessbox.retention.scrub_models import FindingKind, ScrubFinding
@@ -263,3 +263,20 @@ def test_an_original_the_store_cannot_read_is_unreadable_not_missing(world: Worl
     found = [f for f in open_findings(world.container) if f.item_id == world.items["kept.mp4"] and f.what == "original"]
     assert [f.kind for f in found] == [FindingKind.UNREADABLE]
     assert "Is a directory" in found[0].detail
+
+
+def test_a_purged_recordings_deleted_original_is_not_missing(container: Container) -> None:
+    """GIVEN a recording purged under the retention schedule (its row kept as a tombstone, its original
+    deleted from the store) WHEN a pass runs THEN nothing is reported: the deletion was on purpose."""
+    hold_jobs(container)
+    make_force(container)
+    item_id = upload_bytes(container, secrets.token_bytes(50_000), filename="purged.mp4")
+    with container.db.transaction() as uow:
+        item = uow.session.get_one(Item, item_id)
+        item.state = ItemState.PURGED
+        sha256 = item.sha256
+    container.scrub.blobs.delete(sha256)
+
+    container.scrub.run_pass(rate_mbps=0)
+
+    assert open_findings(container) == []

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from witnessbox.evidence.models import Derivative, Item
+from witnessbox.evidence.models import Derivative, Item, ItemState
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,13 @@ class RecordedObject:
 
 
 def recorded_after(session: Session, after: str, limit: int, *, derivatives: bool) -> list[RecordedObject]:
-    """Up to `limit` recorded objects whose hash sorts after `after`, in hash order."""
+    """Up to `limit` recorded objects whose hash sorts after `after`, in hash order.
+
+    A purged item's row stays as its tombstone, but its original was deleted on purpose (retention/
+    purge.py): it is not expected in the store."""
     originals = session.execute(
         select(Item.sha256, Item.size, Item.id, Item.filename)
-        .where(Item.sha256 > after)
+        .where(Item.sha256 > after, Item.state != ItemState.PURGED)
         .order_by(Item.sha256)
         .limit(limit)
     )
