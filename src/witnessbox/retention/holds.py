@@ -225,6 +225,26 @@ class HoldService:
             )
         return hold
 
+    def place_on_reference(
+        self, *, actor: Actor, reason: str, case_reference: str, until: datetime | None = None
+    ) -> Hold:
+        """Hold every item of the case a person names by its reference (the holds page's form)."""
+        require(actor, Permission.HOLD_MANAGE)
+        with self.db.read() as session:
+            case_id = session.scalar(select(Case.id).where(Case.reference == case_reference.strip()))
+        if case_id is None:
+            raise NotFound(f"no case {case_reference.strip()}")
+        return self.place(actor=actor, reason=reason, case_id=case_id, until=until)
+
+    def case_references(self, holds: list[Hold]) -> dict[str, str]:
+        """The references of the cases some holds name, by case id, for a page to show."""
+        ids = {h.case_id for h in holds if h.case_id}
+        if not ids:
+            return {}
+        with self.db.read() as session:
+            rows = session.execute(select(Case.id, Case.reference).where(Case.id.in_(ids)))
+            return {case_id: reference for case_id, reference in rows}
+
     def release(self, hold_id: str, *, actor: Actor, reason: str) -> Hold:
         """Release a manual hold (a permitted role only, with a reason)."""
         require(actor, Permission.HOLD_MANAGE)

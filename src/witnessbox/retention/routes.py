@@ -1,6 +1,7 @@
 """Retention in the API and in the browser: the review queue, approvals, keeps and recoveries,
 an item's retention and certificate, the schedule with its preview, holds, subject access requests."""
 
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -45,6 +46,10 @@ NOTICES = {
     "kept": "Kept: the recording is due again later.",
     "recovered": "Recovery approval recorded.",
     "saved": "Schedule saved; due dates recomputed.",
+    "held": "Hold placed.",
+    "released": "Hold released.",
+    "recorded": "Request recorded; its recordings are held until it is closed.",
+    "closed": "Request closed; its recordings are no longer held for it.",
 }
 
 # --- API ---------------------------------------------------------------------------------------
@@ -290,3 +295,150 @@ def _clock_start(value: str) -> ClockStart:
         raise InvalidInput(
             f"a retention clock starts at recording, categorisation or case closure, not {value!r}"
         ) from error
+
+
+# --- holds and subject access requests (pages) ------------------------------------------------------
+
+
+@pages.get("/retention/holds", response_class=HTMLResponse)
+def holds_page(request: Request, actor: Caller, service: Holds, done: str = "") -> Response:
+    """Legal holds in force, a form to place one on an item or a case, and a release form per hold."""
+    return _holds_page(request, actor, service, notice=NOTICES.get(done))
+
+
+def _holds_page(
+    request: Request, actor: Actor, service: HoldService, refused: WitnessboxError | None = None, **extra: object
+) -> Response:
+    live = service.active(actor=actor)
+    context = {
+        "actor": actor,
+        "holds": live,
+        "case_references": service.case_references(live),
+        "error": refused.reason if refused else None,
+        **extra,
+    }
+    status = refused.status if refused else 200
+    return page_templates(request).TemplateResponse(
+        request, "retention/holds.html", context, status_code=status
+    )
+
+
+@pages.post("/retention/holds")
+def place_hold_form(
+    request: Request,
+    actor: Caller,
+    service: Holds,
+    reason: Annotated[str, Form()] = "",
+    item_id: Annotated[str, Form()] = "",
+    case_reference: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+) -> Response:
+    """Place a hold on one item (by id) or one case (by reference), then back to the list."""
+    try:
+        end = _end_of_day(until, request.app.state.local_time.zone)
+        if case_reference.strip() and not item_id.strip():
+            service.place_on_reference(actor=actor, reason=reason, case_reference=case_reference, until=end)
+        else:
+            service.place(actor=actor, reason=reason, item_id=item_id.strip() or None, until=end)
+    except FormRefusal as problem:
+        return _holds_page(request, actor, service, problem)
+    return RedirectResponse("/retention/holds?done=held", status_code=303)
+
+
+@pages.post("/retention/holds/{hold_id}/release")
+def release_hold_form(
+    request: Request, hold_id: str, actor: Caller, service: Holds, reason: Annotated[str, Form()] = ""
+) -> Response:
+    """Release one hold with a reason, then back to the list."""
+    try:
+        service.release(hold_id, actor=actor, reason=reason)
+    except FormRefusal as problem:
+        return _holds_page(request, actor, service, problem)
+    return RedirectResponse("/retention/holds?done=released", status_code=303)
+
+
+@pages.get("/retention/subject-access", response_class=HTMLResponse)
+def requests_page(request: Request, actor: Caller, service: Requests, done: str = "") -> Response:
+    """Subject access requests with the recordings each names, a form to record one, a close form each."""
+    return _requests_page(request, actor, service, notice=NOTICES.get(done))
+
+
+def _requests_page(
+    request: Request,
+    actor: Actor,
+    service: SubjectAccessService,
+    refused: WitnessboxError | None = None,
+    **extra: object,
+) -> Response:
+    listed = [r for r in service.requests(actor=actor) if r.closed_at is None]
+    context = {
+        "actor": actor,
+        "requests": [(r, service.items(r.id, actor=actor)) for r in listed],
+        "time_zone": request.app.state.local_time.zone,
+        "error": refused.reason if refused else None,
+        **extra,
+    }
+    status = refused.status if refused else 200
+    return page_templates(request).TemplateResponse(
+        request, "retention/subject_access.html", context, status_code=status
+    )
+
+
+@pages.post("/retention/subject-access")
+def record_request_form(
+    request: Request,
+    actor: Caller,
+    service: Requests,
+    reference: Annotated[str, Form()] = "",
+    requester: Annotated[str, Form()] = "",
+    incident_number: Annotated[str, Form()] = "",
+    from_at: Annotated[str, Form()] = "",
+    to_at: Annotated[str, Form()] = "",
+    place: Annotated[str, Form()] = "",
+) -> Response:
+    """Record a request (times in the force's zone), then back to the list."""
+    zone = request.app.state.local_time.zone
+    try:
+        draft = RequestDraft(
+            reference=reference[:64],
+            requester=requester[:255],
+            incident_number=incident_number.strip()[:64] or None,
+            from_at=_moment(from_at, zone),
+            to_at=_moment(to_at, zone),
+            place=place.strip()[:255] or None,
+        )
+        service.record(draft, actor=actor)
+    except FormRefusal as problem:
+        return _requests_page(request, actor, service, problem)
+    return RedirectResponse("/retention/subject-access?done=recorded", status_code=303)
+
+
+@pages.post("/retention/subject-access/{request_id}/close")
+def close_request_form(request: Request, request_id: str, actor: Caller, service: Requests) -> Response:
+    """Close one request, then back to the list."""
+    try:
+        service.close(request_id, actor=actor)
+    except FormRefusal as problem:
+        return _requests_page(request, actor, service, problem)
+    return RedirectResponse("/retention/subject-access?done=closed", status_code=303)
+
+
+def _end_of_day(value: str, zone: tzinfo) -> datetime | None:
+    """A form's "until" date: the hold lasts through that whole day in the force's zone."""
+    if not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise InvalidInput(f"give the hold's end as a date, not {value!r}") from error
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+
+
+def _moment(value: str, zone: tzinfo) -> datetime | None:
+    """A form's date and time, read in the force's zone; blank is none."""
+    if not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).replace(tzinfo=zone)
+    except ValueError as error:
+        raise InvalidInput(f"give a date and time, not {value!r}") from error
