@@ -508,6 +508,17 @@ EXPECTED.update({
     ("GET", "/retention/schedule"): Row(REVIEWERS | ADMIN),
     ("POST", "/retention/schedule"): Row(ADMIN, _form(retention_class="non_evidential", period_days="31",
                                                       clock_start="recording", action="preview")),
+    # the holds and subject access pages (retention/routes.py): as their API routes
+    ("GET", "/retention/holds"): Row(frozenset({"psd"})),
+    ("POST", "/retention/holds"): Row(
+        frozenset({"psd"}), lambda w, _p: Send(data={"item_id": w.item_id, "reason": "matrix hold"})),
+    ("POST", "/retention/holds/{hold_id}/release"): Row(
+        frozenset({"psd"}), lambda w, p: Send(path=_fresh_hold(w, p).path, data={"reason": "matrix release"})),
+    ("GET", "/retention/subject-access"): Row(frozenset({"psd"})),
+    ("POST", "/retention/subject-access"): Row(
+        frozenset({"psd"}), lambda _w, _p: Send(data={"reference": _unique("SAR/"), "requester": "matrix",
+                                                      "incident_number": "26/0001"})),
+    ("POST", "/retention/subject-access/{request_id}/close"): Row(frozenset({"psd"}), _fresh_request),
     # closing a case (cases/routes.py): those who manage it; it only starts retention clocks
     ("POST", "/api/v1/cases/{case_id}/close"): Row(CASE_READERS, order=9),
 })
