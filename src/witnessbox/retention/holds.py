@@ -243,7 +243,7 @@ class HoldService:
             return {}
         with self.db.read() as session:
             rows = session.execute(select(Case.id, Case.reference).where(Case.id.in_(ids)))
-            return {case_id: reference for case_id, reference in rows}
+            return dict(rows.tuples().all())  # a Result has keys(): dict() would read it as a mapping
 
     def release(self, hold_id: str, *, actor: Actor, reason: str) -> Hold:
         """Release a manual hold (a permitted role only, with a reason)."""

@@ -307,7 +307,11 @@ def holds_page(request: Request, actor: Caller, service: Holds, done: str = "") 
 
 
 def _holds_page(
-    request: Request, actor: Actor, service: HoldService, refused: WitnessboxError | None = None, **extra: object
+    request: Request,
+    actor: Actor,
+    service: HoldService,
+    refused: WitnessboxError | None = None,
+    **extra: object,
 ) -> Response:
     live = service.active(actor=actor)
     context = {
