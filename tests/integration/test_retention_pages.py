@@ -55,6 +55,9 @@ def test_a_hold_is_placed_listed_and_released_from_the_page(system: Container, l
         refused = manager.post("/retention/holds", data={
             "csrf_token": csrf, "case_reference": "NO/SUCH", "reason": "x"})
         assert refused.status_code == 404 and "no case NO/SUCH" in refused.text
+        both = manager.post("/retention/holds", data={
+            "csrf_token": csrf, "item_id": item_id, "case_reference": "NO/SUCH", "reason": "x"})
+        assert both.status_code == 400 and "hold one item or one case" in both.text
 
         hold_id = re.search(r'data-hold="([^"]+)"', page)
         assert hold_id is not None

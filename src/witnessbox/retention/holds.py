@@ -226,10 +226,19 @@ class HoldService:
         return hold
 
     def place_on_reference(
-        self, *, actor: Actor, reason: str, case_reference: str, until: datetime | None = None
+        self,
+        *,
+        actor: Actor,
+        reason: str,
+        case_reference: str,
+        until: datetime | None = None,
+        item_id: str | None = None,
     ) -> Hold:
-        """Hold every item of the case a person names by its reference (the holds page's form)."""
+        """Hold every item of the case a person names by its reference (the holds page's form, which
+        also has an item field: naming both is refused, as for `place`)."""
         require(actor, Permission.HOLD_MANAGE)
+        if item_id:
+            raise InvalidInput("hold one item or one case")
         with self.db.read() as session:
             case_id = session.scalar(select(Case.id).where(Case.reference == case_reference.strip()))
         if case_id is None:

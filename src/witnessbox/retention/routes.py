@@ -340,8 +340,10 @@ def place_hold_form(
     """Place a hold on one item (by id) or one case (by reference), then back to the list."""
     try:
         end = _end_of_day(until, request.app.state.local_time.zone)
-        if case_reference.strip() and not item_id.strip():
-            service.place_on_reference(actor=actor, reason=reason, case_reference=case_reference, until=end)
+        if case_reference.strip():
+            service.place_on_reference(
+                actor=actor, reason=reason, case_reference=case_reference, until=end, item_id=item_id.strip()
+            )
         else:
             service.place(actor=actor, reason=reason, item_id=item_id.strip() or None, until=end)
     except FormRefusal as problem:
