@@ -202,13 +202,9 @@ def _queue_page(
     context = {
         "actor": actor,
         "entries": retention.queue(actor=actor),
-        "error": refused.reason if refused else None,
         **extra,
     }
-    status = refused.status if refused else 200
-    return page_templates(request).TemplateResponse(
-        request, "retention/queue.html", context, status_code=status
-    )
+    return _form_page(request, "retention/queue.html", context, refused)
 
 
 @pages.post("/retention/items/{item_id}/{decision}")
@@ -256,13 +252,9 @@ def _schedule_page(
         "actor": actor,
         "rules": rules.rules_for(actor=actor),
         "starts": list(ClockStart),
-        "error": refused.reason if refused else None,
         **extra,
     }
-    status = refused.status if refused else 200
-    return page_templates(request).TemplateResponse(
-        request, "retention/schedule.html", context, status_code=status
-    )
+    return _form_page(request, "retention/schedule.html", context, refused)
 
 
 @pages.post("/retention/schedule")
@@ -318,13 +310,9 @@ def _holds_page(
         "actor": actor,
         "holds": live,
         "case_references": service.case_references(live),
-        "error": refused.reason if refused else None,
         **extra,
     }
-    status = refused.status if refused else 200
-    return page_templates(request).TemplateResponse(
-        request, "retention/holds.html", context, status_code=status
-    )
+    return _form_page(request, "retention/holds.html", context, refused)
 
 
 @pages.post("/retention/holds")
@@ -381,13 +369,9 @@ def _requests_page(
         "actor": actor,
         "requests": [(r, service.items(r.id, actor=actor)) for r in listed],
         "time_zone": request.app.state.local_time.zone,
-        "error": refused.reason if refused else None,
         **extra,
     }
-    status = refused.status if refused else 200
-    return page_templates(request).TemplateResponse(
-        request, "retention/subject_access.html", context, status_code=status
-    )
+    return _form_page(request, "retention/subject_access.html", context, refused)
 
 
 @pages.post("/retention/subject-access")
@@ -448,3 +432,12 @@ def _moment(value: str, zone: tzinfo) -> datetime | None:
         return datetime.fromisoformat(value.strip()).replace(tzinfo=zone)
     except ValueError as error:
         raise InvalidInput(f"give a date and time, not {value!r}") from error
+
+
+def _form_page(
+    request: Request, template: str, context: dict[str, object], refused: WitnessboxError | None
+) -> Response:
+    """A retention page, with a refused form's reason and status when there was one."""
+    context["error"] = refused.reason if refused else None
+    status = refused.status if refused else 200
+    return page_templates(request).TemplateResponse(request, template, context, status_code=status)
