@@ -134,9 +134,7 @@ def build(
         upgrade(db.engine)
         db.refresh_statistics()
     audit = _audit(settings, db, clock, data_dir) if signing else _proving_audit(db, clock, data_dir)
-    blobs = blob_store_from_url(
-        settings.resolved_storage_url(), s3=s3_options(settings), staging=data_dir / "scratch"
-    )
+    blobs = blob_store(settings)
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
     lease = Lease(heartbeat_s=settings.job_heartbeat_s, expires_after_s=settings.job_lease_s)
@@ -210,6 +208,12 @@ def build(
         subject_access=SubjectAccessService(db, audit, clock),
         storage_report=StorageReports(db, clock, retention.holds),
     )
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The evidence store the settings name (local files by default; s3:// with Object Lock)."""
+    scratch = settings.data_dir.resolve() / "scratch"
+    return blob_store_from_url(settings.resolved_storage_url(), s3=s3_options(settings), staging=scratch)
 
 
 def s3_options(settings: Settings) -> S3Options:

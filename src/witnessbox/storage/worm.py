@@ -107,12 +107,13 @@ class WormCheck:
     def _try_delete(self, key: str, version: str) -> None:
         self._try(lambda: self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version))
 
-    def _try(self, call: Callable[[], object]) -> ClientError | None:
+    def _try(self, call: Callable[[], object]) -> bool:
+        """Make a call whose refusal is fine; whether it was refused (or failed)."""
         try:
             call()
-        except ClientError as error:
-            return error
-        return None
+        except (ClientError, BotoCoreError):
+            return True
+        return False
 
     # -- the checks --------------------------------------------------------------------------------
 
@@ -126,11 +127,17 @@ class WormCheck:
         return Check(name, enabled, "enabled" if enabled else "Object Lock is not enabled on the bucket")
 
     def _refused(self, name: str, call: Callable[[], object]) -> Check:
-        """PASS when the server refuses the call."""
-        error = self._try(call)
-        if error is None:
-            return Check(name, False, "the server allowed it")
-        return Check(name, True, f"refused ({error_code(error)})")
+        """PASS when the server refuses the call (a 4xx answer; a 5xx or no answer proves nothing)."""
+        try:
+            call()
+        except ClientError as error:
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if 400 <= status < 500:
+                return Check(name, True, f"refused ({error_code(error)})")
+            return Check(name, False, f"the server failed rather than refused ({_why(error)})")
+        except BotoCoreError as error:
+            return Check(name, False, f"no answer from the server ({error})")
+        return Check(name, False, "the server allowed it")
 
     def _delete_version(self, probe: Probe) -> Check:
         return self._refused(
@@ -167,10 +174,11 @@ class WormCheck:
     def _overwrite(self, probe: Probe) -> Check:
         """An overwrite is refused, or adds a version while the locked one reads back unchanged."""
         name = "overwrite leaves the locked bytes intact"
-        error = self._try(
+        refused = self._try(
             lambda: self.client.put_object(Bucket=self.bucket, Key=probe.key, Body=b"overwritten")
         )
-        return self._intact(name, probe, "refused" if error else "a new version; the locked one is unchanged")
+        detail = "refused" if refused else "a new version; the locked one is unchanged"
+        return self._intact(name, probe, detail)
 
     def _plain_delete(self, probe: Probe) -> Check:
         """A delete without a version only adds a delete marker; the locked version stays."""
