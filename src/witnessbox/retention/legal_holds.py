@@ -65,7 +65,8 @@ def sync_legal_holds(
         return LegalHoldSync()
     with db.read() as session:
         wanted = held_blobs(session, rules, clock)
-        applied = dict(session.execute(select(StorageLegalHold.sha256, StorageLegalHold.item_id)).tuples())
+        rows = session.execute(select(StorageLegalHold.sha256, StorageLegalHold.item_id))
+        applied = {sha256: item_id for sha256, item_id in rows}
     change = _Change(db, audit, clock, blobs)
     for sha256 in sorted(wanted.keys() - applied.keys()):
         change.apply(sha256, wanted[sha256], on=True)
