@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.factories.ingest import hold_jobs, upload_bytes
 from tests.factories.media import tiny_recording
-from tests.factories.people import Force, make_force
+from tests.factories.people import make_force
 from tests.factories.retention import item_with_bytes, records_managers
 from tests.factories.s3 import S3Endpoint
 from witnessbox.audit.models import AuditEvent

@@ -65,8 +65,8 @@ def sync_legal_holds(
         return LegalHoldSync()
     with db.read() as session:
         wanted = held_blobs(session, rules, clock)
-        rows = session.execute(select(StorageLegalHold.sha256, StorageLegalHold.item_id))
-        applied = {sha256: item_id for sha256, item_id in rows}
+        rows = session.execute(select(StorageLegalHold.sha256, StorageLegalHold.item_id)).all()
+        applied: dict[str, str] = dict(rows)  # a list of rows: a Result itself would read as a mapping
     change = _Change(db, audit, clock, blobs)
     for sha256 in sorted(wanted.keys() - applied.keys()):
         change.apply(sha256, wanted[sha256], on=True)
