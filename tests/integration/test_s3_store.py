@@ -1,5 +1,6 @@
 """The S3 blob store against a real S3 server with Object Lock (SeaweedFS on loopback)."""
 
+import base64
 import hashlib
 import os
 from collections.abc import Iterator
@@ -64,6 +65,7 @@ def test_adopt_multipart_round_trip(store: S3BlobStore, big: tuple[bytes, str], 
     head = store.client.head_object(Bucket=store.bucket, Key=store.key_for(digest))
     assert head["ObjectLockMode"] == "COMPLIANCE"
     assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=30)
+    assert head["ETag"].strip('"').endswith("-3")  # three parts, each checked by the server
     assert rehash(store, digest) == digest
     for start, end in [(0, 10), (PART - 3, PART + 3), (len(data) - 7, None), (4 * MIB, 9 * MIB)]:
         assert b"".join(store.read(digest, start, end)) == data[start:end]
@@ -202,3 +204,20 @@ def test_unreachable_store_fails_clearly(tmp_path: Path) -> None:
     store = blob_store_from_url("s3://nowhere/x", s3=options)
     with pytest.raises(StoreUnreachable, match="did not answer"):
         store.exists(hashlib.sha256(b"").hexdigest())
+
+
+def test_the_server_checks_each_part_checksum(store: S3BlobStore) -> None:
+    """GIVEN a multipart upload as the store starts it WHEN a part arrives whose bytes do not match its
+    SHA-256 checksum (damaged on the way) THEN the server refuses the part."""
+    digest = hashlib.sha256(b"whole").hexdigest()
+    key = store.key_for(digest)
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key, ChecksumAlgorithm="SHA256")
+    target = {"Bucket": store.bucket, "Key": key, "UploadId": upload["UploadId"]}
+    wrong = base64.b64encode(hashlib.sha256(b"what was sent").digest()).decode()
+    try:
+        with pytest.raises(ClientError) as refused:
+            store.client.upload_part(Body=b"what arrived", PartNumber=1, ChecksumAlgorithm="SHA256",
+                                     ChecksumSHA256=wrong, **target)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    finally:
+        store.client.abort_multipart_upload(**target)
