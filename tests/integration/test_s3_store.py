@@ -3,8 +3,10 @@
 import base64
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -221,3 +223,47 @@ def test_the_server_checks_each_part_checksum(store: S3BlobStore) -> None:
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     finally:
         store.client.abort_multipart_upload(**target)
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """An S3 endpoint that answers every request 503 SlowDown, counting them."""
+
+    seen = 0
+
+    def _fail(self) -> None:
+        type(self).seen += 1
+        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_POST = _fail
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_retries_with_back_off_then_a_clear_error(tmp_path: Path) -> None:
+    """GIVEN an object store that answers 503 to everything WHEN the store reads and writes THEN each
+    request is tried max_attempts times and then fails with StoreUnreachable saying why; the local
+    file being adopted is kept for the next try."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        options = S3Options(endpoint_url=f"http://127.0.0.1:{server.server_port}", access_key_id="k",
+                            secret_access_key="s", max_attempts=3, connect_timeout_s=1, read_timeout_s=1)
+        store = blob_store_from_url("s3://busy/x", s3=options)
+        with pytest.raises(StoreUnreachable, match="kept failing .*SlowDown.* after every retry"):
+            list(store.read(hashlib.sha256(b"a").hexdigest()))
+        assert _Failing.seen == 3
+        path = write(tmp_path, b"recording")
+        with pytest.raises(StoreUnreachable):
+            store.adopt(path, hashlib.sha256(b"recording").hexdigest())
+        assert path.exists()
+    finally:
+        server.shutdown()
+        server.server_close()

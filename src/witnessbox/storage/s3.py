@@ -47,7 +47,7 @@ ASIDE = (ANCHORS, PROBES)  # areas beside the blobs, left out of the listing
 def make_client(options: S3Options) -> Any:
     """A boto3 S3 client with the store's retries and timeouts (path-style for a named endpoint)."""
     config = Config(
-        retries={"max_attempts": options.max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": options.max_attempts, "mode": "standard"},  # the first try included
         connect_timeout=options.connect_timeout_s,
         read_timeout=options.read_timeout_s,
         s3={"addressing_style": "path"} if options.endpoint_url else None,
