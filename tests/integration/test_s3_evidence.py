@@ -25,6 +25,7 @@ from witnessbox.core.clock import FixedClock
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.retention.models import ItemRetention, Stage, StorageLegalHold
+from witnessbox.retention.purge import ByteRemover
 from witnessbox.storage.s3 import S3BlobStore
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -163,3 +164,24 @@ def test_audit_anchor_copies_are_locked_in_the_bucket(on_s3: Container) -> None:
         store.client.delete_object(Bucket=store.bucket, Key=key, VersionId=head["VersionId"])
     assert on_s3.anchoring.anchor_pending().copied == 0  # once only
     assert on_s3.anchoring.verify().ok
+
+
+def test_a_purge_never_tries_to_delete_a_blob_under_a_legal_hold(on_s3: Container) -> None:
+    """GIVEN an item whose blobs the store keeps under a legal hold, marked purged behind the holds' back
+    (as a purge racing a new hold would see it) WHEN the bytes are removed THEN the store is not asked
+    to delete anything: the removal is audited as waiting on the legal hold and the bytes stay."""
+    force = make_force(on_s3)
+    item_id, blobs = item_with_bytes(on_s3, force.actor("owner"), T0)
+    on_s3.holds.place(actor=force.actor("psd"), reason="civil claim expected", item_id=item_id)
+    on_s3.retention.schedule.refresh()
+    with on_s3.db.transaction() as uow:
+        row = uow.session.get_one(ItemRetention, item_id)
+        row.stage, row.retention_class = Stage.PURGED, "non_evidential"
+    store = store_of(on_s3)
+    asked: list[str] = []
+    store.delete = asked.append  # type: ignore[method-assign]  # what the store is asked to delete
+    ByteRemover(on_s3.db, on_s3.audit, store, on_s3.clock).remove_bytes()
+    assert asked == []
+    waiting = tags(on_s3, AuditTag.RETENTION_BYTES_WAITING)
+    assert len(waiting) == 1 and "legal hold" in waiting[0].details["reason"]
+    assert all(legal_hold(store, b) == "ON" for b in blobs)
