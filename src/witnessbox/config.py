@@ -5,6 +5,7 @@ result to bootstrap, which is the only reader.
 """
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -116,6 +117,16 @@ class Settings(BaseSettings):
     scrub_slice_seconds: int = Field(default=60, ge=1)  # the longest one slice keeps a worker
     scrub_interval_hours: float = Field(default=24, ge=0)  # a new background pass at most this often
     scrub_derivatives: bool = True  # re-read proxies and thumbnails too, not only originals
+
+    # How stored bytes reach clients once the app authorised and audited them (decision 0029):
+    # "app" (embedded: the app sends them, repeat ranges on a short-lived per-process grant), "nginx"
+    # (X-Accel-Redirect to nginx's internal location; plays move to signed /bytes/ grants nginx checks),
+    # "signed" (a redirect to the object store's signed URL).
+    byte_path: Literal["app", "nginx", "signed"] = "app"
+    # The revocation bound: an ended session or a revoked share stops bytes within this many seconds.
+    byte_grant_seconds: int = Field(default=10, ge=1, le=300)
+    # The key nginx and the app share for /bytes/ grants; unset: <data_dir>/byte-grant-secret (0600).
+    byte_grant_secret: SecretStr | None = None
 
     @field_validator("time_zone")
     @classmethod
