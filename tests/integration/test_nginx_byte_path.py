@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
+from tests.factories.items import stored_item
 from tests.factories.nginx import nginx_server
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.accounts.roles import Permission
@@ -30,13 +30,9 @@ from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
-from witnessbox.core.actor import SYSTEM
-from witnessbox.evidence.models import DerivativeKind, ItemState
-from witnessbox.evidence.service import DerivativeDraft, ItemDraft
 from witnessbox.web.nginx import NginxOptions, nginx_config
 
 BOUND_S = 2  # byte_grant_seconds here: short, so the revocation tests wait little
-STARTED = datetime(2026, 11, 3, 21, 30, tzinfo=UTC)
 
 
 class NginxFronted(LiveServer):
@@ -78,21 +74,6 @@ class World:
             return len(list(session.scalars(query)))
 
 
-def _stored_item(container: Container, owner: Any, original: bytes, proxy: bytes) -> str:
-    """A ready item whose original and browser copy are really in the store."""
-    kept = container.evidence.blobs.put([original])
-    copy = container.evidence.blobs.put([proxy])
-    draft = ItemDraft(sha256=kept.sha256, size=kept.size, filename="mill-lane.mp4", camera_id=None,
-                      camera_serial="WBX00001", dock_id=None, officer_id=owner.id, officer=owner.name,
-                      team_id=min(owner.teams), recorded_start=STARTED, upload_started_at=STARTED)
-    with container.db.transaction() as uow:
-        item_id = container.evidence.create_item(uow.session, draft, actor=SYSTEM).id
-    container.evidence.add_derivative(item_id, DerivativeDraft(
-        DerivativeKind.PROXY, copy.sha256, copy.size, "video/mp4", "test copy"), actor=SYSTEM)
-    container.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
-    return item_id
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One app process, one nginx, one item in a case the disclosure officer works."""
@@ -103,7 +84,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         container = build(settings)
         force = make_force(container)
         original, proxy = secrets.token_bytes(700_000), secrets.token_bytes(500_000)
-        item_id = _stored_item(container, force.actor("owner"), original, proxy)
+        item_id = stored_item(container, force.actor("owner"), original, proxy)
         investigator = force.actor("investigator")
         case = container.cases.create("CR/20003/26", "Assault on Mill Lane", actor=investigator)
         container.cases.add_member(case.id, PERSONAS["case_member"][0], actor=investigator)
