@@ -8,9 +8,11 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
@@ -19,6 +21,7 @@ from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
 from witnessbox.bootstrap import Container, build
+from witnessbox.web.app import create_app
 
 BOUND_S = 2
 
@@ -129,3 +132,21 @@ def test_the_lean_answer_is_exact_and_only_a_start_is_audited(world: World) -> N
     assert world.plays() == plays + 1
     assert client.get(path, headers={"Range": "bytes=0-1"}).status_code == 206
     assert world.plays() == plays + 2
+
+
+def test_the_signed_byte_path_on_a_store_that_cannot_sign_says_so(tmp_path: Path, database_url: str) -> None:
+    """GIVEN byte_path "signed" with the local store (which has no signed URLs) WHEN the owner plays THEN the answer is a clear 409 naming the setting, after the play was authorised."""
+    settings = settings_for(tmp_path, database_url, workers=0).model_copy(update={"byte_path": "signed"})
+    container = build(settings)
+    try:
+        force = make_force(container)
+        item_id = stored_item(container, force.actor("owner"), b"original" * 100, b"browser copy" * 100)
+        with TestClient(create_app(container)) as client:
+            signed_in = client.post("/login", data={"username": PERSONAS["owner"][0], "password": PASSWORD},
+                                    follow_redirects=False)
+            assert signed_in.status_code == 303
+            refused = client.get(f"/api/v1/items/{item_id}/proxy", headers={"Range": "bytes=0-99"})
+        assert refused.status_code == 409 and "byte_path" in refused.json()["error"]
+        assert b"browser copy" not in refused.content
+    finally:
+        container.close()

@@ -11,6 +11,8 @@ within `byte_grant_seconds`.
 import hashlib
 import random
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,10 +94,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         container.cases.add_items(case.id, [item_id], actor=investigator)
         server = NginxFronted(settings=settings, port=free_port(), log=folder / "server.log")
         server.start()
-        options = NginxOptions(upstreams=[f"127.0.0.1:{server.port}"], listen=f"127.0.0.1:{free_port()}",
-                               plain_http=True, log_dir=folder, worker_processes="1")
         try:
-            with nginx_server(nginx_config(settings, options), folder) as nginx:
+            printed = subprocess.run(  # exactly what an operator runs, with the servers' environment
+                [sys.executable, "-m", "witnessbox", "nginx-config", "--upstream", f"127.0.0.1:{server.port}",
+                 "--listen", f"127.0.0.1:{free_port()}", "--plain-http", "--log-dir", str(folder)],
+                env=server.env(), capture_output=True, text=True, check=True)
+            with nginx_server(printed.stdout, folder) as nginx:
                 yield World(nginx.url, server, container, item_id, original, proxy, case.id)
         finally:
             server.stop()
