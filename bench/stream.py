@@ -19,7 +19,8 @@ and `/original` (the download path) serve the very same stored file three ways:
 
 For each it prints:
 
-(a) full-file GET throughput (offloaded: the download `/original`), best and median of --runs;
+(a) full-file GET throughput (offloaded: the play grant, and beside it the download `/original`
+    through the app), best and median of --runs;
 (b) 4 KiB Range requests per second at random offsets from --clients keep-alive connections for
     --seconds (wrk, one thread, bench/_random_range.lua);
 (c) a seek: time to first and last byte of a 64 KiB Range in the middle of the file;
@@ -95,7 +96,7 @@ class Target:
     port: int
     path: str
     headers: dict[str, str]
-    full_path: str | None = None  # where (a) asks for the whole file, when not `path`
+    full_path: str | None = None  # a download path measured beside (a)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Figures:
     range_errors: int
     seek_ttfb_ms: list[float]
     seek_total_ms: list[float]
+    download_mbps: list[float] | None = None  # offloaded: the download path (app, then X-Accel-Redirect)
 
 
 # --------------------------------------------------------------------------
@@ -168,8 +170,6 @@ class Connection:
 
 def full_get(target: Target) -> float:
     """One whole-file GET on a fresh connection; MB/s from the request to the last byte."""
-    if target.full_path:
-        target = Target(target.name, target.port, target.full_path, target.headers)
     connection = Connection(target)
     try:
         code, size, _first, seconds, _ = connection.get()
@@ -333,6 +333,7 @@ def measure(targets: list[Target], original: Path, args: argparse.Namespace) -> 
     """(a), (b) and (c) for every server, taking turns (a busy machine's noise falls on all alike)."""
     size = original.stat().st_size
     full: dict[str, list[float]] = {t.name: [] for t in targets}
+    download: dict[str, list[float]] = {t.name: [] for t in targets}
     ranges: dict[str, tuple[float, float, float, int]] = {}
     seek: dict[str, tuple[list[float], list[float]]] = {}
     for target in targets:
@@ -341,6 +342,9 @@ def measure(targets: list[Target], original: Path, args: argparse.Namespace) -> 
         for target in targets:
             status(f"{target.name}: full-file GET {run + 1}/{args.runs}")
             full[target.name].append(full_get(target))
+            if target.full_path:
+                download[target.name].append(
+                    full_get(Target(target.name, target.port, target.full_path, target.headers)))
     for target in targets:  # before (b), so no backlog from the load test lingers
         status(f"{target.name}: mid-file seeks")
         seek[target.name] = seeks(target, size, args.seeks)
@@ -351,7 +355,8 @@ def measure(targets: list[Target], original: Path, args: argparse.Namespace) -> 
             measured = small_ranges(target, size, args.clients, args.seconds)
             if target.name not in ranges or measured[0] > ranges[target.name][0]:
                 ranges[target.name] = measured
-    return {t.name: Figures(full[t.name], *ranges[t.name], *seek[t.name]) for t in targets}
+    return {t.name: Figures(full[t.name], *ranges[t.name], *seek[t.name], download[t.name] or None)
+            for t in targets}
 
 
 @dataclass(frozen=True)
@@ -447,6 +452,13 @@ def report(name: str, size: int, args: argparse.Namespace, figures: dict[str, Fi
 
     row(f"(a) full-file GET MB/s, best of {args.runs}", lambda f: max(f.full_mbps))
     row(f"(a) full-file GET MB/s, median of {args.runs}", lambda f: median(f.full_mbps))
+    if offload.download_mbps:
+        table.add_row(f"(a) offloaded download via the app (audited, X-Accel) MB/s, best of {args.runs}",
+                      "-", fmt(max(offload.download_mbps)), fmt(max(direct.full_mbps)),
+                      f"{max(offload.download_mbps) / max(direct.full_mbps):.2f}")
+        table.add_row(f"(a)   median of {args.runs}", "-", fmt(median(offload.download_mbps)),
+                      fmt(median(direct.full_mbps)),
+                      f"{median(offload.download_mbps) / median(direct.full_mbps):.2f}")
     row(f"(b) {SMALL_RANGE // 1024} KiB random Range req/s, {args.clients} keep-alive clients, "
         f"{args.seconds} s",
         lambda f: f.ranges_per_s, 0)
