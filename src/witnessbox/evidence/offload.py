@@ -35,7 +35,13 @@ from witnessbox.config import Settings
 from witnessbox.core.actor import Actor
 from witnessbox.core.errors import Conflict, NotFound
 from witnessbox.evidence.service import BlobAccess
-from witnessbox.evidence.streaming import EvidenceFileResponse, RangeResponse, byte_headers, single_range
+from witnessbox.evidence.streaming import (
+    EvidenceFileResponse,
+    RangeResponse,
+    byte_headers,
+    single_range,
+    store_response,
+)
 from witnessbox.storage import BlobStore
 
 INTERNAL_BLOBS = "/_witnessbox/blobs/"  # nginx's internal location aliased to the store root
@@ -186,13 +192,13 @@ def send_blob(request: Request, blobs: BlobStore, access: BlobAccess, *, actor: 
     if settings.byte_path == "nginx":
         return _to_nginx(request, settings, blobs, access, path, actor=actor, attachment=attachment,
                          private=private)
-    if path is None:
-        raise NotFound("this store sends bytes through signed URLs: set byte_path to signed or nginx")
     headers = byte_headers(access, attachment=attachment, cache_control=cache_control)
+    wanted = "" if "if-range" in request.headers else request.headers.get("range", "")
+    if path is None:  # an object store on the embedded path: the app reads through the store
+        return store_response(blobs, access, wanted, headers)
     grants: ByteGrants | None = getattr(request.app.state, "byte_grants", None)
     if grants is not None:
         grants.remember(grant_key(request.scope), path, access, headers)
-    wanted = "" if "if-range" in request.headers else request.headers.get("range", "")
     part = single_range(wanted, access.size)
     if part is not None:
         return RangeResponse(str(path), part[0], part[1], access.size, headers)

@@ -5,10 +5,11 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from witnessbox.evidence.service import BlobAccess
+from witnessbox.storage import BlobStore
 
 
 class EvidenceFileResponse(FileResponse):
@@ -106,3 +107,21 @@ def byte_headers(access: BlobAccess, *, attachment: bool, cache_control: str) ->
         (b"x-content-sha256", access.sha256.encode()),
         (b"content-disposition", disposition.encode("latin-1", "replace")),
     ]
+
+
+def store_response(
+    blobs: BlobStore, access: BlobAccess, wanted: str, headers: list[tuple[bytes, bytes]]
+) -> Response:
+    """Bytes read through the store itself (an object store has no local file): whole, or one range.
+
+    The embedded byte path on S3 uses this; a deployment behind nginx or with signed URLs never does.
+    """
+    part = single_range(wanted, access.size)
+    start, end = part if part is not None else (0, access.size)
+    response = StreamingResponse(blobs.read(access.sha256, start, end), status_code=206 if part else 200)
+    response.raw_headers = [
+        *headers,
+        (b"content-length", str(end - start).encode()),
+        *([(b"content-range", f"bytes {start}-{end - 1}/{access.size}".encode())] if part else []),
+    ]
+    return response
