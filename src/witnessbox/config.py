@@ -5,6 +5,7 @@ result to bootstrap, which is the only reader.
 """
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -116,6 +117,10 @@ class Settings(BaseSettings):
     scrub_slice_seconds: int = Field(default=60, ge=1)  # the longest one slice keeps a worker
     scrub_interval_hours: float = Field(default=24, ge=0)  # a new background pass at most this often
     scrub_derivatives: bool = True  # re-read proxies and thumbnails too, not only originals
+
+    # operations (decision 0031): log lines as text or one JSON object a line, readiness checks' limit
+    log_format: Literal["text", "json"] = "text"
+    ready_timeout_s: float = Field(default=2.0, gt=0)  # /health/ready gives each check this long
 
     @field_validator("time_zone")
     @classmethod

@@ -36,13 +36,16 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
+from witnessbox.reports.metrics import system_registry
 from witnessbox.retention import routes as retention_routes
 from witnessbox.retention import scrub_routes
 from witnessbox.retention.scrub_metrics import scrub_registry
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
+from witnessbox.web.health import Readiness, readiness_checks
 from witnessbox.web.health import router as health_router
+from witnessbox.web.metrics import MeasureRequests, RequestMetrics
 from witnessbox.web.middleware import RequestContext
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,11 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     # the integrity scrub (decision 0024): its card on /admin, its figures on /metrics
     app.state.templates.env.globals["storage_integrity"] = lambda actor: container.scrub.summary(actor=actor)
     app.state.metric_registries = [scrub_registry(container.scrub)]
+    # operations (decision 0031): request and upload figures, the database's figures, readiness
+    request_metrics = RequestMetrics()
+    app.state.metric_registries += [request_metrics.registry, system_registry(container.system)]
+    checks = readiness_checks(container.db, container.huey.storage.queue_size, container.evidence.blobs)
+    app.state.readiness = Readiness(checks, container.settings.ready_timeout_s)
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
@@ -132,6 +140,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     openapi.install(app)  # the API's documentation page and its truthful description
+    app.add_middleware(MeasureRequests, metrics=request_metrics)
     app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)
