@@ -1,5 +1,7 @@
-"""A loopback fault proxy: stands in front of a real server (the S3 server, Redis, PostgreSQL) and,
-for a while when told, answers HTTP requests with 500/503, stalls past the client's timeout, or cuts
+"""Faults on purpose: a loopback fault proxy, and a local store whose disk fails.
+
+The proxy stands in front of a real server (the S3 server, Redis, PostgreSQL) and, for a while
+when told, answers HTTP requests with 500/503, stalls past the client's timeout, or cuts
 connections; otherwise it passes bytes through untouched.
 
     with fault_proxy(("127.0.0.1", s3_port)) as proxy:
@@ -13,12 +15,19 @@ meets the fault at its next request, as it would if the server itself failed.
 """
 
 import contextlib
+import os
 import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from witnessbox.core.errors import io_failure
+from witnessbox.ingest.service import PROCESS_ITEM
+from witnessbox.storage.base import BlobInfo, StoredObject
 
 MODES = ("error", "stall", "cut")
 REASONS = {500: ("Internal Server Error", "InternalError"), 503: ("Service Unavailable", "SlowDown")}
@@ -221,3 +230,76 @@ def _drain(proxy: FaultProxy, client: socket.socket, remaining: int) -> None:
         if not data:
             return
         remaining -= len(data)
+
+
+# --- a local store whose disk fails --------------------------------------------------------------
+
+
+class FailingStore:
+    """A real BlobStore whose disk fails, for a while, under the operations named.
+
+    Every call goes to the real store; a failing one raises what that store raises at its seam
+    when the filesystem returns `error` (ENOSPC, EIO) to the call: `io_failure(OSError)`, i.e.
+    InsufficientStorage or StorageUnavailable. A failing read yields the real first chunk and
+    then fails, as a bad sector halfway through a file does. Used where no real disk can be made
+    to fail (EIO); a full disk is made for real with a small tmpfs (tests/integration/test_full_disk.py).
+    """
+
+    def __init__(self, inner: Any, error: int, operations: frozenset[str]) -> None:
+        self.inner, self.error, self.operations = inner, error, set(operations)
+        self.failures = 0
+
+    def heal(self) -> None:
+        """The disk works again."""
+        self.operations.clear()
+
+    def _fails(self, operation: str) -> None:
+        if operation in self.operations:
+            self.failures += 1
+            raise io_failure(OSError(self.error, os.strerror(self.error)), f"{operation} in the evidence store")
+
+    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+        self._fails("put")
+        return cast(BlobInfo, self.inner.put(chunks))
+
+    def adopt(self, path: Path, sha256: str) -> BlobInfo:
+        self._fails("adopt")
+        return cast(BlobInfo, self.inner.adopt(path, sha256))
+
+    def exists(self, sha256: str) -> bool:
+        self._fails("exists")
+        return bool(self.inner.exists(sha256))
+
+    def size(self, sha256: str) -> int:
+        self._fails("size")
+        return int(self.inner.size(sha256))
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        chunks = self.inner.read(sha256, start, end)
+        if "read" in self.operations:
+            yield next(chunks, b"")
+        self._fails("read")
+        yield from chunks
+
+    def local_path(self, sha256: str) -> Path | None:
+        self._fails("local_path")
+        return cast(Path | None, self.inner.local_path(sha256))
+
+    def delete(self, sha256: str) -> None:
+        self._fails("delete")
+        self.inner.delete(sha256)
+
+    def listing(self, after: str = "") -> Iterator[StoredObject]:
+        self._fails("listing")
+        yield from self.inner.listing(after)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # what later stores add (legal holds, signed URLs, worm)
+
+
+def use_store(container: Any, store: Any) -> None:
+    """Put `store` under every service of a built system that reaches the evidence store."""
+    pipeline = container.jobs.kinds[PROCESS_ITEM].handler.__self__
+    for holder in (container.evidence, container.ingest, pipeline, container.packages, container.retention,
+                   container.scrub):
+        holder.blobs = store
