@@ -122,6 +122,7 @@ class JobRunner:
 
     def _attempt(self, job_id: str, kind: str, subject_id: str | None, attempt: int) -> JobState:
         try:
+            log.info("job %s (%s) attempt %s started", job_id, kind, attempt)
             outcome = self.kinds[kind].handler(subject_id or "", self._progress_writer(job_id))
         except TemporaryFailure as error:
             log.warning("job %s (%s) must wait: %s", job_id, kind, error.reason)
@@ -129,6 +130,7 @@ class JobRunner:
         except Exception as error:
             log.exception("job %s (%s) attempt %s failed", job_id, kind, attempt)
             return self._fail(job_id, f"{type(error).__name__}: {error}")
+        log.info("job %s (%s) succeeded: %s", job_id, kind, outcome)
         return self._finish(job_id, JobState.SUCCEEDED, outcome=outcome)
 
     def _start(self, job_id: str) -> tuple[str, str | None, int] | None:

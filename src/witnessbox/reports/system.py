@@ -115,11 +115,8 @@ class SystemOverview:
         """The figures for the metrics scrape: a few aggregate reads, no actor (operators' endpoint)."""
         now = self.clock.now()
         with self.db.read() as session:
-            by_state = dict(
-                session.execute(select(JobRecord.state, func.count()).group_by(JobRecord.state))
-                .tuples()
-                .all()
-            )
+            counted = session.execute(select(JobRecord.state, func.count()).group_by(JobRecord.state))
+            by_state = {str(state): int(n) for state, n in counted}
             oldest = session.scalar(
                 select(func.min(JobRecord.created_at)).where(JobRecord.state == JobState.QUEUED)
             )

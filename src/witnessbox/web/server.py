@@ -1,5 +1,6 @@
 """Running the server process: uvicorn around the app, the first administrator, the demo."""
 
+import logging
 import os
 import secrets
 import threading
@@ -31,7 +32,10 @@ def run_server(settings: Settings, *, host: str, port: int, on_start: StartHook 
         threading.Thread(
             target=on_start, args=(container, base), daemon=True, name="witnessbox-on-start"
         ).start()
-    console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
+    if settings.log_format == "json":  # every line a JSON object, the first one too
+        logging.getLogger(__name__).info("Witnessbox on %s, data in %s", base, settings.data_dir.resolve())
+    else:
+        console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
     uvicorn.run(
         app,
         host=host,
