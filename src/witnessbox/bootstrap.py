@@ -67,6 +67,7 @@ from witnessbox.retention.subject_access import SubjectAccessService
 from witnessbox.sharing.service import SharingService
 from witnessbox.storage.base import BlobStore
 from witnessbox.storage.factory import blob_store_from_url
+from witnessbox.storage.s3_options import LockMode, S3Options
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def build(
         upgrade(db.engine)
         db.refresh_statistics()
     audit = _audit(settings, db, clock, data_dir) if signing else _proving_audit(db, clock, data_dir)
-    blobs = blob_store_from_url(settings.resolved_storage_url())
+    blobs = blob_store(settings)
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
     lease = Lease(heartbeat_s=settings.job_heartbeat_s, expires_after_s=settings.job_lease_s)
@@ -206,6 +207,29 @@ def build(
         holds=HoldService(db, audit, clock, retention.holds),
         subject_access=SubjectAccessService(db, audit, clock),
         storage_report=StorageReports(db, clock, retention.holds),
+    )
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The evidence store the settings name (local files by default; s3:// with Object Lock)."""
+    scratch = settings.data_dir.resolve() / "scratch"
+    return blob_store_from_url(settings.resolved_storage_url(), s3=s3_options(settings), staging=scratch)
+
+
+def s3_options(settings: Settings) -> S3Options:
+    """The object store's connection, retries and Object Lock from the settings (decision 0028)."""
+    secret = settings.s3_secret_access_key
+    return S3Options(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+        lock_mode=LockMode(settings.object_lock_mode),
+        lock_days=settings.object_lock_days,
+        part_size=settings.s3_part_size_mb * 1024 * 1024,
+        max_attempts=settings.s3_max_attempts,
+        connect_timeout_s=settings.s3_connect_timeout_s,
+        read_timeout_s=settings.s3_read_timeout_s,
     )
 
 

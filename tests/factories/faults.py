@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from witnessbox.core.errors import io_failure
 from witnessbox.ingest.service import PROCESS_ITEM
-from witnessbox.storage.base import BlobInfo, StoredObject
+from witnessbox.storage.base import BlobInfo, BlobKind, StoredObject
 
 MODES = ("error", "stall", "cut")
 REASONS = {500: ("Internal Server Error", "InternalError"), 503: ("Service Unavailable", "SlowDown")}
@@ -258,13 +258,13 @@ class FailingStore:
             self.failures += 1
             raise io_failure(OSError(self.error, os.strerror(self.error)), f"{operation} in the evidence store")
 
-    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+    def put(self, chunks: Iterable[bytes], *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
         self._fails("put")
-        return cast(BlobInfo, self.inner.put(chunks))
+        return cast(BlobInfo, self.inner.put(chunks, kind=kind))
 
-    def adopt(self, path: Path, sha256: str) -> BlobInfo:
+    def adopt(self, path: Path, sha256: str, *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
         self._fails("adopt")
-        return cast(BlobInfo, self.inner.adopt(path, sha256))
+        return cast(BlobInfo, self.inner.adopt(path, sha256, kind=kind))
 
     def exists(self, sha256: str) -> bool:
         self._fails("exists")
