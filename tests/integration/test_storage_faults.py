@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.factories.faults import FailingStore, use_store
 from tests.factories.ingest import _chunks, dock_for, hold_jobs, upload_bytes
 from tests.factories.media import STARTED, tiny_recording
-from tests.factories.people import make_force
+from tests.factories.people import PASSWORD, make_force
 from tests.factories.retention import item_with_bytes, records_managers
 from tests.integration.test_full_disk import fill, small_disk
 from witnessbox.audit.models import AuditEvent
@@ -37,6 +38,7 @@ from witnessbox.ingest.pipeline import WAITING
 from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.retention.models import ItemRetention, Stage
 from witnessbox.retention.scrub_models import ScrubFinding
+from witnessbox.web.app import create_app
 
 EIO = errno.EIO
 
@@ -91,7 +93,7 @@ def test_ingest_job_waits_for_a_failing_store_then_the_item_is_ready_exactly_onc
     "waiting for storage" reason, unverified, with no verified or ready entry; once the store reads
     again the job succeeds and the item is verified and ready exactly once, its reason cleared."""
     sent = hold_jobs(container)
-    make_force(container)
+    force = make_force(container)
     item_id = upload_bytes(container, tiny_recording(tmp_path, seconds=2).read_bytes())
     failing = FailingStore(container.evidence.blobs, EIO, frozenset({"read"}))
     use_store(container, failing)
@@ -106,6 +108,14 @@ def test_ingest_job_waits_for_a_failing_store_then_the_item_is_ready_exactly_onc
     assert (item.state_reason or "").startswith(f"{WAITING}: ") and failing.failures == 2
     trail = tags(container, item_id)
     assert AuditTag.EVIDENCE_ITEM_VERIFIED not in trail and AuditTag.EVIDENCE_ITEM_READY not in trail
+    with TestClient(create_app(container)) as browser:
+        signed_in = browser.post("/login", data={"username": force.collar("owner"), "password": PASSWORD},
+                                 follow_redirects=False)
+        assert signed_in.status_code == 303
+        page = browser.get(f"/items/{item_id}").text
+        assert "Not playable yet, waiting for storage" in page and "<video" not in page
+        listed = browser.get("/api/v1/items", params={"state": "ready"}).json()
+        assert item_id not in [each["id"] for each in listed]
     failing.heal()
     assert container.jobs.run(job.id) == JobState.SUCCEEDED
     assert container.jobs.run(job.id) is None  # a late repeat of the delivery changes nothing
