@@ -70,7 +70,7 @@ class S3Endpoint:
 
 def s3_client(url: str, access_key: str, secret_key: str, **config: Any) -> Any:
     """A path-style boto3 S3 client for a loopback server."""
-    settings: dict[str, Any] = {"retries": {"max_attempts": 2, "mode": "standard"}, "connect_timeout": 2,
+    settings: dict[str, Any] = {"retries": {"total_max_attempts": 2, "mode": "standard"}, "connect_timeout": 2,
                                 "read_timeout": 10, "s3": {"addressing_style": "path"}}
     settings.update(config)
     return boto3.client(
@@ -108,7 +108,7 @@ def seaweed_server(tmp_path: Path) -> Iterator[S3Endpoint]:
                                    start_new_session=True)
     url = f"http://127.0.0.1:{ports['s3.port']}"
     try:
-        client = s3_client(url, access_key, secret_key, retries={"max_attempts": 1})
+        client = s3_client(url, access_key, secret_key, retries={"total_max_attempts": 1})
         _wait_ready(process, client, log)
         yield S3Endpoint(url, access_key, secret_key, make_bucket=lambda name=None, object_lock=True:
                          _make_bucket(client, name, object_lock=object_lock))

@@ -1,9 +1,12 @@
 """The S3 blob store against a real S3 server with Object Lock (SeaweedFS on loopback)."""
 
+import base64
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -64,6 +67,7 @@ def test_adopt_multipart_round_trip(store: S3BlobStore, big: tuple[bytes, str], 
     head = store.client.head_object(Bucket=store.bucket, Key=store.key_for(digest))
     assert head["ObjectLockMode"] == "COMPLIANCE"
     assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=30)
+    assert head["ETag"].strip('"').endswith("-3")  # three parts, each checked by the server
     assert rehash(store, digest) == digest
     for start, end in [(0, 10), (PART - 3, PART + 3), (len(data) - 7, None), (4 * MIB, 9 * MIB)]:
         assert b"".join(store.read(digest, start, end)) == data[start:end]
@@ -202,3 +206,74 @@ def test_unreachable_store_fails_clearly(tmp_path: Path) -> None:
     store = blob_store_from_url("s3://nowhere/x", s3=options)
     with pytest.raises(StoreUnreachable, match="did not answer"):
         store.exists(hashlib.sha256(b"").hexdigest())
+
+
+def test_the_server_checks_each_part_checksum(store: S3BlobStore) -> None:
+    """GIVEN a multipart upload as the store starts it WHEN a part arrives whose bytes do not match its
+    SHA-256 checksum (damaged on the way) THEN the server refuses the part."""
+    digest = hashlib.sha256(b"whole").hexdigest()
+    key = store.key_for(digest)
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key, ChecksumAlgorithm="SHA256")
+    target = {"Bucket": store.bucket, "Key": key, "UploadId": upload["UploadId"]}
+    wrong = base64.b64encode(hashlib.sha256(b"what was sent").digest()).decode()
+    try:
+        with pytest.raises(ClientError) as refused:
+            store.client.upload_part(Body=b"what arrived", PartNumber=1, ChecksumAlgorithm="SHA256",
+                                     ChecksumSHA256=wrong, **target)
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    finally:
+        store.client.abort_multipart_upload(**target)
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """An S3 endpoint that answers every request 503 SlowDown, counting them."""
+
+    seen = 0
+
+    def _fail(self) -> None:
+        type(self).seen += 1
+        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._fail()
+
+    def do_PUT(self) -> None:
+        self._fail()
+
+    def do_HEAD(self) -> None:
+        self._fail()
+
+    def do_POST(self) -> None:
+        self._fail()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_retries_with_back_off_then_a_clear_error(tmp_path: Path) -> None:
+    """GIVEN an object store that answers 503 to everything WHEN the store reads and writes THEN each
+    request is tried max_attempts times and then fails with StoreUnreachable saying why; the local
+    file being adopted is kept for the next try."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        options = S3Options(endpoint_url=f"http://127.0.0.1:{server.server_port}", access_key_id="k",
+                            secret_access_key="s", max_attempts=3, connect_timeout_s=1, read_timeout_s=1)
+        store = blob_store_from_url("s3://busy/x", s3=options)
+        with pytest.raises(StoreUnreachable, match=r"kept failing \(SlowDown: .*\) after every retry"):
+            list(store.read(hashlib.sha256(b"a").hexdigest()))
+        assert _Failing.seen == 3
+        path = write(tmp_path, b"recording")
+        with pytest.raises(StoreUnreachable):
+            store.adopt(path, hashlib.sha256(b"recording").hexdigest())
+        assert path.exists()
+    finally:
+        server.shutdown()
+        server.server_close()

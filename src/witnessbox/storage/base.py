@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from witnessbox.core.errors import StorageUnavailable
 
@@ -124,6 +124,31 @@ class BlobStore(Protocol):
 
         A blob's key sorts where its hash does, so a walk can stop and continue where it stopped.
         """
+        ...
+
+
+class WriteOnceObjects(Protocol):
+    """Small named objects a store keeps write-once and locked beside the blobs (audit anchor copies)."""
+
+    def names(self) -> set[str]:
+        """Every name stored."""
+        ...
+
+    def write_once(self, name: str, data: bytes) -> bool:
+        """Store and lock `data` under `name`; False (nothing written) if the name is taken."""
+        ...
+
+    def read_if_present(self, name: str) -> bytes | None:
+        """The bytes under `name`, or None."""
+        ...
+
+
+@runtime_checkable
+class KeepsAnchors(Protocol):
+    """A store that can keep the audit trail's anchor copies under its own lock (S3 Object Lock)."""
+
+    def anchor_objects(self) -> WriteOnceObjects:
+        """Where the anchor copies go in this store."""
         ...
 
 

@@ -47,7 +47,7 @@ ASIDE = (ANCHORS, PROBES)  # areas beside the blobs, left out of the listing
 def make_client(options: S3Options) -> Any:
     """A boto3 S3 client with the store's retries and timeouts (path-style for a named endpoint)."""
     config = Config(
-        retries={"max_attempts": options.max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": options.max_attempts, "mode": "standard"},  # the first try included
         connect_timeout=options.connect_timeout_s,
         read_timeout=options.read_timeout_s,
         s3={"addressing_style": "path"} if options.endpoint_url else None,
@@ -402,3 +402,47 @@ class S3BlobStore:
                     ExpiresIn=expires_s,
                 )
             )
+
+    def anchor_objects(self) -> "S3AnchorObjects":
+        """The audit anchor copies kept in this bucket, under <prefix>/anchors/."""
+        return S3AnchorObjects(self)
+
+
+class S3AnchorObjects:
+    """The audit trail's anchor copies as objects, each locked in the originals' mode for
+    `anchor_lock_days` (ten years by default) when written; never overwritten."""
+
+    def __init__(self, store: S3BlobStore) -> None:
+        self.store, self.client, self.bucket = store, store.client, store.bucket
+        self.base = store.aside_key(ANCHORS, "")
+
+    def names(self) -> set[str]:
+        """Every anchor copy's name."""
+        found: set[str] = set()
+        with s3_errors("listing the audit anchor copies in the object store"):
+            paginator = self.client.get_paginator("list_objects_v2")
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=self.base)
+            for page in pages:
+                found.update(str(entry["Key"])[len(self.base):] for entry in page.get("Contents", []))
+        return found
+
+    def write_once(self, name: str, data: bytes) -> bool:
+        """Store and lock one copy; False when the name is already there."""
+        if self.read_if_present(name) is not None:
+            return False
+        until = self.store.now() + timedelta(days=self.store.options.anchor_lock_days)
+        with s3_errors(f"copying the audit anchor {name} to the object store"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.base + name, Body=data, ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=_b64_sha256(data), ObjectLockMode=str(self.store.options.lock_mode),
+                ObjectLockRetainUntilDate=until,
+            )
+        return True
+
+    def read_if_present(self, name: str) -> bytes | None:
+        """One copy's bytes, or None."""
+        try:
+            with s3_errors(f"reading the audit anchor {name} from the object store"):
+                return bytes(self.client.get_object(Bucket=self.bucket, Key=self.base + name)["Body"].read())
+        except BlobNotFound:
+            return None

@@ -31,6 +31,7 @@ class S3Options:
     lock_mode: LockMode = LockMode.COMPLIANCE
     derivative_lock_mode: LockMode = LockMode.GOVERNANCE
     lock_days: int = 31
+    anchor_lock_days: int = 3650  # the audit trail's anchor copies: kept far longer than any footage
     part_size: int = 16 * MIB
     max_attempts: int = 5  # every request, retried with exponential back-off and jitter
     connect_timeout_s: float = 5.0
