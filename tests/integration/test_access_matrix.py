@@ -151,6 +151,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/login/sso/callback"): Row(EVERYONE, same_for_all=True),
     ("GET", "/healthz"): Row(EVERYONE),
     ("GET", "/metrics"): Row(EVERYONE),
+    ("GET", "/health/ready"): Row(EVERYONE),  # for the load balancer: says only which part failed
     ("OPTIONS", "/api/v1/uploads/"): Row(EVERYONE, lambda _w, _p: Send(headers=TUS)),
     # the second sign-in step needs a session (a finished one passes straight through)
     ("GET", "/login/totp"): Row(PEOPLE),
