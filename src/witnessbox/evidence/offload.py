@@ -33,7 +33,7 @@ from starlette.responses import RedirectResponse, Response
 
 from witnessbox.config import Settings
 from witnessbox.core.actor import Actor
-from witnessbox.core.errors import Conflict, NotFound
+from witnessbox.core.errors import Conflict
 from witnessbox.evidence.service import BlobAccess
 from witnessbox.evidence.streaming import (
     EvidenceFileResponse,
