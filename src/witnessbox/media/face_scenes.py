@@ -21,12 +21,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from importlib import resources
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image as PILImage
 
 Box = tuple[float, float, float, float]  # x, y, w, h in pixels
 Image = npt.NDArray[np.uint8]
@@ -46,25 +48,22 @@ class FacePhoto:
     load: Callable[[], Image]
 
 
-def _astronaut() -> Image:
-    from skimage import data  # noqa: PLC0415 - scikit-image is slow to import; only scenes need it
+def _sample(name: str) -> Callable[[], Image]:
+    """A loader of one of scikit-image's sample photographs, as RGB."""
 
-    image: Image = data.astronaut()
-    return image
+    def load() -> Image:
+        source = resources.files("skimage").joinpath("data", name)
+        with resources.as_file(source) as path, PILImage.open(path) as picture:
+            return np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
 
-
-def _camera() -> Image:
-    from skimage import data  # noqa: PLC0415
-
-    grey: Image = data.camera()
-    return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+    return load
 
 
 PHOTOS = {
     # Eileen Collins, frontal: hairline to chin, cheek to cheek.
-    "astronaut": FacePhoto("astronaut", (180.0, 60.0, 90.0, 116.0), _astronaut),
+    "astronaut": FacePhoto("astronaut", (180.0, 60.0, 90.0, 116.0), _sample("astronaut.png")),
     # The cameraman, in profile: ear to nose tip, forehead to chin.
-    "camera": FacePhoto("camera", (198.0, 120.0, 60.0, 76.0), _camera),
+    "camera": FacePhoto("camera", (198.0, 120.0, 60.0, 76.0), _sample("camera.png")),
 }
 
 
@@ -207,7 +206,8 @@ def _background(scene: Scene) -> Image:
         else:
             cv2.circle(image, (x, y), size // 2, colour, -1)
     fine = rng.integers(-12, 13, image.shape, dtype=np.int16)
-    return np.clip(image.astype(np.int16) + fine, 0, 255).astype(np.uint8)
+    textured: Image = np.clip(image.astype(np.int16) + fine, 0, 255).astype(np.uint8)
+    return textured
 
 
 def _paste(frame: Image, photo: Image, face: Box, walker: Walker, local: float) -> Box | None:
@@ -245,10 +245,13 @@ def _oval(height: int, width: int) -> npt.NDArray[np.float32]:
     """An oval of ones filling the patch, fading to zero over its outer tenth."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     r = np.hypot((xs - width / 2) / (width / 2), (ys - height / 2) / (height / 2))
-    return np.clip((1.0 - r) / 0.1, 0, 1).astype(np.float32)
+    oval: npt.NDArray[np.float32] = np.clip((1.0 - r) / 0.1, 0, 1).astype(np.float32)
+    return oval
 
 
-def _truth_box(cx: float, cy: float, w: float, h: float, angle: float, frame_w: int, frame_h: int) -> Box | None:
+def _truth_box(
+    cx: float, cy: float, w: float, h: float, angle: float, frame_w: int, frame_h: int
+) -> Box | None:
     """The turned face's box, clipped to the frame; None when less than half of it is in the frame."""
     theta = math.radians(angle)
     a, b = w / 2, h / 2
@@ -311,6 +314,8 @@ def track_boxes(truth: GroundTruth, regions: Sequence[Callable[[float], Box | No
         for region in regions:
             box = region(t)
             if box is not None:
-                here.append((box[0] * truth.width, box[1] * truth.height, box[2] * truth.width, box[3] * truth.height))
+                here.append(
+                    (box[0] * truth.width, box[1] * truth.height, box[2] * truth.width, box[3] * truth.height)
+                )
         out.append(here)
     return out

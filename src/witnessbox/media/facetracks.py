@@ -264,7 +264,9 @@ class _Linker:
         centres_p = (predicted[:, :2] + predicted[:, 2:]) / 2
         centres_d = (boxes[:, :2] + boxes[:, 2:]) / 2
         distance = np.linalg.norm(centres_p[:, None, :] - centres_d[None, :, :], axis=2)
-        reach = MATCH_CENTRE * np.maximum(predicted[:, 2] - predicted[:, 0], predicted[:, 3] - predicted[:, 1])
+        reach = MATCH_CENTRE * np.maximum(
+            predicted[:, 2] - predicted[:, 0], predicted[:, 3] - predicted[:, 1]
+        )
         allowed = (overlap >= MATCH_IOU) | (distance <= reach[:, None])
         rank = overlap - distance / (1 + distance)  # overlap first; nearer centre breaks ties
         pairs: list[tuple[int, int]] = []
@@ -282,7 +284,9 @@ class _Linker:
         """Continue ``track`` with a detection, filling the frames it missed by interpolation."""
         gap = self.frame - track.last_frame
         for step in range(1, gap):
-            track.keyframes.append((track.last_frame + step, track.box + (box - track.box) * step / gap, None))
+            track.keyframes.append(
+                (track.last_frame + step, track.box + (box - track.box) * step / gap, None)
+            )
         track.velocity = 0.5 * track.velocity + 0.5 * (box - track.box) / gap
         track.box = box
         track.last_frame = self.frame
@@ -336,8 +340,12 @@ def _rounded(box: Box) -> Box:
 
 def _iou(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Intersection over union of every (x1, y1, x2, y2) box in ``a`` with every one in ``b``."""
-    inter_w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    inter_h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter_w = np.clip(
+        np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None
+    )
+    inter_h = np.clip(
+        np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None
+    )
     inter = inter_w * inter_h
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
@@ -369,9 +377,7 @@ def box_at(track_keyframes: Sequence[Keyframe], t: float, *, max_gap_s: float = 
             before.box[2] + (after.box[2] - before.box[2]) * share,
             before.box[3] + (after.box[3] - before.box[3]) * share,
         )
-    nearest = min(
-        (k for k in (before, after) if k is not None), key=lambda k: abs(k.t - t), default=None
-    )
+    nearest = min((k for k in (before, after) if k is not None), key=lambda k: abs(k.t - t), default=None)
     if nearest is not None and abs(nearest.t - t) <= EDGE_S:
         return nearest.box
     return None
@@ -458,7 +464,6 @@ def _follow(images: list[npt.NDArray[np.uint8]], box: Box) -> list[Box]:
 def _crop(image: npt.NDArray[np.uint8], x: float, y: float, w: float, h: float) -> npt.NDArray[np.uint8]:
     """The template: the box's pixels, kept inside the image."""
     height, width = image.shape
-    left, top = int(round(min(max(0.0, x), width - 2))), int(round(min(max(0.0, y), height - 2)))
-    right, bottom = min(width, max(left + 2, int(round(x + w)))), min(height, max(top + 2, int(round(y + h))))
+    left, top = round(min(max(0.0, x), width - 2)), round(min(max(0.0, y), height - 2))
+    right, bottom = min(width, max(left + 2, round(x + w))), min(height, max(top + 2, round(y + h)))
     return np.ascontiguousarray(image[top:bottom, left:right])
-
