@@ -171,7 +171,7 @@ def report(results: list[tuple[int, Run, Run]], seconds: float, load: tuple[floa
     console.print(f"load average (1 min): {load[0]:.2f} at start, {load[1]:.2f} at end; {cores} cores; "
                   f"{'CUDA asked' if gpu else 'CPU'}")
     if importlib.util.find_spec("witnessbox.media.redact") is None:
-        console.print("Witnessbox: detection and tracking (media/redact.py, the renderer, is not in this tree)")
+        console.print("Witnessbox: detection and tracking (no renderer, media/redact.py, in this tree)")
     else:
         console.print("Witnessbox: detection and tracking; the renderer (media/redact.py) is not timed here")
     table = Table(title=f"Automatic face redaction of {seconds:g} s ground-truth recordings, 25 fps")
@@ -189,8 +189,8 @@ def report(results: list[tuple[int, Run, Run]], seconds: float, load: tuple[floa
         ratio = ours.fps / theirs.fps
         good = ratio >= TARGET_RATIO and ours.score.recall >= theirs.score.recall
         ok &= good
-        console.print(f"{size}p: witnessbox / deface frames per second {ratio:.2f} (target >= {TARGET_RATIO:g}); "
-                      f"recall {ours.score.recall:.3f} vs {theirs.score.recall:.3f}: "
+        console.print(f"{size}p: witnessbox / deface frames per second {ratio:.2f} "
+                      f"(target >= {TARGET_RATIO:g}); recall {ours.score.recall:.3f} vs {theirs.score.recall:.3f}: "
                       f"{'met' if good else 'NOT met'}")
     return ok
 
