@@ -190,8 +190,8 @@ def report(results: list[tuple[int, Run, Run]], seconds: float, load: tuple[floa
         good = ratio >= TARGET_RATIO and ours.score.recall >= theirs.score.recall
         ok &= good
         console.print(f"{size}p: witnessbox / deface frames per second {ratio:.2f} "
-                      f"(target >= {TARGET_RATIO:g}); recall {ours.score.recall:.3f} vs {theirs.score.recall:.3f}: "
-                      f"{'met' if good else 'NOT met'}")
+                      f"(target >= {TARGET_RATIO:g}); recall {ours.score.recall:.3f} "
+                      f"vs {theirs.score.recall:.3f}: {'met' if good else 'NOT met'}")
     return ok
 
 
