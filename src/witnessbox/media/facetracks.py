@@ -189,7 +189,9 @@ class _open_video:  # noqa: N801 - used as a context manager like open()
         stream.codec_context.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         origin = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
-        video = _Video(stream.codec_context.width, stream.codec_context.height, rate, origin, stream.frames)
+        # MP4 states its frame count; other containers only their length.
+        expected = stream.frames or round((self.container.duration or 0) / av.time_base * rate)
+        video = _Video(stream.codec_context.width, stream.codec_context.height, rate, origin, expected)
         if video.width <= 0 or video.height <= 0:
             self.container.close()
             raise MediaError("the recording's video has no frame size")
