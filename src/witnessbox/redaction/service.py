@@ -212,17 +212,22 @@ class RedactionService:
     def follow(
         self, item_id: str, t: float, box: list[float], *, actor: Actor
     ) -> tuple[facetracks.Keyframe, ...]:
-        """Follow a box drawn at `t` forward and back through the recording."""
+        """Follow a box drawn at `t` forward and back through the recording (cut at the frame's edge).
+
+        Nothing is found (no keyframes) where the recording has no frames near `t`.
+        """
         item = self.authorise(item_id, actor=actor)
-        region = checked(
-            {"regions": [{"id": "drawn", "keyframes": [{"t": t, "box": box}]}]}, duration_s=item.duration_s
-        )["regions"][0]["keyframes"][0]
-        x, y, w, h = region["box"]
+        x, y, w, h = (min(max(float(v), 0.0), 1.0) for v in box)
+        w, h = min(w, 1.0 - x), min(h, 1.0 - y)
+        if w <= 0 or h <= 0 or x >= 1 or y >= 1:
+            raise InvalidPlan(f"the box {box} has no area inside the frame")
+        if item.duration_s is not None and t > item.duration_s + 1.0:
+            return ()
         with self._workspace(f"follow-{item_id}") as scratch:
             try:
-                return facetracks.follow_region(self._original(item, scratch), region["t"], (x, y, w, h))
-            except MediaError as bad:
-                raise InvalidPlan(bad.reason) from bad
+                return facetracks.follow_region(self._original(item, scratch), t, (x, y, w, h))
+            except MediaError:
+                return ()  # no frames near t
 
     # --- finding faces (a job) ---------------------------------------------------------------------
 
