@@ -123,3 +123,12 @@ class AuditTag(StrEnum):
     STORAGE_LEGAL_HOLD_PLACED = "storage:legal_hold:placed"
     STORAGE_LEGAL_HOLD_RELEASED = "storage:legal_hold:released"
     RETENTION_BYTES_WAITING = "retention:bytes:waiting"  # purged bytes still locked in the store: not removed
+    # redaction (redaction/, decision 0026): plan versions, face detection, renders of a plan
+    REDACTION_PLAN_SAVED = "redaction:plan:saved"
+    REDACTION_DETECTION_STARTED = "redaction:detection:started"
+    REDACTION_DETECTION_COMPLETED = "redaction:detection:completed"
+    REDACTION_DETECTION_FAILED = "redaction:detection:failed"
+    REDACTION_RENDER_STARTED = "redaction:render:started"
+    REDACTION_RENDER_COMPLETED = "redaction:render:completed"
+    REDACTION_RENDER_FAILED = "redaction:render:failed"
+    REDACTION_PREVIEW_SHOWN = "redaction:preview:shown"

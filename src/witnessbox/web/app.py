@@ -36,6 +36,7 @@ from witnessbox.evidence.offload import ByteGrants
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
+from witnessbox.redaction import routes as redaction_routes
 from witnessbox.reports import routes as report_routes
 from witnessbox.reports.metrics import system_registry
 from witnessbox.retention import routes as retention_routes
@@ -94,6 +95,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "holds",
         "subject_access",
         "storage_report",
+        "redaction",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -138,6 +140,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         scrub_routes.pages,
         retention_routes.api,
         retention_routes.pages,
+        redaction_routes.api,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
