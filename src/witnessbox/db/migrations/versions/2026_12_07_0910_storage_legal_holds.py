@@ -1,7 +1,7 @@
 """The object store's legal holds as last applied, and how long a purge's bytes stay locked (decision 0028).
 
 Revision ID: 7c3a9e1f4b62
-Revises: 0fac1f232414
+Revises: 5b1e7c2d9a40
 Create Date: 2026-12-07 09:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '7c3a9e1f4b62'
-down_revision: str | None = '0fac1f232414'
+down_revision: str | None = '5b1e7c2d9a40'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
