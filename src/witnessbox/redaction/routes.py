@@ -9,7 +9,8 @@ from witnessbox.accounts.dependencies import built_with, current_actor
 from witnessbox.core.actor import Actor
 from witnessbox.evidence.models import DerivativeKind
 from witnessbox.evidence.service import EvidenceService
-from witnessbox.evidence.streaming import blob_response, is_first_request
+from witnessbox.evidence.offload import send_blob
+from witnessbox.evidence.streaming import is_first_request
 from witnessbox.redaction.schemas import (
     FollowIn,
     FollowOut,
@@ -95,4 +96,4 @@ def redacted(item_id: str, request: Request, actor: Caller, evidence: Evidence) 
     access = evidence.open_derivative(
         item_id, DerivativeKind.REDACTED, actor=actor, first_request=is_first_request(request)
     )
-    return blob_response(evidence.blobs, access, attachment=False)
+    return send_blob(request, evidence.blobs, access, actor=actor, attachment=False)
