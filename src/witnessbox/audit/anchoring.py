@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.anchors import (
-    AnchorDirectory,
+    AnchorCopies,
     AnchoredCheckpoint,
     anchored_ids,
     checkpoint_name,
@@ -73,7 +73,7 @@ class AuditAnchoring:
         *,
         authority: TimeStampAuthority | None,
         authority_roots: list[x509.Certificate],
-        directory: AnchorDirectory | None,
+        directory: AnchorCopies | None,
     ) -> None:
         self.db, self.audit = db, audit
         self.authority, self.roots, self.directory = authority, authority_roots, directory

@@ -8,8 +8,11 @@ withdraw a checkpoint it once published there.
 
 import json
 import os
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from witnessbox.storage.base import WriteOnceObjects
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,44 @@ class AnchoredCheckpoint:
     merkle_root: str | None = None
 
 
-class AnchorDirectory:
+class AnchorCopies(ABC):
+    """Write-once copies of checkpoints, keys and time-stamps under plain names (a directory, a bucket)."""
+
+    @abstractmethod
+    def names(self) -> set[str]:
+        """Every name anchored so far."""
+
+    @abstractmethod
+    def write_once(self, name: str, data: bytes) -> bool:
+        """Create `name` with `data`; False (nothing written) if it already exists."""
+
+    @abstractmethod
+    def read_if_present(self, name: str) -> bytes | None:
+        """The bytes of one anchored copy, or None if it was never written."""
+
+    def read(self, name: str) -> bytes:
+        """The bytes of one anchored copy (FileNotFoundError when absent)."""
+        data = self.read_if_present(name)
+        if data is None:
+            raise FileNotFoundError(name)
+        return data
+
+    def put_checkpoint(self, anchored: AnchoredCheckpoint) -> bool:
+        """Anchor a checkpoint's statement and signature (once)."""
+        text = json.dumps(asdict(anchored), sort_keys=True, indent=1) + "\n"
+        return self.write_once(checkpoint_name(anchored.checkpoint), text.encode())
+
+    def checkpoints(self) -> list[AnchoredCheckpoint]:
+        """Every anchored checkpoint, in the order of the chain."""
+        found = [
+            AnchoredCheckpoint(**json.loads(self.read(name)))
+            for name in self.names()
+            if name.startswith("checkpoint-") and name.endswith(".json")
+        ]
+        return sorted(found, key=lambda anchored: (anchored.seq, anchored.checkpoint))
+
+
+class AnchorDirectory(AnchorCopies):
     """Write-once files in one directory."""
 
     def __init__(self, path: Path) -> None:
@@ -61,19 +101,48 @@ class AnchorDirectory:
         except FileNotFoundError:
             return None
 
-    def put_checkpoint(self, anchored: AnchoredCheckpoint) -> bool:
-        """Anchor a checkpoint's statement and signature (once)."""
-        text = json.dumps(asdict(anchored), sort_keys=True, indent=1) + "\n"
-        return self.write_once(checkpoint_name(anchored.checkpoint), text.encode())
 
-    def checkpoints(self) -> list[AnchoredCheckpoint]:
-        """Every anchored checkpoint, in the order of the chain."""
-        found = [
-            AnchoredCheckpoint(**json.loads(self.read(name)))
-            for name in self.names()
-            if name.startswith("checkpoint-") and name.endswith(".json")
-        ]
-        return sorted(found, key=lambda anchored: (anchored.seq, anchored.checkpoint))
+class ObjectAnchors(AnchorCopies):
+    """Copies in the object store under Object Lock (storage: `WriteOnceObjects`), beside the evidence."""
+
+    def __init__(self, objects: WriteOnceObjects) -> None:
+        self.objects = objects
+
+    def names(self) -> set[str]:
+        """Every copy in the store."""
+        return self.objects.names()
+
+    def write_once(self, name: str, data: bytes) -> bool:
+        """Store and lock a copy unless it is there already."""
+        return self.objects.write_once(name, data)
+
+    def read_if_present(self, name: str) -> bytes | None:
+        """A copy's bytes, or None."""
+        return self.objects.read_if_present(name)
+
+
+class BothAnchors(AnchorCopies):
+    """The anchor directory and the object store at once: written to both, read from the first.
+
+    A name counts as anchored only when both hold it, so a copy one of them missed (the store was
+    out of reach) is written at the next run.
+    """
+
+    def __init__(self, first: AnchorCopies, second: AnchorCopies) -> None:
+        self.first, self.second = first, second
+
+    def names(self) -> set[str]:
+        """Names both copies hold."""
+        return self.first.names() & self.second.names()
+
+    def write_once(self, name: str, data: bytes) -> bool:
+        """Write to each copy that lacks it."""
+        wrote_first = self.first.write_once(name, data)
+        return self.second.write_once(name, data) or wrote_first
+
+    def read_if_present(self, name: str) -> bytes | None:
+        """Read from the first copy."""
+        return self.first.read_if_present(name)
 
 
 def checkpoint_name(checkpoint_id: int) -> str:

@@ -119,3 +119,7 @@ class AuditTag(StrEnum):
     RETENTION_HOLD_RELEASED = "retention:hold:released"
     RETENTION_SUBJECT_ACCESS_RECORDED = "retention:subject_access:recorded"
     RETENTION_SUBJECT_ACCESS_CLOSED = "retention:subject_access:closed"
+    # the object store's own legal holds, lined up with retention's holds (retention/legal_holds.py, 0028)
+    STORAGE_LEGAL_HOLD_PLACED = "storage:legal_hold:placed"
+    STORAGE_LEGAL_HOLD_RELEASED = "storage:legal_hold:released"
+    RETENTION_BYTES_WAITING = "retention:bytes:waiting"  # purged bytes still locked in the store: not removed

@@ -22,7 +22,7 @@ from witnessbox.media.probe import MediaFacts, probe
 from witnessbox.media.proxy import make_proxy, software_versions
 from witnessbox.media.thumbnails import thumbnail_strip
 from witnessbox.storage import BlobStore
-from witnessbox.storage.base import rehash, store_file
+from witnessbox.storage.base import BlobKind, rehash, store_file
 
 Progress = Callable[[float], None]
 
@@ -150,7 +150,7 @@ class Pipeline:
         operation: str,
         parameters: dict[str, object],
     ) -> None:
-        stored = store_file(self.blobs, path)
+        stored = store_file(self.blobs, path, kind=BlobKind.DERIVATIVE)
         self.evidence.add_derivative(
             work.item.id,
             DerivativeDraft(

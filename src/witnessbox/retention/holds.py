@@ -12,6 +12,7 @@ Holds come from manual legal holds (on an item or its case), and automatically f
 package made within the package hold period), so retention never reads their tables itself.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -178,8 +179,17 @@ def _subject_access_reasons(session: Session, item_id: str) -> list[HoldReason]:
 class HoldService:
     """Manual legal holds: placed and released by professional standards and records managers, audited."""
 
-    def __init__(self, db: Database, audit: AuditLog, clock: Clock, rules: HoldRules) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        clock: Clock,
+        rules: HoldRules,
+        *,
+        on_change: Callable[[], object] | None = None,
+    ) -> None:
         self.db, self.audit, self.clock, self.rules = db, audit, clock, rules
+        self.on_change = on_change  # after a hold is placed or released: the store's legal holds follow
 
     def place(
         self,
@@ -223,6 +233,7 @@ class HoldService:
                     "until": until.isoformat() if until else None,
                 },
             )
+        self._changed()
         return hold
 
     def place_on_reference(
@@ -278,7 +289,12 @@ class HoldService:
                 subject=subject,
                 details={"hold": hold.id, "reason": hold.release_reason},
             )
+        self._changed()
         return hold
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def active(self, *, actor: Actor) -> list[Hold]:
         """Manual holds in force, newest first."""

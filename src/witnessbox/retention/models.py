@@ -67,6 +67,8 @@ class ItemRetention(Base):
     recycle_until: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
     bytes_removed: Mapped[bool] = mapped_column(default=False)
+    # The store refused to remove the purged bytes: its retention lock lasts until then (decision 0028).
+    bytes_locked_until: Mapped[datetime | None]
 
 
 class ApprovalKind(StrEnum):
@@ -157,3 +159,16 @@ class DeletionCertificate(Base):
     signature: Mapped[str] = mapped_column(String(128))  # hex Ed25519 over the canonical statement
     key_id: Mapped[str] = mapped_column(String(64))
     purged_at: Mapped[datetime]
+
+
+class StorageLegalHold(Base):
+    """A blob the object store has been told to keep under a legal hold (retention/legal_holds.py).
+
+    The rows are what was last applied; the reconciliation compares them with the items held now.
+    """
+
+    __tablename__ = "storage_legal_holds"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)  # the held item it belongs to
+    applied_at: Mapped[datetime]

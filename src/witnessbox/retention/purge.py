@@ -6,20 +6,21 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.signing import CheckpointSigner
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM
-from witnessbox.core.clock import as_utc
+from witnessbox.core.clock import Clock, as_utc
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.models import Derivative, Item
+from witnessbox.retention.legal_holds import recorded_held
 from witnessbox.retention.models import DeletionCertificate, ItemRetention, RetentionApproval, Stage
 from witnessbox.retention.schedule import RuleSpec
-from witnessbox.storage.base import BlobStore
+from witnessbox.storage.base import BlobLocked, BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +83,34 @@ def certificate_for(
 
 
 class ByteRemover:
-    """Deletes purged items' originals and derivatives from the store; idempotent, retried by each sweep."""
+    """Deletes purged items' originals and derivatives from the store; idempotent, retried by each sweep.
 
-    def __init__(self, db: Database, audit: AuditLog, blobs: BlobStore) -> None:
-        self.db, self.audit, self.blobs = db, audit, blobs
+    A WORM store refuses while an object's retention lock lasts (or a legal hold is on it): the
+    removal then waits, audited once as not done with the date it can happen, and is tried again
+    at the first sweep after that date. A blob the store keeps under a legal hold is never tried.
+    """
+
+    def __init__(self, db: Database, audit: AuditLog, blobs: BlobStore, clock: Clock) -> None:
+        self.db, self.audit, self.blobs, self.clock = db, audit, blobs, clock
 
     def remove_bytes(self) -> None:
         """Delete the purged items' original and derivatives from the store, after their certificates
         are committed and sealed; a failure is retried by the next sweep."""
+        now, locked_until = self.clock.now(), ItemRetention.bytes_locked_until
         with self.db.read() as session:
             ids = list(
                 session.scalars(
                     select(ItemRetention.item_id)
                     .where(ItemRetention.stage == Stage.PURGED, ItemRetention.bytes_removed.is_(False))
+                    .where(or_(locked_until.is_(None), locked_until <= now))
                     .limit(1000)
                 )
             )
         for item_id in ids:
             try:
                 self._remove_item_bytes(item_id)
+            except BlobLocked as locked:
+                self._waiting(item_id, str(locked), locked.until)
             except Exception:  # a store outage: the certificate stands, the next sweep tries again
                 log.exception("could not remove the bytes of purged item %s", item_id)
 
@@ -110,18 +120,36 @@ class ByteRemover:
             if row.bytes_removed:
                 return
             item = uow.session.get_one(Item, item_id)
-            blobs = [item.sha256, *self._unshared_derivatives(uow.session, item)]
+            blobs = [*self._unshared_derivatives(uow.session, item), item.sha256]  # the original last
+            held = recorded_held(uow.session, blobs)
+            if held:
+                raise BlobLocked(f"the store keeps {len(held)} of its objects under a legal hold")
             for derivative in list(item.derivatives):
                 uow.session.delete(derivative)
             for sha256 in blobs:
                 self.blobs.delete(sha256)
-            row.bytes_removed = True
+            row.bytes_removed, row.bytes_locked_until = True, None
             self.audit.record(
                 uow.session,
                 AuditTag.RETENTION_BYTES_REMOVED,
                 actor=SYSTEM,
                 subject=Subject("item", item_id),
                 details={"class": row.retention_class, "blobs": blobs},
+            )
+
+    def _waiting(self, item_id: str, reason: str, until: datetime | None) -> None:
+        """Record (once per date) that the store still keeps a purged item's bytes, and until when."""
+        with self.db.transaction() as uow:
+            row = uow.session.get_one(ItemRetention, item_id, with_for_update=True)
+            if row.bytes_removed or (until is not None and row.bytes_locked_until == until):
+                return
+            row.bytes_locked_until = until
+            self.audit.record(
+                uow.session,
+                AuditTag.RETENTION_BYTES_WAITING,
+                actor=SYSTEM,
+                subject=Subject("item", item_id),
+                details={"reason": reason, "until": until.isoformat() if until else None},
             )
 
     @staticmethod

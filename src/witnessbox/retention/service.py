@@ -28,6 +28,7 @@ from witnessbox.db.session import Database
 from witnessbox.evidence.models import Item, ItemPlace, ItemState
 from witnessbox.evidence.service import EvidenceService
 from witnessbox.retention.holds import HoldRules, held_during, holds_for
+from witnessbox.retention.legal_holds import sync_legal_holds
 from witnessbox.retention.models import (
     ApprovalKind,
     DeletionCertificate,
@@ -86,7 +87,8 @@ class RetentionService:
         outcome.rescued = self._rescue_held()
         outcome.recycled = self._recycle_due()
         outcome.purged = self._purge_due()
-        ByteRemover(self.db, self.audit, self.blobs).remove_bytes()
+        sync_legal_holds(self.db, self.audit, self.clock, self.blobs, self.holds)  # releases first
+        ByteRemover(self.db, self.audit, self.blobs, self.clock).remove_bytes()
         return outcome
 
     def _not_held(self, now: datetime) -> Any:

@@ -9,8 +9,12 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from witnessbox.core.errors import StorageUnavailable
 
 HASH_ALGORITHM = "sha256"
 READ_CHUNK = 1024 * 1024
@@ -22,6 +26,28 @@ class StorageError(Exception):
 
 class BlobNotFound(StorageError):
     """No blob with that hash is stored."""
+
+
+class StoreUnreachable(StorageError, StorageUnavailable):
+    """The object store did not answer (timeouts, 5xx, throttling) after every retry: try again later."""
+
+
+class BlobLocked(StorageError):
+    """The store refuses to delete a blob: its retention lock has not expired, or a legal hold is on it.
+
+    `until` is when the retention lock ends (None under a legal hold, which lasts until released).
+    """
+
+    def __init__(self, message: str, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class BlobKind(StrEnum):
+    """What a blob is, which decides how long and how strictly a WORM store locks it."""
+
+    ORIGINAL = "original"  # the evidence as uploaded
+    DERIVATIVE = "derivative"  # made from an original (proxy, thumbnails): can be made again
 
 
 @dataclass(frozen=True)
@@ -47,13 +73,19 @@ class StoredObject:
 
 
 class BlobStore(Protocol):
-    """Content-addressed, write-once storage."""
+    """Content-addressed, write-once storage.
 
-    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+    `worm` is True when the store itself refuses to delete or change a blob before its retention
+    lock ends (S3 Object Lock); the application's own rules are then not the only protection.
+    """
+
+    worm: bool
+
+    def put(self, chunks: Iterable[bytes], *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
         """Store a stream of bytes, hashing while writing; durable when this returns."""
         ...
 
-    def adopt(self, path: Path, sha256: str) -> BlobInfo:
+    def adopt(self, path: Path, sha256: str, *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
         """Take ownership of a complete, fsynced local file whose hash the caller computed."""
         ...
 
@@ -74,7 +106,17 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, sha256: str) -> None:
-        """Remove a blob (retention only); no error if absent."""
+        """Remove a blob (retention only); no error if absent; BlobLocked while the store keeps it."""
+        ...
+
+    def set_legal_hold(self, sha256: str, on: bool) -> None:
+        """Put a legal hold on a blob or take it off (a WORM store refuses to delete a held blob)."""
+        ...
+
+    def signed_url(
+        self, sha256: str, *, expires_s: int, filename: str | None, media_type: str, attachment: bool
+    ) -> str | None:
+        """A URL that serves the blob without us for `expires_s` seconds; None if the store cannot sign."""
         ...
 
     def listing(self, after: str = "") -> Iterator[StoredObject]:
@@ -82,6 +124,31 @@ class BlobStore(Protocol):
 
         A blob's key sorts where its hash does, so a walk can stop and continue where it stopped.
         """
+        ...
+
+
+class WriteOnceObjects(Protocol):
+    """Small named objects a store keeps write-once and locked beside the blobs (audit anchor copies)."""
+
+    def names(self) -> set[str]:
+        """Every name stored."""
+        ...
+
+    def write_once(self, name: str, data: bytes) -> bool:
+        """Store and lock `data` under `name`; False (nothing written) if the name is taken."""
+        ...
+
+    def read_if_present(self, name: str) -> bytes | None:
+        """The bytes under `name`, or None."""
+        ...
+
+
+@runtime_checkable
+class KeepsAnchors(Protocol):
+    """A store that can keep the audit trail's anchor copies under its own lock (S3 Object Lock)."""
+
+    def anchor_objects(self) -> WriteOnceObjects:
+        """Where the anchor copies go in this store."""
         ...
 
 
@@ -98,14 +165,14 @@ def check_sha256(value: str) -> str:
     return digest
 
 
-def store_file(store: BlobStore, path: Path) -> BlobInfo:
+def store_file(store: BlobStore, path: Path, *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
     """Hash a finished local file, make it durable, and hand it over (a rename, for a local store)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(8 * READ_CHUNK):
             digest.update(chunk)
         os.fsync(handle.fileno())
-    return store.adopt(path, digest.hexdigest())
+    return store.adopt(path, digest.hexdigest(), kind=kind)
 
 
 def rehash(store: BlobStore, sha256: str) -> str:

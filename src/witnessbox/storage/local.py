@@ -15,7 +15,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from witnessbox.core.errors import io_failure
-from witnessbox.storage.base import READ_CHUNK, BlobInfo, BlobNotFound, StoredObject, check_sha256, is_sha256
+from witnessbox.storage.base import (
+    READ_CHUNK,
+    BlobInfo,
+    BlobKind,
+    BlobNotFound,
+    StoredObject,
+    check_sha256,
+    is_sha256,
+)
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP
 
@@ -42,7 +50,9 @@ def _write_durably(fd: int, chunks: Iterable[bytes]) -> str:
 
 
 class LocalBlobStore:
-    """A BlobStore on a local directory."""
+    """A BlobStore on a local directory (not WORM: the filesystem's owner can delete anything)."""
+
+    worm = False
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -54,7 +64,7 @@ class LocalBlobStore:
         digest = check_sha256(sha256)
         return self.root / "sha256" / digest[:2] / digest[2:4] / digest
 
-    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+    def put(self, chunks: Iterable[bytes], *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
         """Stream bytes to a temporary file while hashing, then move it into place."""
         try:
             fd, name = tempfile.mkstemp(dir=self.staging, suffix=".part")
@@ -69,7 +79,7 @@ class LocalBlobStore:
         finally:
             temp.unlink(missing_ok=True)
 
-    def adopt(self, path: Path, sha256: str) -> BlobInfo:
+    def adopt(self, path: Path, sha256: str, *, kind: BlobKind = BlobKind.ORIGINAL) -> BlobInfo:
         """Rename a complete, fsynced file into its content address (it must be on this filesystem)."""
         target = self.path_for(sha256)
         if target.exists():
@@ -135,6 +145,16 @@ class LocalBlobStore:
         if path.exists():
             path.unlink()
             fsync_directory(path.parent)
+
+    def set_legal_hold(self, sha256: str, on: bool) -> None:
+        """Files have no legal hold: the application's holds are the only ones (nothing to record)."""
+        check_sha256(sha256)
+
+    def signed_url(
+        self, sha256: str, *, expires_s: int, filename: str | None, media_type: str, attachment: bool
+    ) -> str | None:
+        """Files cannot be fetched by a signed URL."""
+        return None
 
     def listing(self, after: str = "") -> Iterator[StoredObject]:
         """Every file under the root but the staging folder, keyed by its path from the root."""
