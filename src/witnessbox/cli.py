@@ -99,6 +99,33 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
         sealer.stop()
 
 
+@app.command("nginx-config")
+def nginx_config(
+    data_dir: DataDir = None,
+    upstream: Annotated[
+        list[str] | None, typer.Option(help="host:port of an app instance (repeat for several)")
+    ] = None,
+    listen: Annotated[str, typer.Option(help="[address:]port nginx listens on")] = "443",
+    server_name: Annotated[str, typer.Option(help="the site's name (nginx server_name)")] = "_",
+    certificate: Annotated[Path | None, typer.Option(help="TLS certificate chain (PEM)")] = None,
+    certificate_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    plain_http: Annotated[bool, typer.Option(help="no TLS: loopback tests only")] = False,
+    log_dir: Annotated[Path, typer.Option(help="where nginx writes its logs")] = Path("/var/log/nginx"),
+) -> None:
+    """Print an nginx configuration for this deployment's settings (docs/operations.md)."""
+    from witnessbox.web.nginx import NginxOptions, nginx_config
+
+    options = NginxOptions(
+        upstreams=upstream or ["127.0.0.1:8000"], listen=listen, server_name=server_name,
+        certificate=certificate, certificate_key=certificate_key, plain_http=plain_http, log_dir=log_dir,
+    )
+    try:
+        typer.echo(nginx_config(load_settings(data_dir=data_dir), options), nl=False)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def dock(
     folders: Annotated[list[Path], typer.Argument(help="camera folders to upload from")],

@@ -134,6 +134,15 @@ class Settings(BaseSettings):
     s3_connect_timeout_s: float = Field(default=5.0, gt=0)
     s3_read_timeout_s: float = Field(default=30.0, gt=0)
     storage_check_at_start: bool = False  # `serve` runs `storage check` first; refuses to start on a failure
+    # How stored bytes reach clients once the app authorised and audited them (decision 0029):
+    # "app" (embedded: the app sends them, repeat ranges on a short-lived per-process grant), "nginx"
+    # (X-Accel-Redirect to nginx's internal location; plays move to signed /bytes/ grants nginx checks),
+    # "signed" (a redirect to the object store's signed URL).
+    byte_path: Literal["app", "nginx", "signed"] = "app"
+    # The revocation bound: an ended session or a revoked share stops bytes within this many seconds.
+    byte_grant_seconds: int = Field(default=10, ge=1, le=300)
+    # The key nginx and the app share for /bytes/ grants; unset: <data_dir>/byte-grant-secret (0600).
+    byte_grant_secret: SecretStr | None = None
 
     @field_validator("time_zone")
     @classmethod

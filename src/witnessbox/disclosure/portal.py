@@ -5,7 +5,7 @@ next range request of a playing video.
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -228,7 +228,7 @@ class RecipientPortal:
         item = self._authorise(actor, item_id, Permission.ITEM_PLAY)
         if first_request:
             self._audit_item(actor, item, AuditTag.EVIDENCE_ITEM_PLAYED)
-        return _derivative(item, DerivativeKind.PROXY)
+        return replace(_derivative(item, DerivativeKind.PROXY), until=self._ends(actor))
 
     def open_thumbnails(self, actor: Actor, item_id: str) -> BlobAccess:
         """The thumbnail strip (part of viewing the item; not audited on its own)."""
@@ -240,7 +240,14 @@ class RecipientPortal:
         item = self._authorise(actor, item_id, Permission.ITEM_DOWNLOAD)
         if first_request:
             self._audit_item(actor, item, AuditTag.EVIDENCE_ITEM_DOWNLOADED, {"sha256": item.sha256})
-        return BlobAccess(item.sha256, item.size, "video/mp4", item.filename)
+        return BlobAccess(item.sha256, item.size, "video/mp4", item.filename, until=self._ends(actor))
+
+    def _ends(self, actor: Actor) -> datetime:
+        """When the recipient's access ends by itself: the share's end or the sign-in's, the sooner."""
+        with self.db.read() as session:
+            share = self._share_of(session, actor)
+            found = session.get(RecipientSession, actor.session_id)
+            return min(share.expires_at, found.expires_at) if found else share.expires_at
 
     def _authorise(self, actor: Actor, item_id: str, permission: Permission) -> Item:
         with self.db.read() as session:

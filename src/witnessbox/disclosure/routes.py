@@ -18,7 +18,8 @@ from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from witnessbox.disclosure.models import RECIPIENT_KIND_LABELS, RecipientKind
 from witnessbox.disclosure.schemas import AccessEntry, ExternalShareCreated, ExternalShareIn, ExternalShareOut
 from witnessbox.disclosure.service import ExternalShareService
-from witnessbox.evidence.streaming import blob_response, is_first_request
+from witnessbox.evidence.offload import send_blob
+from witnessbox.evidence.streaming import is_first_request
 
 api = APIRouter(prefix="/api/v1/external-shares", tags=["external shares"])
 pages = APIRouter(tags=["pages"], include_in_schema=False)
@@ -241,21 +242,21 @@ def portal_item_page(item_id: str, request: Request, actor: Recipient, shares: S
 def portal_proxy(item_id: str, request: Request, actor: Recipient, shares: Shares) -> Response:
     """The browser copy, with Range; every range request re-checks the share."""
     access = shares.portal.open_proxy(actor, item_id, first_request=is_first_request(request))
-    return _no_store(blob_response(shares.evidence.blobs, access, attachment=False))
+    return send_blob(request, shares.evidence.blobs, access, actor=actor, attachment=False, private=False)
 
 
 @portal.get("/items/{item_id}/thumbnails")
-def portal_thumbnails(item_id: str, actor: Recipient, shares: Shares) -> Response:
+def portal_thumbnails(item_id: str, request: Request, actor: Recipient, shares: Shares) -> Response:
     """The thumbnail strip of a shared recording."""
     access = shares.portal.open_thumbnails(actor, item_id)
-    return _no_store(blob_response(shares.evidence.blobs, access, attachment=False))
+    return send_blob(request, shares.evidence.blobs, access, actor=actor, attachment=False, private=False)
 
 
 @portal.get("/items/{item_id}/original")
 def portal_original(item_id: str, request: Request, actor: Recipient, shares: Shares) -> Response:
     """The original bytes, unwatermarked and bit-identical, only when the share allows downloads."""
     access = shares.portal.open_original(actor, item_id, first_request=is_first_request(request))
-    return _no_store(blob_response(shares.evidence.blobs, access, attachment=True))
+    return send_blob(request, shares.evidence.blobs, access, actor=actor, attachment=True, private=False)
 
 
 @portal.get("/status")
@@ -271,8 +272,3 @@ def portal_sign_out(request: Request, actor: Recipient, shares: Shares) -> Respo
     answer = page_templates(request).TemplateResponse(request, "portal_signed_out.html", {"actor": None})
     answer.delete_cookie(PORTAL_COOKIE, path="/portal")
     return answer
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -70,6 +70,7 @@ class BlobAccess:
     size: int
     media_type: str
     filename: str
+    until: datetime | None = None  # when this access ends on its own (a share's end), for byte grants
 
 
 @dataclass(frozen=True)

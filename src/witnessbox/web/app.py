@@ -32,6 +32,7 @@ from witnessbox.disclosure import routes as disclosure_routes
 from witnessbox.disclosure.packages import routes as package_routes
 from witnessbox.disclosure.schedules import routes as schedule_routes
 from witnessbox.evidence import routes as evidence_routes
+from witnessbox.evidence.offload import ByteGrants
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
@@ -44,6 +45,7 @@ from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
 from witnessbox.web.health import router as health_router
 from witnessbox.web.middleware import RequestContext
+from witnessbox.web.offload import ByteFastPath
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -132,6 +134,8 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     openapi.install(app)  # the API's documentation page and its truthful description
+    app.state.byte_grants = ByteGrants(container.settings.byte_grant_seconds)  # decision 0029
+    app.add_middleware(ByteFastPath, grants=app.state.byte_grants)
     app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -13,10 +13,11 @@ from witnessbox.core.errors import Forbidden, InvalidInput, ReasonRequired
 from witnessbox.core.urls import local_target
 from witnessbox.evidence.categorise import Categorisation
 from witnessbox.evidence.models import DerivativeKind, ItemState
+from witnessbox.evidence.offload import send_blob
 from witnessbox.evidence.routes._shared import API, Caller, Categorise, Evidence, bytes_served, templates
 from witnessbox.evidence.routes.annotations import player_data
 from witnessbox.evidence.schemas import BulkCategorisationIn, CategorisationIn, ItemOut
-from witnessbox.evidence.streaming import blob_response, is_first_request
+from witnessbox.evidence.streaming import is_first_request
 from witnessbox.storage.base import check_sha256
 
 api = APIRouter(prefix=API, tags=["items"])
@@ -83,7 +84,7 @@ def categorise_items(body: BulkCategorisationIn, actor: Caller, categorise: Cate
 def original(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
     """The original bytes exactly as uploaded; Range requests seek without downloading all."""
     access = evidence.open_original(item_id, actor=actor, first_request=is_first_request(request))
-    return blob_response(evidence.blobs, access, attachment=True)
+    return send_blob(request, evidence.blobs, access, actor=actor, attachment=True)
 
 
 @api.get("/{item_id}/proxy", response_class=Response, responses=bytes_served("video/mp4"))
@@ -92,7 +93,7 @@ def proxy(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> 
     access = evidence.open_derivative(
         item_id, DerivativeKind.PROXY, actor=actor, first_request=is_first_request(request)
     )
-    return blob_response(evidence.blobs, access, attachment=False)
+    return send_blob(request, evidence.blobs, access, actor=actor, attachment=False)
 
 
 @api.get("/{item_id}/thumbnails", response_class=Response, responses=bytes_served("image/jpeg"))
@@ -101,7 +102,7 @@ def thumbnails(item_id: str, request: Request, actor: Caller, evidence: Evidence
     access = evidence.open_derivative(
         item_id, DerivativeKind.THUMBNAIL_STRIP, actor=actor, first_request=False
     )
-    return blob_response(evidence.blobs, access, attachment=False)
+    return send_blob(request, evidence.blobs, access, actor=actor, attachment=False)
 
 
 @pages.get("/items/{item_id}", response_class=HTMLResponse)
