@@ -5,7 +5,6 @@ Thin: each verb loads settings, builds the container and calls one service.
 
 import getpass
 import json
-import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -86,10 +85,11 @@ def worker(data_dir: DataDir = None, threads: Annotated[int, typer.Option(help="
     """Run job consumers only (for machines that do media work)."""
     from huey.consumer import Consumer
 
+    from witnessbox.core.logs import configure_logging
     from witnessbox.jobs.leases import LeaseKeeper
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = container_for(data_dir)
+    configure_logging(container.settings.log_format)  # job lines carry the job id (decision 0031)
     leases = LeaseKeeper(container.jobs).start()
     sealer = container.sealer.start()  # anchors checkpoints every N audit entries, as soon as they commit
     try:

@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     # The key nginx and the app share for /bytes/ grants; unset: <data_dir>/byte-grant-secret (0600).
     byte_grant_secret: SecretStr | None = None
 
+    # operations (decision 0031): log lines as text or one JSON object a line, readiness checks' limit
+    log_format: Literal["text", "json"] = "text"
+    ready_timeout_s: float = Field(default=2.0, gt=0)  # /health/ready gives each check this long
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, name: str) -> str:

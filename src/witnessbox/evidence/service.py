@@ -319,6 +319,17 @@ class EvidenceService:
                     details={"sha256": item.sha256},
                 )
 
+    def note_waiting(self, item_id: str, reason: str) -> None:
+        """Say on a processing item why it is not ready yet (its store failed; the job waits and retries).
+
+        Only the reason shown to its uploader and administrators changes, not the item's state: it
+        stays processing, unlisted as playable, until its bytes are stored and re-read (decision 0031).
+        """
+        with self.db.transaction() as uow:
+            item = self._get(uow.session, item_id)
+            if item.state == ItemState.PROCESSING:
+                item.state_reason = reason[:500]
+
     def record_media_facts(self, item_id: str, facts: dict[str, Any], *, actor: Actor) -> None:
         """Store what probing found."""
         with self.db.transaction() as uow:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from witnessbox import __version__
 from witnessbox.core.actor import SYSTEM
-from witnessbox.core.errors import io_failure
+from witnessbox.core.errors import TemporaryFailure, io_failure
 from witnessbox.evidence.models import DerivativeKind, Item, ItemState
 from witnessbox.evidence.service import DerivativeDraft, EvidenceService
 from witnessbox.media.errors import MediaError
@@ -25,6 +25,7 @@ from witnessbox.storage import BlobStore
 from witnessbox.storage.base import BlobKind, rehash, store_file
 
 Progress = Callable[[float], None]
+WAITING = "waiting for storage"  # the reason a processing item shows while its job waits for the store
 
 
 class Quarantine(Exception):
@@ -72,10 +73,16 @@ class Pipeline:
         except Quarantine as stop:
             self.evidence.set_state(item_id, ItemState.QUARANTINED, actor=SYSTEM, reason=stop.reason)
             return f"quarantined: {stop.reason}"
+        except TemporaryFailure as wait:
+            # The evidence store failed (full, erroring, unreachable): the job waits and runs again.
+            self.evidence.note_waiting(item_id, f"{WAITING}: {wait.reason}")
+            raise
         except OSError as error:
             # Media errors about the file are MediaError by now: this is our disk (full, failing).
             # The job waits and runs again; the recording is not quarantined for it.
-            raise io_failure(error, "making the item's thumbnails and playable copy") from error
+            failure = io_failure(error, "making the item's thumbnails and playable copy")
+            self.evidence.note_waiting(item_id, f"{WAITING}: {failure.reason}")
+            raise failure from error
         self.evidence.set_state(item_id, ItemState.READY, actor=SYSTEM)
         return "ready"
 

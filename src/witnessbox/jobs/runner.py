@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from witnessbox.core.clock import Clock
 from witnessbox.core.errors import TemporaryFailure
 from witnessbox.core.ids import new_id
+from witnessbox.core.logs import job_context
 from witnessbox.db.session import Database, UnitOfWork
 from witnessbox.jobs.models import JobRecord, JobState
 
@@ -33,7 +34,7 @@ Progress = Callable[[float], None]
 Handler = Callable[[str, Progress], str]
 Finished = Callable[[Session, JobRecord], None]
 RETRY_DELAYS_S = (5, 30, 120, 600)
-
+WAIT_LIMIT_S = 600.0  # the longest wait between tries of a job postponed for storage
 
 class JobQueue(Protocol):
     """The transport: delivers a job id to some worker, now or after a delay."""
@@ -103,7 +104,11 @@ class JobRunner:
         self.queue.send(job_id, delay_s)
 
     def run(self, job_id: str) -> JobState | None:
-        """Run one job to an outcome; never raises for the handler's failures."""
+        """Run one job to an outcome; never raises for the handler's failures (its log lines carry its id)."""
+        with job_context(job_id):
+            return self._run(job_id)
+
+    def _run(self, job_id: str) -> JobState | None:
         started = self._start(job_id)
         if started is None:
             return None
@@ -117,6 +122,7 @@ class JobRunner:
 
     def _attempt(self, job_id: str, kind: str, subject_id: str | None, attempt: int) -> JobState:
         try:
+            log.info("job %s (%s) attempt %s started", job_id, kind, attempt)
             outcome = self.kinds[kind].handler(subject_id or "", self._progress_writer(job_id))
         except TemporaryFailure as error:
             log.warning("job %s (%s) must wait: %s", job_id, kind, error.reason)
@@ -124,6 +130,7 @@ class JobRunner:
         except Exception as error:
             log.exception("job %s (%s) attempt %s failed", job_id, kind, attempt)
             return self._fail(job_id, f"{type(error).__name__}: {error}")
+        log.info("job %s (%s) succeeded: %s", job_id, kind, outcome)
         return self._finish(job_id, JobState.SUCCEEDED, outcome=outcome)
 
     def _start(self, job_id: str) -> tuple[str, str | None, int] | None:
@@ -148,13 +155,20 @@ class JobRunner:
         return write
 
     def _postpone(self, job_id: str, error: TemporaryFailure) -> JobState:
-        """Run again later without using up an attempt: waiting for disk space is not the job failing."""
+        """Run again later without using up an attempt: waiting for disk space is not the job failing.
+
+        The wait backs off: half as long as the job has existed, at least what the error asks and at
+        most WAIT_LIMIT_S, so a store that is down for hours is not asked every few seconds.
+        """
         with self.db.transaction() as uow:
             job = uow.session.get(JobRecord, job_id, with_for_update=True)
             assert job is not None
-            job.state, job.error, job.updated_at = JobState.QUEUED, error.reason, self.clock.now()
+            now = self.clock.now()
+            job.state, job.error, job.updated_at = JobState.QUEUED, error.reason, now
             job.attempts = max(0, job.attempts - 1)
-            uow.after_commit(lambda: self._send(job_id, error.retry_after_s))
+            waited = (now - job.created_at).total_seconds()
+            delay = max(float(error.retry_after_s), min(waited / 2, WAIT_LIMIT_S))
+            uow.after_commit(lambda: self._send(job_id, delay))
         return JobState.QUEUED
 
     def _fail(self, job_id: str, error: str) -> JobState:

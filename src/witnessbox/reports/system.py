@@ -17,7 +17,7 @@ from witnessbox.accounts.roles import Permission
 from witnessbox.accounts.service import require
 from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.core.actor import Actor
-from witnessbox.core.clock import Clock
+from witnessbox.core.clock import Clock, as_utc
 from witnessbox.db.session import Database
 from witnessbox.devices.overview import DeviceOverview, SilentDevice
 from witnessbox.evidence.models import Derivative, Item
@@ -55,6 +55,17 @@ class AuditHealth:
     entries: int
     overdue: bool  # entries wait unsealed and the checkpoint is older than twice the seal interval
     awaiting_time_stamp: int = 0  # checkpoints the time-stamping authority has not yet stamped
+
+
+@dataclass(frozen=True)
+class Measures:
+    """The figures /metrics reads from the database at each scrape (every instance tells the same truth)."""
+
+    jobs_by_state: dict[str, int]
+    oldest_queued_age_s: float  # 0 when nothing waits
+    storage: StorageHealth
+    audit_entries: int
+    last_checkpoint_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,25 @@ class SystemOverview:
                 audit=self._audit(session, now),
                 silent=silent,
                 silent_days=silent_days,
+            )
+
+    def measures(self) -> Measures:
+        """The figures for the metrics scrape: a few aggregate reads, no actor (operators' endpoint)."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            counted = session.execute(select(JobRecord.state, func.count()).group_by(JobRecord.state))
+            by_state = {str(state): int(n) for state, n in counted}
+            oldest = session.scalar(
+                select(func.min(JobRecord.created_at)).where(JobRecord.state == JobState.QUEUED)
+            )
+            mark = session.scalar(select(func.max(AuditCheckpoint.signed_at)))
+            entries = int(session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0)
+            return Measures(
+                jobs_by_state={str(state): int(by_state.get(state, 0)) for state in JobState},
+                oldest_queued_age_s=max(0.0, (now - as_utc(oldest)).total_seconds()) if oldest else 0.0,
+                storage=self._storage(session),
+                audit_entries=entries,
+                last_checkpoint_at=as_utc(mark) if mark else None,
             )
 
     def _jobs(self, session: Session, now: datetime) -> JobHealth:

@@ -27,7 +27,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM, Actor
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Conflict, NotFound
+from witnessbox.core.errors import Conflict, NotFound, TemporaryFailure
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database
 from witnessbox.evidence.stored import RecordedObject, recorded_after, recorded_hashes
@@ -198,7 +198,7 @@ class ScrubService:
             got = rehash_throttled(self.blobs, sha256, throttle)
         except BlobNotFound:
             return [Problem(FindingKind.MISSING, sha256, missing_detail(r), r) for r in records]
-        except (StorageError, OSError) as error:
+        except (StorageError, TemporaryFailure, OSError) as error:  # TemporaryFailure: the seam's EIO, 5xx
             detail = f"the store could not give the bytes back: {error}"
             return [Problem(FindingKind.UNREADABLE, sha256, detail, r) for r in records]
         return [

@@ -108,7 +108,10 @@ class LocalBlobStore:
 
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""
-        return self.path_for(sha256).is_file()
+        try:
+            return self.path_for(sha256).is_file()
+        except OSError as error:
+            raise io_failure(error, "looking for a file in the evidence store") from error
 
     def size(self, sha256: str) -> int:
         """The blob's size in bytes."""
@@ -116,9 +119,19 @@ class LocalBlobStore:
             return self.path_for(sha256).stat().st_size
         except FileNotFoundError as error:
             raise BlobNotFound(sha256) from error
+        except OSError as error:
+            raise io_failure(error, "reading a file's size in the evidence store") from error
 
     def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Yield the bytes in [start, end)."""
+        """Yield the bytes in [start, end); a failing disk is StorageUnavailable, even halfway through."""
+        try:
+            yield from self._read(sha256, start, end)
+        except BlobNotFound:
+            raise
+        except OSError as error:
+            raise io_failure(error, "reading a file from the evidence store") from error
+
+    def _read(self, sha256: str, start: int, end: int | None) -> Iterator[bytes]:
         try:
             handle = self.path_for(sha256).open("rb")
         except FileNotFoundError as error:
@@ -142,9 +155,12 @@ class LocalBlobStore:
     def delete(self, sha256: str) -> None:
         """Remove a blob and make the removal durable."""
         path = self.path_for(sha256)
-        if path.exists():
-            path.unlink()
-            fsync_directory(path.parent)
+        try:
+            if path.exists():
+                path.unlink()
+                fsync_directory(path.parent)
+        except OSError as error:
+            raise io_failure(error, "removing a file from the evidence store") from error
 
     def set_legal_hold(self, sha256: str, on: bool) -> None:
         """Files have no legal hold: the application's holds are the only ones (nothing to record)."""

@@ -37,13 +37,16 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.reports import routes as report_routes
+from witnessbox.reports.metrics import system_registry
 from witnessbox.retention import routes as retention_routes
 from witnessbox.retention import scrub_routes
 from witnessbox.retention.scrub_metrics import scrub_registry
 from witnessbox.sharing import routes as sharing_routes
 from witnessbox.web import openapi
 from witnessbox.web.auth import WebAuthenticator
+from witnessbox.web.health import Readiness, readiness_checks
 from witnessbox.web.health import router as health_router
+from witnessbox.web.metrics import MeasureRequests, RequestMetrics
 from witnessbox.web.middleware import RequestContext
 from witnessbox.web.offload import ByteFastPath
 
@@ -102,6 +105,11 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     # the integrity scrub (decision 0024): its card on /admin, its figures on /metrics
     app.state.templates.env.globals["storage_integrity"] = lambda actor: container.scrub.summary(actor=actor)
     app.state.metric_registries = [scrub_registry(container.scrub)]
+    # operations (decision 0031): request and upload figures, the database's figures, readiness
+    request_metrics = RequestMetrics()
+    app.state.metric_registries += [request_metrics.registry, system_registry(container.system)]
+    checks = readiness_checks(container.db, container.huey.storage.queue_size, container.evidence.blobs)
+    app.state.readiness = Readiness(checks, container.settings.ready_timeout_s)
     for router in (
         ingest_routes.router,
         *evidence_routes.ROUTERS,
@@ -136,6 +144,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
     openapi.install(app)  # the API's documentation page and its truthful description
     app.state.byte_grants = ByteGrants(container.settings.byte_grant_seconds)  # decision 0029
     app.add_middleware(ByteFastPath, grants=app.state.byte_grants)
+    app.add_middleware(MeasureRequests, metrics=request_metrics)
     app.add_middleware(RequestContext)
     app.add_exception_handler(WitnessboxError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)

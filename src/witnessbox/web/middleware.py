@@ -4,10 +4,13 @@ Plain ASGI rather than Starlette's @app.middleware("http"), whose wrapper costs 
 task group per body message: uploads stream thousands of them.
 """
 
+import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from witnessbox.core import logs
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
@@ -17,6 +20,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 HSTS = "max-age=31536000"
+# A caller's id is kept only when it is short and plain: it goes into every log line of the request.
+SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,64}")
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's X-Request-ID when present and sane (a proxy's id ties its log to ours), else a new one."""
+    given = dict(headers).get(b"x-request-id", b"")
+    if SANE_REQUEST_ID.fullmatch(given):
+        return given.decode("ascii")
+    return uuid.uuid4().hex
 
 
 class RequestContext:
@@ -29,8 +42,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"")[:64].decode("latin-1")
-        request_id = given or uuid.uuid4().hex
+        request_id = request_id_from(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
         secure = scope.get("scheme") == "https"
 
@@ -44,4 +56,8 @@ class RequestContext:
                     headers.setdefault("Strict-Transport-Security", HSTS)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        token = logs.request_id.set(request_id)  # every line logged for this request carries it
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            logs.request_id.reset(token)

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from witnessbox.bootstrap import Container, build
 from witnessbox.config import Settings
+from witnessbox.core.logs import configure_logging
 from witnessbox.web.app import create_app
 
 console = Console()
@@ -22,7 +23,7 @@ StartHook = Callable[[Container, str], None]
 
 def run_server(settings: Settings, *, host: str, port: int, on_start: StartHook | None = None) -> None:
     """Serve until interrupted; `on_start(container, base_url)` runs in a thread alongside."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)  # text or JSON, with request ids (decision 0031)
     container = build(settings)
     container.users.ensure_administrator(settings.admin_username, admin_password(settings))
     app = create_app(container, workers=settings.workers)
@@ -31,12 +32,16 @@ def run_server(settings: Settings, *, host: str, port: int, on_start: StartHook 
         threading.Thread(
             target=on_start, args=(container, base), daemon=True, name="witnessbox-on-start"
         ).start()
-    console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
+    if settings.log_format == "json":  # every line a JSON object, the first one too
+        logging.getLogger(__name__).info("Witnessbox on %s, data in %s", base, settings.data_dir.resolve())
+    else:
+        console.print(f"Witnessbox on [bold]{base}[/bold], data in {settings.data_dir.resolve()}")
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="info",
+        log_config=None,  # keep our handler: uvicorn's lines get the same format and request ids
         timeout_graceful_shutdown=10,
         # Behind the force's TLS proxy, trust its X-Forwarded-* so cookies get Secure and HSTS is sent.
         proxy_headers=bool(settings.trusted_proxies),
