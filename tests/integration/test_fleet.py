@@ -21,6 +21,7 @@ from tusclient.client import TusClient
 
 from tests.conftest import PG_URL, REDIS_URL, LiveServer, fresh_database_url, settings_for
 from tests.factories.fleet import Fleet, running_fleet
+from tests.factories.ingest import hold_jobs
 from tests.factories.media import sha256_file, tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from tests.integration.test_live_events import Event, parse
@@ -31,6 +32,7 @@ from witnessbox.core.actor import SYSTEM
 from witnessbox.db.migrate import alembic_config, upgrade
 from witnessbox.db.session import make_engine
 from witnessbox.jobs.models import JobRecord, JobState
+from witnessbox.jobs.runner import JobKind
 
 SERIAL = "WBX00001"  # issued to "owner" (tests/factories/people.py)
 
@@ -222,3 +224,31 @@ def test_a_session_begun_on_one_server_works_and_ends_on_the_other(world: World)
             signed_out = on_b.post("/logout", headers={"x-csrf-token": me_on_a["csrf_token"]})
             assert signed_out.status_code == 303
         assert on_a.get("/api/v1/me").status_code == 401
+
+
+def test_a_job_delivered_again_while_it_runs_is_not_run_twice(container: Container) -> None:
+    """GIVEN a job running in one worker WHEN its id is delivered again (the stuck sweep re-sent it
+    while it waited behind a backlog) and another worker takes that delivery THEN the second leaves
+    it: the handler ran once, and the job succeeded after one attempt."""
+    hold_jobs(container)
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def handler(subject_id: str, progress: object) -> str:
+        calls.append(subject_id)
+        started.set()
+        assert release.wait(30)
+        return "done"
+
+    container.jobs.register("test.slow", JobKind(handler=handler))  # type: ignore[arg-type]
+    with container.db.transaction() as uow:
+        job_id = container.jobs.enqueue(uow, "test.slow", "subject").id
+    first = threading.Thread(target=container.jobs.run, args=(job_id,))
+    first.start()
+    assert started.wait(30)
+    assert container.jobs.run(job_id) is None  # the second delivery, while the first runs
+    release.set()
+    first.join(30)
+    with container.db.read() as session:
+        job = session.get(JobRecord, job_id)
+        assert job is not None and job.state == JobState.SUCCEEDED and job.attempts == 1
+    assert calls == ["subject"]
