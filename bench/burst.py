@@ -179,14 +179,16 @@ def register(env: dict[str, str], docks: int) -> list[str]:
         os.environ.clear()
         os.environ.update(saved)
     try:
-        container.users.create_user(NewUser(collar_number=OFFICER, name="PC Burst", roles=frozenset({Role.OFFICER}),
-                                            password="Quartz-lantern-7391-river"), actor=SYSTEM)
+        officer = NewUser(collar_number=OFFICER, name="PC Burst", roles=frozenset({Role.OFFICER}),
+                          password="Quartz-lantern-7391-river")
+        container.users.create_user(officer, actor=SYSTEM)
         tokens = []
         for dock in range(docks):
             serial = f"WBX{dock:05d}"
             container.devices.register_camera(serial, model="RS2-RX", actor=SYSTEM)
             container.devices.assign(serial, OFFICER, actor=SYSTEM, starts_at=ISSUED)
-            tokens.append(container.devices.register_dock(f"dock-{dock:03d}", cameras=[serial], actor=SYSTEM)[1])
+            _dock, token = container.devices.register_dock(f"dock-{dock:03d}", cameras=[serial], actor=SYSTEM)
+            tokens.append(token)
         return tokens
     finally:
         container.close()
@@ -242,8 +244,10 @@ def dock_upload(url: str, token: str, clip: Clip, deadline: float) -> None:
 
 def run_docks(url: str, tokens: list[str], clips: list[Clip], deadline: float) -> None:
     """Every dock at once, each in its own thread."""
-    threads = [threading.Thread(target=dock_upload, args=(url, tokens[clip.dock], clip, deadline), daemon=True)
-               for clip in clips]
+    threads = [
+        threading.Thread(target=dock_upload, args=(url, tokens[clip.dock], clip, deadline), daemon=True)
+        for clip in clips
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -261,7 +265,8 @@ def watch_ready(database_url: str, clips: list[Clip], deadline: float) -> None:
     try:
         while waiting and time.monotonic() < deadline:
             with engine.connect() as connection:
-                rows = connection.execute(select(Item.sha256, Item.state).where(Item.sha256.in_(list(waiting))))
+                query = select(Item.sha256, Item.state).where(Item.sha256.in_(list(waiting)))
+                rows = connection.execute(query)
                 now = time.monotonic()
                 for sha256, state in rows:
                     if state == ItemState.READY:
@@ -320,7 +325,8 @@ class System:
 
     def start_server(self, index: int) -> subprocess.Popen[bytes]:
         """`witnessbox serve` on its port; waits until it answers."""
-        process = start(["serve", "--port", str(self.ports[index])], self.env, self.folder / f"server-{index}.log")
+        log = self.folder / f"server-{index}.log"
+        process = start(["serve", "--port", str(self.ports[index])], self.env, log)
         wait_healthy(f"http://127.0.0.1:{self.ports[index]}", process)
         return process
 
@@ -393,8 +399,9 @@ def running_system(folder: Path, docks: int) -> Iterator[tuple[System, list[str]
             processes.add(f"worker {index + 1}", system.workers[index])
         listen = free_port()
         config = subprocess.run(
-            [sys.executable, "-m", "witnessbox", "nginx-config", "--plain-http", "--listen", f"127.0.0.1:{listen}",
-             "--log-dir", str(folder), *(f"--upstream=127.0.0.1:{port}" for port in system.ports)],
+            [sys.executable, "-m", "witnessbox", "nginx-config", "--plain-http",
+             "--listen", f"127.0.0.1:{listen}", "--log-dir", str(folder),
+             *(f"--upstream=127.0.0.1:{port}" for port in system.ports)],
             env=env, capture_output=True, text=True, check=True).stdout
         nginx = stack.enter_context(nginx_server(_without_unused_map(config), folder))
         system.dock_proxy = stack.enter_context(fault_proxy(("127.0.0.1", listen)))
@@ -462,7 +469,9 @@ def run_phase(name: str, system: System, tokens: list[str], database_url: str, c
     return Phase(name, clips, time.monotonic() - t0, chaos.log)
 
 
-def check(database_url: str, endpoint: object, bucket: str, clips: list[Clip], scratch: Path) -> dict[str, int]:
+def check(
+    database_url: str, endpoint: object, bucket: str, clips: list[Clip], scratch: Path
+) -> dict[str, int]:
     """Lost, duplicated, ready and verified-in-the-bucket counts, from the database and the bucket itself."""
     from sqlalchemy import create_engine, func, select
 
@@ -502,7 +511,9 @@ def check(database_url: str, endpoint: object, bucket: str, clips: list[Clip], s
 
 def main() -> int:
     """Run both phases and print the figures; exit 1 when a promise is broken."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docks", type=int, default=50, help="docks uploading at once (at least 50)")
     parser.add_argument("--seconds", type=float, default=8, help="length of each recording (360p, 3 Mbit/s)")
     parser.add_argument("--deadline", type=float, default=900, help="seconds the whole run may take")
@@ -536,7 +547,8 @@ def _sample(processes: Processes, stop: threading.Event) -> None:
 
 def _kept(counts: dict[str, int], processes: Processes) -> bool:
     whole = counts["lost"] == 0 and counts["duplicated"] == 0
-    every = counts["ready"] == counts["verified"] == counts["hash re-read from the bucket"] == counts["recordings"]
+    every = (counts["ready"] == counts["verified"] == counts["hash re-read from the bucket"]
+             == counts["recordings"])
     return whole and every and all(peak < RSS_LIMIT_MB for peak in processes.peaks.values())
 
 
@@ -544,7 +556,8 @@ def report(args: argparse.Namespace, baseline: Phase, faulted: Phase, counts: di
            processes: Processes, s3_faults: int, dock_faults: int) -> None:
     """The tables on stdout."""
     size = sum(c.size for c in baseline.clips) / len(baseline.clips) / MB
-    print(f"\n{args.docks} docks at once, one recording each per phase ({size:.1f} MB, {args.seconds:g} s 360p), "
+    print(f"\n{args.docks} docks at once, one recording each per phase "
+          f"({size:.1f} MB, {args.seconds:g} s 360p), "
           "through nginx to 2 servers and 2 workers on PostgreSQL, Redis and SeaweedFS (Object Lock)\n")
     print(f"{'phase':<10} {'uploaded':>9} {'ready':>6} {'MB/s':>7} {'p95 upload end -> playable':>27} "
           f"{'wall s':>7} {'dock retries':>13}")

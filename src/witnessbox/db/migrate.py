@@ -51,7 +51,7 @@ def _one_migrator(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.migrating", "a") as lock:
+    with Path(f"{database}.migrating").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
