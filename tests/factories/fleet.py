@@ -46,8 +46,9 @@ class Fleet:
         """Start `count` servers at the same moment (they migrate and set up the first administrator
         together), each on its own port, and wait until every one answers."""
         self.servers = [
+            # Servers starting together on a busy machine take longer than one alone.
             FleetServer(settings=self.settings, port=free_port(), log=self.folder / f"server-{index}.log",
-                        extra_env=self.extra_env)
+                        start_timeout_s=90, extra_env=self.extra_env)
             for index in range(count)
         ]
         failures: list[BaseException] = []
