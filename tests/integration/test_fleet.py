@@ -1,10 +1,12 @@
 """Several processes, one system: two `witnessbox serve` and two `witnessbox worker` on loopback.
 
 The servers run no job threads of their own; they share the database, the queue and the data directory
-(the staging of partial uploads), as docs/operations.md asks of the larger deployment: PostgreSQL and
-Redis, so those tests run on that leg; start-up migrations racing each other run on both.
+(the staging of partial uploads) and an Object Lock bucket, as docs/operations.md asks of the larger
+deployment: PostgreSQL and Redis, so those tests run on that leg; start-up migrations racing each other
+and a job delivered twice run on both.
 """
 
+import hashlib
 import queue
 import threading
 import time
@@ -16,6 +18,7 @@ import httpx
 import pytest
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from tusclient.client import TusClient
 
@@ -24,6 +27,7 @@ from tests.factories.fleet import Fleet, running_fleet
 from tests.factories.ingest import hold_jobs
 from tests.factories.media import sha256_file, tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
+from tests.factories.s3 import S3Endpoint
 from tests.integration.test_live_events import Event, parse
 from witnessbox.audit.models import AuditEvent
 from witnessbox.audit.tags import AuditTag
@@ -78,19 +82,26 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """Two servers started at the same moment, then two workers, for the module (PostgreSQL + Redis)."""
+def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[World]:
+    """Two servers started at the same moment, then two workers, for the module: PostgreSQL, Redis and
+    an Object Lock bucket on the S3 server."""
     if not (PG_URL and REDIS_URL):
         pytest.skip("the larger deployment runs on PostgreSQL and Redis: set WITNESSBOX_TEST_DATABASE_URL "
                     "and WITNESSBOX_TEST_REDIS_URL (the SQLite leg covers one machine's processes)")
+    endpoint: S3Endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = endpoint.make_bucket(object_lock=True)
     folder = tmp_path_factory.mktemp("fleet")
     with fresh_database_url(folder) as database_url:
-        settings = settings_for(folder, database_url, workers=0)
+        settings = settings_for(folder, database_url, workers=0).model_copy(update={
+            "storage_url": f"s3://{bucket}/blobs", "s3_endpoint_url": endpoint.url, "s3_region": endpoint.region,
+            "s3_access_key_id": endpoint.access_key, "s3_secret_access_key": SecretStr(endpoint.secret_key),
+            "byte_path": "signed"})
         container = build(settings)
         try:
             make_force(container, camera=SERIAL)
             token = container.devices.register_dock("station-1", cameras=[SERIAL], actor=SYSTEM)[1]
-            with running_fleet(settings, folder, servers=2, workers=2) as fleet:
+            with running_fleet(settings, folder, servers=2, workers=2,
+                               extra_env={**endpoint.environment(bucket), "WITNESSBOX_BYTE_PATH": "signed"}) as fleet:
                 yield World(fleet, container, token, folder)
         finally:
             container.close()
@@ -154,9 +165,9 @@ def test_an_upload_begun_on_one_server_is_finished_on_the_other(world: World) ->
     item = world.wait_ready(sha256_file(clip))
     assert item["state"] == "ready" and item["verified"] is True and item["size"] == size
     with world.b.owner() as owner:
-        original = owner.get(str(item["original"]))
-    assert original.status_code == 200 and sha256_file(clip) == item["sha256"]
-    assert len(original.content) == size
+        original = owner.get(str(item["original"]), follow_redirects=True)  # to the bucket, signed
+    assert original.status_code == 200, original.text
+    assert hashlib.sha256(original.content).hexdigest() == sha256_file(clip) == item["sha256"]
 
 
 def test_each_job_runs_once_with_two_workers(world: World) -> None:
