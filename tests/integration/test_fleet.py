@@ -87,7 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     an Object Lock bucket on the S3 server."""
     if not (PG_URL and REDIS_URL):
         pytest.skip("the larger deployment runs on PostgreSQL and Redis: set WITNESSBOX_TEST_DATABASE_URL "
-                    "and WITNESSBOX_TEST_REDIS_URL (the SQLite leg covers one machine's processes)")
+                    "and WITNESSBOX_TEST_REDIS_URL (on SQLite the system is one machine)")
     endpoint: S3Endpoint = request.getfixturevalue("s3_endpoint")
     bucket = endpoint.make_bucket(object_lock=True)
     folder = tmp_path_factory.mktemp("fleet")
