@@ -119,6 +119,7 @@ class LiveServer:
     port: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    start_timeout_s: float = 30.0
 
     @property
     def url(self) -> str:
@@ -145,7 +146,7 @@ class LiveServer:
                 [sys.executable, "-m", "witnessbox", "serve", "--port", str(self.port)],
                 env=self.env(), stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")

@@ -1,7 +1,10 @@
 """Periodic housekeeping runs once a period however many consumers schedule it (SQLite or Redis queue)."""
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +39,32 @@ def test_a_periodic_action_runs_once_a_period_across_consumers(
     consumers[0]()
     consumers[1]()
     assert len(runs) == 2
+
+
+CONSUMER = """
+import sys, time
+from pathlib import Path
+from witnessbox.jobs.huey_queue import make_huey, once_a_period
+
+url, name, record, start = sys.argv[1], sys.argv[2], Path(sys.argv[3]), float(sys.argv[4])
+
+def sweep():
+    with record.open("a") as out:
+        out.write(f"{time.time()}\\n")
+    time.sleep(0.5)
+
+run = once_a_period(make_huey(url, name=name), "witnessbox.test_sweep", 5, sweep)
+time.sleep(max(0.0, start - time.time()))
+run()
+"""
+
+
+def test_a_periodic_action_runs_once_across_worker_processes(settings: Settings, tmp_path: Path) -> None:
+    """GIVEN three worker processes on the real queue storage (huey's SQLite file, or Redis) WHEN each
+    runs the same periodic action at the same moment THEN the action ran once."""
+    record = tmp_path / "runs.txt"
+    start = time.time() + 3  # after every process has imported and connected
+    args = [settings.resolved_queue_url(), settings.queue_name, str(record), str(start)]
+    processes = [subprocess.Popen([sys.executable, "-c", CONSUMER, *args]) for _ in range(3)]
+    assert [process.wait(60) for process in processes] == [0, 0, 0]
+    assert len(record.read_text().splitlines()) == 1

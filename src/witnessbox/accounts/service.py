@@ -14,7 +14,7 @@ from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
 from witnessbox.core.actor import SYSTEM, Actor, ActorKind
 from witnessbox.core.clock import Clock
-from witnessbox.core.errors import Forbidden, InvalidInput, NotFound
+from witnessbox.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from witnessbox.core.ids import new_id
 from witnessbox.db.session import Database, flush_unique
 
@@ -195,15 +195,18 @@ class UserService:
         with self.db.read() as session:
             if session.scalars(select(User.id).where(User.collar_number == username)).first():
                 return None
-        return self.create_user(
-            NewUser(
-                collar_number=username,
-                name="System administrator",
-                roles=frozenset({Role.SYSTEM_ADMINISTRATOR}),
-                password=password,
-            ),
-            actor=SYSTEM,
-        )
+        try:
+            return self.create_user(
+                NewUser(
+                    collar_number=username,
+                    name="System administrator",
+                    roles=frozenset({Role.SYSTEM_ADMINISTRATOR}),
+                    password=password,
+                ),
+                actor=SYSTEM,
+            )
+        except Conflict:
+            return None  # another server starting at the same moment created them
 
     def get(self, user_id: str) -> User:
         """A user by id."""

@@ -1,12 +1,17 @@
 """Alembic, driven from code: the app upgrades its own schema at start-up."""
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Several servers and workers start at once on one database: one migrates, the others wait for it.
+_MIGRATION_LOCK = 0x5742_4D49_4752  # any fixed number unique among our advisory locks
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -24,8 +29,31 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision`."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema up to `revision`, one process at a time (the others then find it done)."""
+    with _one_migrator(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def _one_migrator(engine: Engine) -> Iterator[None]:
+    """Hold a lock every process that migrates this database takes: an advisory lock on PostgreSQL,
+    a lock file beside the database file on SQLite (its processes share one machine)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrating").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def new_revision(engine: Engine, message: str) -> None:

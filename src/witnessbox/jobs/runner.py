@@ -136,7 +136,11 @@ class JobRunner:
     def _start(self, job_id: str) -> tuple[str, str | None, int] | None:
         with self.db.transaction() as uow:
             job = uow.session.get(JobRecord, job_id, with_for_update=True)
-            if job is None or job.state in (JobState.SUCCEEDED, JobState.FAILED):
+            # Only a queued job starts: a second delivery of its id (the stuck sweep re-sends a job
+            # still waiting behind a backlog) finds it running elsewhere, or done, and leaves it.
+            if job is None or job.state != JobState.QUEUED:
+                if job is not None and job.state == JobState.RUNNING:
+                    log.info("job %s is already running on %s; this delivery is dropped", job_id, job.worker)
                 return None
             job.state, job.attempts = JobState.RUNNING, job.attempts + 1
             job.started_at = job.updated_at = job.heartbeat_at = self.clock.now()
