@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import secrets
 import signal
 import struct
@@ -403,18 +402,10 @@ def running_system(folder: Path, docks: int) -> Iterator[tuple[System, list[str]
              "--listen", f"127.0.0.1:{listen}", "--log-dir", str(folder),
              *(f"--upstream=127.0.0.1:{port}" for port in system.ports)],
             env=env, capture_output=True, text=True, check=True).stdout
-        nginx = stack.enter_context(nginx_server(_without_unused_map(config), folder))
+        nginx = stack.enter_context(nginx_server(config, folder))
         system.dock_proxy = stack.enter_context(fault_proxy(("127.0.0.1", listen)))
         del nginx
         yield system, tokens, database_url, endpoint, bucket
-
-
-def _without_unused_map(config: str) -> str:
-    """nginx-config (of this revision) keeps the grant locations' `map $wb_cache` for an S3 store too,
-    where no location defines $wb_cache and nginx refuses to start; drop the map when nothing uses it."""
-    if "(?<wb_cache>" in config:
-        return config
-    return re.sub(r"(?s)\n    map \$wb_cache \$wb_cache_control \{.*?\n    \}\n", "\n", config)
 
 
 # ---- one phase, and the check at the end ---------------------------------------------------------

@@ -225,3 +225,14 @@ def test_nginx_config_refuses_tls_without_a_certificate(tmp_path: Path) -> None:
         nginx_config(settings, NginxOptions())
     with pytest.raises(ValueError, match="--upstream"):
         nginx_config(settings, NginxOptions(upstreams=[], plain_http=True))
+
+
+def test_nginx_starts_with_the_configuration_for_an_object_store(tmp_path: Path) -> None:
+    """GIVEN evidence in an S3 bucket WHEN nginx-config is asked for THEN nginx accepts it as it is (no grant
+    locations, hence none of their variables) and proxies the internal object location to the store."""
+    settings = Settings(data_dir=tmp_path, storage_url="s3://evidence/blobs", s3_endpoint_url="http://127.0.0.1:9")
+    config = nginx_config(settings, NginxOptions(upstreams=["127.0.0.1:9"], plain_http=True,
+                                                 listen=f"127.0.0.1:{free_port()}", log_dir=tmp_path))
+    assert "$wb_cache" not in config and "proxy_pass http://127.0.0.1:9/" in config
+    with nginx_server(config, tmp_path / "nginx"):
+        pass

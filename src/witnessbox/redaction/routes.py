@@ -8,8 +8,8 @@ from starlette.responses import Response
 from witnessbox.accounts.dependencies import built_with, current_actor
 from witnessbox.core.actor import Actor
 from witnessbox.evidence.models import DerivativeKind
-from witnessbox.evidence.service import EvidenceService
 from witnessbox.evidence.offload import send_blob
+from witnessbox.evidence.service import EvidenceService
 from witnessbox.evidence.streaming import is_first_request
 from witnessbox.redaction.schemas import (
     FollowIn,

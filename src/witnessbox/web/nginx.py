@@ -63,14 +63,21 @@ http {{
 {servers}
         keepalive 64;
     }}
-
-    map $wb_cache $wb_cache_control {{
-        private "private, max-age=3600";
-        default "no-store";
-    }}
+{_grant_cache_map(settings)}
 {_server(settings, options)}
 {_redirect_http(options)}}}
 """
+
+
+def _grant_cache_map(settings: Settings) -> str:
+    """Cache-Control of a granted play, from the grant's own field (only where nginx serves local files)."""
+    if store_root(settings) is None:
+        return ""
+    return """
+    map $wb_cache $wb_cache_control {
+        private "private, max-age=3600";
+        default "no-store";
+    }"""
 
 
 def _server(settings: Settings, options: NginxOptions) -> str:
