@@ -35,6 +35,7 @@ from witnessbox.evidence import routes as evidence_routes
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
+from witnessbox.redaction import pages as redaction_pages
 from witnessbox.reports import routes as report_routes
 from witnessbox.retention import routes as retention_routes
 from witnessbox.retention import scrub_routes
@@ -128,6 +129,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         scrub_routes.pages,
         retention_routes.api,
         retention_routes.pages,
+        redaction_pages.pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
@@ -160,7 +162,8 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 
 def _templates(local_time: LocalTime) -> Jinja2Templates:
-    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure", "retention")
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure", "retention",
+               "redaction")
     folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed
