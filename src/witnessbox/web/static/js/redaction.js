@@ -367,8 +367,9 @@ function bar(from, to, kind) {
   const element = document.createElement("span");
   element.className = `span ${kind || ""}`;
   const whole = length() || 1;
-  element.style.left = `${(from / whole) * 100}%`;
-  element.style.width = `max(3px, ${((to - from) / whole) * 100}%)`;
+  const [start, end] = [clamp(from, 0, whole), clamp(to, 0, whole)];
+  element.style.left = `${(start / whole) * 100}%`;
+  element.style.width = `max(3px, ${((end - start) / whole) * 100}%)`;
   element.title = `${timeText(from)} – ${timeText(to)}`;
   return element;
 }
@@ -513,7 +514,7 @@ function startGesture(event) {
   event.preventDefault();
 }
 
-function gestureBox(event) {
+function gestureBox(gesture, event) {
   const [px, py] = fractionOf(event);
   const [sx, sy] = gesture.start;
   if (gesture.kind === "draw") {
@@ -532,7 +533,7 @@ function gestureBox(event) {
 
 function moveGesture(event) {
   if (!gesture) return;
-  const box = fit(gestureBox(event));
+  const box = fit(gestureBox(gesture, event));
   const element = gesture.element || overlay.querySelector(`.box[data-id="${CSS.escape(gesture.id)}"]`);
   if (element) place(element, box);
 }
@@ -541,7 +542,7 @@ function endGesture(event) {
   if (!gesture) return;
   const done = gesture;
   gesture = null;
-  const box = gestureBox(event);
+  const box = gestureBox(done, event);
   if (done.kind === "draw") {
     done.element.remove();
     drawing = false;
