@@ -55,6 +55,8 @@ from witnessbox.ingest.staging import Staging
 from witnessbox.jobs.huey_queue import HueyQueue, make_huey
 from witnessbox.jobs.models import JobRecord, JobState
 from witnessbox.jobs.runner import JobRunner, Lease
+from witnessbox.redaction.jobs import register_redaction_jobs
+from witnessbox.redaction.service import RedactionService
 from witnessbox.reports.compliance import ComplianceService
 from witnessbox.reports.system import SystemOverview
 from witnessbox.retention.holds import HoldRules, HoldService
@@ -111,6 +113,7 @@ class Container:
     holds: HoldService  # manual legal holds; automatic holds are rules in retention/holds.py
     subject_access: SubjectAccessService  # subject access requests, whose items are held while open
     storage_report: StorageReports  # kept footage by category and class, and what falls due when
+    redaction: RedactionService  # redaction plans, face detection and renders of redacted copies (0026)
 
     def close(self) -> None:
         """Release connections."""
@@ -146,6 +149,8 @@ def build(
         db, audit, clock, evidence, cases, blobs, jobs, data_dir / "packages", anchor=anchoring.anchor_pending
     )
     register_package_jobs(jobs, packages)
+    redaction = RedactionService(db, audit, clock, evidence, blobs, jobs, data_dir / "scratch" / "redaction")
+    register_redaction_jobs(jobs, redaction)
     huey = make_huey(settings.resolved_queue_url(), name=settings.queue_name)
     queue = HueyQueue(huey, jobs)
     _schedule_housekeeping(queue, settings, db, jobs, ingest, anchoring)
@@ -206,6 +211,7 @@ def build(
         holds=HoldService(db, audit, clock, retention.holds),
         subject_access=SubjectAccessService(db, audit, clock),
         storage_report=StorageReports(db, clock, retention.holds),
+        redaction=redaction,
     )
 
 

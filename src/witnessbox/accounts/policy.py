@@ -19,6 +19,8 @@ Everything that reads or changes evidence asks `decide` (one item, in Python) or
   the rules above also gives it to them. Administrators see quarantined items'
   records (never their bytes) so they can act on them.
 - Docks upload and confirm; they never see footage.
+- Someone whose roles give no sight of unredacted footage (the training officer) sees only
+  items that have a redacted copy, and only that copy (decision 0026).
 - Recipients outside the force (prosecutors, defence, courts, complaints bodies) view and
   play the items of their own live external share, and download them only when the share
   allows it; nothing else, and nothing restricted unless professional standards shared it.
@@ -92,6 +94,12 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
         {Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS, Role.SUPERVISOR}
     ),
     Permission.SUBJECT_ACCESS_MANAGE: frozenset({Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS}),
+    # redaction (decision 0026): those who prepare footage for release edit plans and render copies
+    # (of items they may play); everyone but the training officer may see footage unredacted
+    Permission.REDACTION_EDIT: frozenset(
+        {Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS, Role.SUPERVISOR}
+    ),
+    Permission.ITEM_VIEW_UNREDACTED: frozenset(Role) - {Role.TRAINING_OFFICER},
 }
 DOCK_PERMISSIONS = frozenset({Permission.UPLOAD_CREATE, Permission.ITEM_CONFIRM})
 # Who may open any unrestricted item with a recorded reason: those who gather and review a case's
@@ -123,6 +131,7 @@ class ItemFacts:
     granted: bool
     reason_given: bool = False
     quarantined: bool = False
+    redacted: bool = False  # the item has a redacted copy (decision 0026)
 
 
 def decide(actor: Actor, permission: Permission, item: ItemFacts | None = None) -> Access:
@@ -145,6 +154,8 @@ def _item_access(actor: Actor, permission: Permission, item: ItemFacts) -> Acces
     psd = actor.has_role(Role.PROFESSIONAL_STANDARDS)
     if item.restricted and not psd:
         return Access.DENY
+    if redacted_only(actor) and not item.redacted:
+        return Access.DENY
     if permission == Permission.ITEM_VIEW and item.quarantined and actor.has_role(Role.SYSTEM_ADMINISTRATOR):
         return Access.ALLOW  # the record and its reason, so it can be dealt with; never the bytes
     if permission in WRITE_PERMISSIONS and not _holds(actor, item):
@@ -155,6 +166,13 @@ def _item_access(actor: Actor, permission: Permission, item: ItemFacts) -> Acces
     if psd or actor.has_role(*REASON_ROLES):
         return Access.ALLOW if item.reason_given else Access.NEEDS_REASON
     return Access.DENY
+
+
+def redacted_only(actor: Actor) -> bool:
+    """Whether a person may see footage only as redacted copies: roles, none of which sees it unredacted."""
+    if actor.kind != ActorKind.USER or not actor.roles:
+        return False
+    return not actor.has_role(*ROLE_PERMISSIONS[Permission.ITEM_VIEW_UNREDACTED])
 
 
 def _holds(actor: Actor, item: ItemFacts) -> bool:
@@ -176,6 +194,7 @@ class ItemColumns:
     team_id: ColumnElement[Any]
     restricted: ColumnElement[Any]
     state: ColumnElement[Any]
+    redacted: ColumnElement[bool] | None = None  # EXISTS a redacted copy of the item
 
 
 def visible_items(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElement[bool]:
@@ -195,6 +214,8 @@ def visible_items(actor: Actor, items: ItemColumns, now: datetime) -> ColumnElem
         footage: ColumnElement[bool] = unrestricted
     else:
         footage = and_(unrestricted, _close_sql(actor, items, now))
+    if redacted_only(actor):
+        footage = and_(footage, items.redacted if items.redacted is not None else false())
     if actor.has_role(Role.SYSTEM_ADMINISTRATOR):
         return or_(footage, and_(unrestricted, items.state == "quarantined"))
     return footage

@@ -46,6 +46,10 @@ class Permission(StrEnum):
     RETENTION_SCHEDULE = "retention:schedule:manage"
     RETENTION_REVIEW = "retention:item:review"
     SUBJECT_ACCESS_MANAGE = "retention:subject_access:manage"
+    # redaction (decision 0026): editing plans, detecting, previewing and rendering redacted copies;
+    # seeing footage unredacted (everyone but the training officer)
+    REDACTION_EDIT = "redaction:plan:edit"
+    ITEM_VIEW_UNREDACTED = "evidence:item:view_unredacted"
 
 
 ROLE_LABELS = {

@@ -119,3 +119,12 @@ class AuditTag(StrEnum):
     RETENTION_HOLD_RELEASED = "retention:hold:released"
     RETENTION_SUBJECT_ACCESS_RECORDED = "retention:subject_access:recorded"
     RETENTION_SUBJECT_ACCESS_CLOSED = "retention:subject_access:closed"
+    # redaction (redaction/, decision 0026): plan versions, face detection, renders of a plan
+    REDACTION_PLAN_SAVED = "redaction:plan:saved"
+    REDACTION_DETECTION_STARTED = "redaction:detection:started"
+    REDACTION_DETECTION_COMPLETED = "redaction:detection:completed"
+    REDACTION_DETECTION_FAILED = "redaction:detection:failed"
+    REDACTION_RENDER_STARTED = "redaction:render:started"
+    REDACTION_RENDER_COMPLETED = "redaction:render:completed"
+    REDACTION_RENDER_FAILED = "redaction:render:failed"
+    REDACTION_PREVIEW_SHOWN = "redaction:preview:shown"

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from witnessbox.db.base import Base
@@ -24,6 +24,7 @@ class DerivativeKind(StrEnum):
 
     PROXY = "proxy"
     THUMBNAIL_STRIP = "thumbnail_strip"
+    REDACTED = "redacted"  # one per render of a redaction plan; the latest is the current one (0026)
 
 
 class Item(Base):
@@ -86,15 +87,28 @@ class Item(Base):
     )
 
     def derivative(self, kind: DerivativeKind) -> "Derivative | None":
-        """The item's derivative of one kind, if made."""
-        return next((d for d in self.derivatives if d.kind == kind), None)
+        """The item's derivative of one kind, if made (of redacted copies, the latest)."""
+        made = [d for d in self.derivatives if d.kind == kind]
+        return max(made, key=lambda d: (d.created_at, d.id)) if made else None
 
 
 class Derivative(Base):
-    """A file made from an original (proxy, thumbnails), recording exactly how it was made."""
+    """A file made from an original (proxy, thumbnails, redacted copies), recording exactly how it was made.
+
+    One of each kind per item, except redacted copies: each render of a plan adds one (decision 0026).
+    """
 
     __tablename__ = "derivatives"
-    __table_args__ = (UniqueConstraint("item_id", "kind"),)
+    __table_args__ = (
+        Index(
+            "uq_derivatives_item_kind_single",
+            "item_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind <> 'redacted'"),
+            postgresql_where=text("kind <> 'redacted'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)

@@ -56,6 +56,7 @@ class ItemOut(BaseModel):
     original: str = Field(description="URL of the original; honours Range")
     proxy: str | None = Field(description="URL of the browser proxy; honours Range")
     thumbnails: str | None
+    redacted: str | None = Field(default=None, description="URL of the latest redacted copy; honours Range")
     derivatives: list[DerivativeOut]
 
     @classmethod
@@ -91,6 +92,7 @@ class ItemOut(BaseModel):
             original=f"{url}/original",
             proxy=f"{url}/proxy" if "proxy" in kinds else None,
             thumbnails=f"{url}/thumbnails" if "thumbnail_strip" in kinds else None,
+            redacted=f"{url}/redacted" if "redacted" in kinds else None,
             derivatives=[_derivative(d, url) for d in item.derivatives],
         )
 
@@ -103,7 +105,7 @@ def handed_in_fact(item: Item, name: str) -> str | None:
 
 
 def _derivative(made: Derivative, url: str) -> DerivativeOut:
-    path = "proxy" if made.kind == "proxy" else "thumbnails"
+    path = {"proxy": "proxy", "redacted": "redacted"}.get(made.kind, "thumbnails")
     return DerivativeOut(
         kind=made.kind,
         sha256=made.sha256,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from witnessbox.accounts.grants import is_granted, reason_given, record_reason
-from witnessbox.accounts.policy import WRITE_PERMISSIONS, Access, ItemFacts, decide
+from witnessbox.accounts.policy import WRITE_PERMISSIONS, Access, ItemFacts, decide, redacted_only
 from witnessbox.accounts.roles import Permission
 from witnessbox.audit.service import AuditLog, Subject
 from witnessbox.audit.tags import AuditTag
@@ -23,6 +23,10 @@ from witnessbox.evidence.visibility import visible_to
 from witnessbox.storage import BlobStore
 
 PAGE_SIZE = 50
+REDACTED_ONLY = (
+    "only redacted copies of recordings are available to you: play the redacted copy "
+    "(/api/v1/items/{id}/redacted)"
+)
 READ_ONLY = (
     "you may watch this recording (it was shared with you, is in a case you work on, or you gave a "
     "reason) but not describe it or share it on: only its officer and their supervisor can"
@@ -204,6 +208,8 @@ class EvidenceService:
 
     def may(self, actor: Actor, item: Item, permission: Permission) -> bool:
         """Whether the policy allows this on an item already opened (to offer a button); not audited."""
+        if permission == Permission.ITEM_DOWNLOAD and redacted_only(actor):
+            return False  # the original is never theirs to download (decision 0026)
         with self.db.read() as session:
             return decide(actor, permission, self._facts(session, actor, item)) == Access.ALLOW
 
@@ -229,6 +235,7 @@ class EvidenceService:
             granted=is_granted(session, actor, item.id, now),
             reason_given=reason_given(session, actor, item.id, now),
             quarantined=item.state == ItemState.QUARANTINED,
+            redacted=item.derivative(DerivativeKind.REDACTED) is not None,
         )
 
     def _audit_refusal(self, item_id: str, permission: Permission, access: Access, actor: Actor) -> None:
@@ -250,6 +257,7 @@ class EvidenceService:
     def open_original(self, item_id: str, *, actor: Actor, first_request: bool) -> BlobAccess:
         """Authorise and audit a download of the original bytes."""
         item = self.authorise(item_id, Permission.ITEM_DOWNLOAD, actor=actor)
+        self._refuse_unredacted(item, actor)
         if item.state == ItemState.PURGED:  # deleted under the retention schedule (retention/)
             raise Gone(f"this recording was deleted: {item.state_reason}")
         if first_request:
@@ -264,20 +272,42 @@ class EvidenceService:
     def open_derivative(
         self, item_id: str, kind: DerivativeKind, *, actor: Actor, first_request: bool
     ) -> BlobAccess:
-        """Authorise (and for the proxy, audit a play of) one derivative."""
+        """Authorise (and for the proxy and the redacted copy, audit a play of) one derivative.
+
+        Someone who may see only redacted copies is given the redacted copy in place of the proxy,
+        and refused the thumbnails (pictures of the original).
+        """
         item = self.authorise(item_id, Permission.ITEM_PLAY, actor=actor)
+        if redacted_only(actor) and kind == DerivativeKind.PROXY:
+            kind = DerivativeKind.REDACTED
+        if kind != DerivativeKind.REDACTED:
+            self._refuse_unredacted(item, actor)
         made = item.derivative(kind)
         if made is None:
-            raise NotFound(f"item {item_id} has no {kind} yet (state: {item.state})")
-        if first_request and kind == DerivativeKind.PROXY:
-            self._audit_access(item, AuditTag.EVIDENCE_ITEM_PLAYED, actor, {})
+            raise NotFound(f"item {item_id} has no {kind} copy yet (state: {item.state})")
+        if first_request and kind in (DerivativeKind.PROXY, DerivativeKind.REDACTED):
+            details = {"copy": "redacted", "sha256": made.sha256} if kind == DerivativeKind.REDACTED else {}
+            self._audit_access(item, AuditTag.EVIDENCE_ITEM_PLAYED, actor, details)
         return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
 
+    def _refuse_unredacted(self, item: Item, actor: Actor) -> None:
+        """Refuse (audited) the original or anything made from it unredacted to those who see redacted copies only."""
+        if redacted_only(actor):
+            self._audit_refusal(item.id, Permission.ITEM_VIEW_UNREDACTED, Access.DENY, actor)
+            raise Forbidden(REDACTED_ONLY.format(id=item.id))
+
     def add_derivative(self, item_id: str, draft: DerivativeDraft, *, actor: Actor) -> Derivative:
-        """Record a derivative; a repeat of the same kind returns the one already recorded."""
+        """Record a derivative; a repeat of the same kind returns the one already recorded.
+
+        Redacted copies are many (one per render of a plan): only a repeat of the same bytes is a repeat.
+        """
         with self.db.transaction() as uow:
             item = self._get(uow.session, item_id)
             existing = item.derivative(draft.kind)
+            if draft.kind == DerivativeKind.REDACTED:
+                existing = next(
+                    (d for d in item.derivatives if d.kind == draft.kind and d.sha256 == draft.sha256), None
+                )
             if existing is not None:
                 return existing
             made = Derivative(

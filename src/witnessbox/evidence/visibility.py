@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, exists, select
 
 from witnessbox.accounts.policy import ItemColumns, visible_items
 from witnessbox.core.actor import Actor
-from witnessbox.evidence.models import Item
+from witnessbox.evidence.models import Derivative, DerivativeKind, Item
 
 ITEM_COLUMNS = ItemColumns(
     id=Item.id.expression,
@@ -14,6 +14,9 @@ ITEM_COLUMNS = ItemColumns(
     team_id=Item.team_id.expression,
     restricted=Item.restricted.expression,
     state=Item.state.expression,
+    redacted=exists(
+        select(Derivative.id).where(Derivative.item_id == Item.id, Derivative.kind == DerivativeKind.REDACTED)
+    ),
 )
 
 

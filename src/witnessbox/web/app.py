@@ -36,6 +36,7 @@ from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
 from witnessbox.redaction import pages as redaction_pages
+from witnessbox.redaction import routes as redaction_routes
 from witnessbox.reports import routes as report_routes
 from witnessbox.retention import routes as retention_routes
 from witnessbox.retention import scrub_routes
@@ -90,6 +91,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         "holds",
         "subject_access",
         "storage_report",
+        "redaction",
     ):
         setattr(app.state, name, getattr(container, name))
     app.state.sso = container.sso  # None unless an identity provider is configured
@@ -129,6 +131,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         scrub_routes.pages,
         retention_routes.api,
         retention_routes.pages,
+        redaction_routes.api,
         redaction_pages.pages,
     ):
         app.include_router(router)

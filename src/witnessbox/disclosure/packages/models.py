@@ -28,6 +28,8 @@ class DisclosurePackage(Base):
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
     title: Mapped[str] = mapped_column(String(255))  # the case reference, or what the selection is
     item_ids: Mapped[list[Any]]  # frozen at request time: a later change to the case does not alter it
+    # item id -> the redacted copy (derivative id) exported in place of its original (decision 0026)
+    redacted_copies: Mapped[dict[str, Any] | None]
     reason: Mapped[str | None] = mapped_column(Text)
     server_url: Mapped[str] = mapped_column(String(255))  # where the recipient finds the published keys
     requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
