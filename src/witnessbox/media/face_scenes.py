@@ -80,6 +80,7 @@ class Walker:
     bias: float = 0.0  # brightness
     enter: float = 0.0  # fraction of the scene's length when the face appears ...
     leave: float = 1.0  # ... and leaves
+    hidden: tuple[int, ...] = ()  # frames in which the face is left out (and so not in the ground truth)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def render_frame(
     frame = background[:, shift : shift + scene.width].copy()
     boxes: list[Box] = []
     for walker in scene.walkers:
-        if walker.enter <= progress <= walker.leave:
+        if walker.enter <= progress <= walker.leave and index not in walker.hidden:
             span = max(1e-9, walker.leave - walker.enter)
             local = (progress - walker.enter) / span
             box = _paste(frame, photos[walker.photo], PHOTOS[walker.photo].box, walker, local)

@@ -37,8 +37,8 @@ Box = tuple[float, float, float, float]
 DETECT_WIDTH = 640  # frames are scaled to at most this width for the detector (faces stay >= ~12 px)
 BATCH = 8  # frames per detector call
 MAX_MISSED = 12  # frames a track stays open without a detection (about half a second at 25 fps)
-MIN_HITS = 3  # a track seen in fewer frames than this ...
-STRONG_SCORE = 0.6  # ... is kept only when one of its detections scored at least this
+MIN_HITS = 8  # a track seen in fewer frames than this (a third of a second at 25 fps) ...
+STRONG_SCORE = 0.5  # ... is kept only when one of its detections scored at least this
 BOX_SCALE = 1.3  # each box grows about its centre by this factor (as `deface --mask-scale`)
 MATCH_IOU = 0.1  # a detection continues a track when it overlaps the prediction this much ...
 MATCH_CENTRE = 0.6  # ... or its centre lies within this share of the predicted box's size
