@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import av
 import pytest
 
 from tests.browser.conftest import browser_missing
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.ingest import upload_bytes
+from tests.factories.media import tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.bootstrap import build
+from witnessbox.media.face_scenes import Scene, Walker, write_scene
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -24,6 +27,7 @@ if (missing := browser_missing()) is not None:
 EDITOR = PERSONAS["supervisor"][0]  # supervises the owner's team and may redact its recordings
 OFFICER = PERSONAS["owner"][0]  # recorded it, but does not do disclosure work
 PHONE = {"width": 390, "height": 844}
+SECONDS = 2.0
 SLOW_MS = 90_000  # detection and rendering run as jobs on a shared two-core machine
 
 
@@ -58,8 +62,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 def face_clip(folder: Path) -> tuple[Path, list[list[tuple[float, float, float, float]]], float]:
-    """A short 320x240 clip with a real face at known boxes (fractions of the frame), and its frame rate."""
-    raise NotImplementedError
+    """A 2 s 320x240 clip of a real face crossing a scene, with a camera's sound; the face's box in every
+    frame (fractions of the frame) and the frame rate."""
+    walker = Walker("astronaut", (0.3, 0.4), (0.6, 0.45), (0.4, 0.36))
+    scene = Scene(320, 240, 25, SECONDS, (walker,), seed=7)
+    truth = write_scene(scene, folder / "scene.mp4")
+    sound = tiny_recording(folder / "camera", seconds=SECONDS)
+    clip = folder / "face.mp4"
+    with av.open(str(folder / "scene.mp4")) as picture, av.open(str(sound)) as audio, av.open(str(clip), "w") as out:
+        streams = {id(picture.streams.video[0]): out.add_stream_from_template(picture.streams.video[0]),
+                   id(audio.streams.audio[0]): out.add_stream_from_template(audio.streams.audio[0])}
+        for source, stream in ((picture, picture.streams.video[0]), (audio, audio.streams.audio[0])):
+            for packet in source.demux(stream):
+                if packet.dts is not None:
+                    packet.stream = streams[id(stream)]
+                    out.mux(packet)
+    faces = [[(x / 320, y / 240, w / 320, h / 240) for x, y, w, h in frame] for frame in truth.faces]
+    return clip, faces, float(truth.fps)
 
 
 def _wait_until_ready(server: LiveServer, item_id: str, timeout_s: float = 60) -> None:

@@ -1,18 +1,24 @@
 """The redaction editor page: one item's plan drawn over its browser copy (the API does the work)."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from witnessbox.accounts.roles import Permission
-from witnessbox.evidence.routes._shared import API, Caller, Evidence, templates
+from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
+from witnessbox.core.actor import Actor
+from witnessbox.redaction.service import RedactionService
 
+API = "/api/v1/items"
 pages = APIRouter(tags=["pages"], include_in_schema=False)
+Caller = Annotated[Actor, Depends(current_actor)]
+Redaction = Annotated[RedactionService, Depends(built_with("redaction", RedactionService))]
 
 
 @pages.get("/items/{item_id}/redaction", response_class=HTMLResponse)
-def editor_page(item_id: str, request: Request, actor: Caller, evidence: Evidence) -> Response:
+def editor_page(item_id: str, request: Request, actor: Caller, redaction: Redaction) -> Response:
     """The editor, for those who may edit this item's redaction plan (others are refused as by the API)."""
-    item = evidence.authorise(item_id, Permission.REDACTION_PLAN_EDIT, actor=actor)
+    item = redaction.authorise(item_id, actor=actor)
     context = {"item": item, "actor": actor, "api": f"{API}/{item.id}"}
-    return templates(request).TemplateResponse(request, "redaction/editor.html", context)
+    return page_templates(request).TemplateResponse(request, "redaction/editor.html", context)
