@@ -238,14 +238,15 @@ def test_a_stale_save_is_refused_and_the_newer_plan_reloads_on_a_phone(
     page.set_viewport_size(PHONE)
     _sign_in(page, base)
     page.goto(f"{base}/items/{site.item_id}/redaction")
-    _status(page, "loaded")
+    page.wait_for_function("() => /loaded|No plan yet/.test(document.getElementById('status').textContent)")
     opened = int(page.inner_text("#version"))
     widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], widths
 
     with site.server.signed_in(EDITOR, PASSWORD) as colleague:
         state = colleague.get(f"/api/v1/items/{site.item_id}/redaction").json()
-        newer = {**state["plan"], "audio": [*state["plan"]["audio"], {"start": 1.5, "end": 1.75, "mode": "bleep"}]}
+        plan = state["plan"] or {"effect": "pixelate", "regions": [], "audio": []}
+        newer = {**plan, "audio": [*plan["audio"], {"start": 1.5, "end": 1.75, "mode": "bleep"}]}
         colleague.headers["X-CSRF-Token"] = str(colleague.get("/api/v1/me").json()["csrf_token"])
         answer = colleague.put(f"/api/v1/items/{site.item_id}/redaction/plan",
                                json={"base_version": opened, "plan": newer})

@@ -11,7 +11,7 @@ const video = document.getElementById("video");
 const overlay = document.getElementById("overlay");
 const $ = (id) => document.getElementById(id);
 
-const EDGE_S = 0.05; // a first or last keyframe covers this long beyond itself (as the server's box_at)
+const EDGE_S = 0.05; // a keyframe at the edge of a span covers this long beyond itself (media/facetracks.py)
 const MAX_GAP_S = 1.0; // keyframes further apart than this do not cover the time between them
 const POLL_MS = 400;
 const NUDGE = 0.005; // an arrow key moves or resizes a box by half a percent of the frame
@@ -27,7 +27,7 @@ let media = { width: Number(editor.dataset.width), height: Number(editor.dataset
 
 // --- the plan's geometry -------------------------------------------------------------------
 
-/** The box a region covers at `t`, or null: the same rule as the server's box_at. */
+/** The box a region covers at `t`, or null: the rule of box_at in media/facetracks.py, which renders use. */
 function boxAt(keyframes, t, maxGap = MAX_GAP_S) {
   if (!keyframes.length) return null;
   const first = keyframes[0];
