@@ -144,7 +144,11 @@ async function guarded(work) {
   try {
     await work();
   } catch (error) {
-    if (error.status === 409) $("conflict").hidden = false;
+    if (error.status === 409) {
+      $("conflict-text").textContent = "Someone else saved this plan after you opened it. "
+        + "Reload to see their version (your unsaved changes are dropped).";
+      $("conflict").hidden = false;
+    }
     fail(error.message);
   } finally {
     busy(false);
@@ -205,6 +209,12 @@ async function watchDetection() {
     if (job.state === "failed") throw new Error(`Face detection failed: ${job.error || "no reason given"}`);
     say(`Detecting faces… ${Math.round((job.progress || 0) * 100)}%`);
     await wait(POLL_MS);
+  }
+  if (dirty) {
+    $("conflict-text").textContent = "Face detection saved a new version while you were editing. "
+      + "Reload to see the faces it found (your unsaved changes are dropped).";
+    $("conflict").hidden = false;
+    return;
   }
   await load();
   const found = plan.regions.filter((r) => r.source === "auto").length;
