@@ -222,7 +222,7 @@ async function watchDetection() {
 }
 
 async function detect() {
-  await saveIfChanged();
+  if (dirty) await save(); // detection builds on the latest saved version
   await call("/redaction/detect", { method: "POST" });
   $("detect-progress").hidden = false;
   $("detect-progress").value = 0;
