@@ -169,6 +169,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/items/{item_id}/thumbnails"): Row(ITEM_READERS),
     ("GET", "/"): Row(PEOPLE),
     ("GET", "/items/{item_id}"): Row(ITEM_READERS),  # investigators and PSD get the reason form (403)
+    # the redaction editor's page (redaction/pages.py): those who redact (decision 0026) among the item's
+    # readers; investigators and PSD first give a reason on the item's page
+    ("GET", "/items/{item_id}/redaction"): Row(frozenset({"supervisor", "case_member"})),
     # categorising describes footage: its own circle, or professional standards; a case or a reason is
     # read-only (decision 0013)
     ("PATCH", "/api/v1/items/{item_id}"): Row(HOLDERS | {"psd"}, _json({"title": "Matrix check"})),
