@@ -21,6 +21,8 @@ from tests.factories.people import Force, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container, build
 from witnessbox.evidence.models import DerivativeKind, ItemState
+from witnessbox.media.face_scenes import Scene, Walker, write_scene
+from witnessbox.media.faces import FaceDetector
 from witnessbox.media.redact import render
 from witnessbox.storage.base import rehash
 
@@ -34,6 +36,9 @@ PLAN: dict[str, Any] = {
 }
 
 
+FACES = Scene(320, 240, 25, 2.0, (Walker("astronaut", (0.3, 0.45), (0.6, 0.5), (0.35, 0.3)),))
+
+
 @dataclass
 class World:
     """A server, its force, a recording shared with the training officer, and one more without a copy."""
@@ -43,6 +48,7 @@ class World:
     force: Force
     item_id: str
     bare_item_id: str
+    face_item_id: str
     data: bytes
     tokens: dict[str, str]
 
@@ -79,11 +85,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for each in (item_id, bare_id):
                 _wait_ready(container, each)
                 container.sharing.share(each, actor=force.actor("owner"), collar_number=force.collar("trainer"))
+            write_scene(FACES, folder / "faces.mp4")
+            face_id = upload_bytes(container, (folder / "faces.mp4").read_bytes(), filename="faces.mp4")
+            _wait_ready(container, face_id)
             tokens = {
                 persona: container.tokens.issue_user_token("tests", actor=force.actor(persona))[1]
                 for persona in ("supervisor", "owner", "trainer", "other_supervisor")
             }
-            yield World(container, server, force, item_id, bare_id, data, tokens)
+            yield World(container, server, force, item_id, bare_id, face_id, data, tokens)
         finally:
             server.stop()
             container.close()
@@ -235,3 +244,45 @@ def test_every_change_is_audited(world: World, rendered: dict[str, Any]) -> None
     assert done.details["sha256"] == rendered["sha256"]
     refused = [e for e in events if e.tag == "accounts:access:denied"]
     assert any(e.details.get("permission") == "evidence:item:view_unredacted" for e in refused)
+
+
+def _wait(world: World, item_id: str, done: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with world.client("supervisor") as client:
+            shown = client.get(f"/api/v1/items/{item_id}/redaction").json()
+        if done(shown):
+            return shown  # type: ignore[no-any-return]
+        time.sleep(0.2)
+    raise AssertionError(f"not finished: {shown}")
+
+
+def test_detected_faces_become_a_plan_version_that_keeps_manual_work(world: World) -> None:
+    """GIVEN a recording of a real face with a manual region and a muted range saved WHEN faces are detected
+    (a job) THEN a new plan version holds enabled automatic regions over the face beside the manual
+    region and the muted range; rendering it records the face model's hash."""
+    path = f"/api/v1/items/{world.face_item_id}/redaction"
+    manual = {"id": "m1", "source": "manual", "enabled": True, "label": "Sign",
+              "keyframes": [{"t": 0.5, "box": [0.05, 0.05, 0.1, 0.1]}]}
+    mine = {"effect": "box", "regions": [manual], "audio": [{"start": 0.2, "end": 0.6, "mode": "bleep"}]}
+    with world.client("supervisor") as client:
+        assert client.put(f"{path}/plan", json={"base_version": 0, "plan": mine}).status_code == 200
+        started = client.post(f"{path}/detect")
+        assert started.status_code == 202 and started.json()["job_id"]
+    shown = _wait(world, world.face_item_id, lambda r: r["detection"]["state"] in ("done", "failed"))
+    assert shown["detection"]["state"] == "done", shown["detection"]
+    assert shown["detection"]["model_sha256"] == FaceDetector().model_sha256
+    assert shown["version"] == 2
+    plan = shown["plan"]
+    auto = [region for region in plan["regions"] if region["source"] == "auto"]
+    assert auto and all(region["enabled"] for region in auto)
+    assert manual in plan["regions"] and plan["audio"] == mine["audio"] and plan["effect"] == "box"
+    first = auto[0]["keyframes"][0]
+    assert 0.1 < first["box"][0] + first["box"][2] / 2 < 0.5  # the face starts left of centre
+    with world.client("supervisor") as client:
+        render_id = client.post(f"{path}/render", json={"version": 2}).json()["render_id"]
+    _wait(world, world.face_item_id,
+          lambda r: next(x for x in r["renders"] if x["id"] == render_id)["state"] in ("done", "failed"))
+    made = world.container.evidence.get(world.face_item_id).derivative(DerivativeKind.REDACTED)
+    assert made is not None and made.parameters["model_sha256"] == shown["detection"]["model_sha256"]
+    assert made.parameters["detection"]["versions"]["onnxruntime"]

@@ -152,10 +152,8 @@ def decide(actor: Actor, permission: Permission, item: ItemFacts | None = None) 
 
 def _item_access(actor: Actor, permission: Permission, item: ItemFacts) -> Access:
     psd = actor.has_role(Role.PROFESSIONAL_STANDARDS)
-    if item.restricted and not psd:
-        return Access.DENY
-    if redacted_only(actor) and not item.redacted:
-        return Access.DENY
+    if (item.restricted and not psd) or (redacted_only(actor) and not item.redacted):
+        return Access.DENY  # restricted: PSD only; redacted copies only: nothing without one (0026)
     if permission == Permission.ITEM_VIEW and item.quarantined and actor.has_role(Role.SYSTEM_ADMINISTRATOR):
         return Access.ALLOW  # the record and its reason, so it can be dealt with; never the bytes
     if permission in WRITE_PERMISSIONS and not _holds(actor, item):

@@ -291,7 +291,7 @@ class EvidenceService:
         return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
 
     def _refuse_unredacted(self, item: Item, actor: Actor) -> None:
-        """Refuse (audited) the original or anything made from it unredacted to those who see redacted copies only."""
+        """Refuse (audited) the original, or what shows it unredacted, to those who see redacted copies."""
         if redacted_only(actor):
             self._audit_refusal(item.id, Permission.ITEM_VIEW_UNREDACTED, Access.DENY, actor)
             raise Forbidden(REDACTED_ONLY.format(id=item.id))

@@ -22,6 +22,7 @@ from typing import Any
 import av
 import av.container
 import numpy as np
+from PIL import Image
 
 from witnessbox.media.errors import MediaError
 from witnessbox.media.facetracks import Keyframe, box_at
@@ -153,7 +154,7 @@ class _Redactor(_Transcoder):
             ctx.thread_count, ctx.thread_type = ENCODER_THREADS, "FRAME"
         video = picture_stream(inp)
         assert video is not None
-        self.origin = float(video.start_time * video.time_base) if video.start_time and video.time_base else 0.0
+        self.origin = _origin(video)
         self.frames = 0
         self.covered = 0
 
@@ -171,25 +172,44 @@ class _Redactor(_Transcoder):
         if not boxes:
             return frame
         self.covered += 1
-        picture = frame.to_ndarray(format="rgb24")
-        apply_boxes(picture, boxes, self.recipe.effect)
-        covered = av.VideoFrame.from_ndarray(picture, format="rgb24")
-        covered.pts, covered.time_base = frame.pts, frame.time_base
-        return covered
+        return cover_picture(frame, boxes, self.recipe.effect)
 
 
-def apply_boxes(picture: np.ndarray, boxes: Sequence[Box], effect: str) -> None:
-    """Cover each box (fractions of the frame, padded by PADDING) in an RGB picture, in place."""
-    height, width = picture.shape[:2]
+def cover_picture(frame: av.VideoFrame, boxes: Sequence[Box], effect: str) -> av.VideoFrame:
+    """A new 4:2:0 picture of `frame` with each box (fractions, padded by PADDING) covered.
+
+    The covering works on the Y, U and V planes themselves (no conversion through RGB), so
+    pixels outside the boxes stay exactly as decoded and the result is the same on every run.
+    """
+    width, height = frame.width & ~1, frame.height & ~1
+    picture = frame.reformat(width=width, height=height, format="yuv420p")
+    planes = picture.to_ndarray()  # Y rows, then U and V packed two chroma rows to a line
+    luma = planes[:height]
+    chroma = planes[height:].reshape(2, height // 2, width // 2)
     for box in boxes:
         area = pixel_area(box, width, height)
         if area is None:
             continue
         x0, y0, x1, y1 = area
-        if effect == "box":
-            picture[y0:y1, x0:x1] = 0
-        else:
-            pixelate(picture[y0:y1, x0:x1])
+        even = (x0 & ~1, y0 & ~1, min(width, x1 + (x1 & 1)), min(height, y1 + (y1 & 1)))
+        _cover_area(luma, chroma, even, effect)
+    covered = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+    covered.pts, covered.time_base = frame.pts, frame.time_base
+    return covered
+
+
+def _cover_area(luma: np.ndarray, chroma: np.ndarray, area: tuple[int, int, int, int], effect: str) -> None:
+    """Cover one even-aligned area of the Y plane and the matching half-size area of U and V."""
+    x0, y0, x1, y1 = area
+    if effect == "box":
+        luma[y0:y1, x0:x1] = 16  # black (video range)
+        chroma[:, y0 // 2 : y1 // 2, x0 // 2 : x1 // 2] = 128
+        return
+    side = block_size(y1 - y0, x1 - x0)
+    side += side & 1  # even, so each chroma block is exactly a quarter of its luma block
+    pixelate(luma[y0:y1, x0:x1], side)
+    for plane in chroma:
+        pixelate(plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], side // 2)
 
 
 def pixel_area(box: Box, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -208,14 +228,14 @@ def block_size(height: int, width: int) -> int:
     return max(MIN_BLOCK_PX, math.ceil(min(height, width) / BLOCKS_ACROSS))
 
 
-def pixelate(area: np.ndarray) -> None:
-    """Replace each block of `area` (a view into the picture) by the block's mean colour, in place."""
+def pixelate(area: np.ndarray, side: int | None = None) -> None:
+    """Replace each `side`-square block of `area` (a view into a plane or picture) by its mean, in place."""
     height, width = area.shape[:2]
-    side = block_size(height, width)
+    side = side or block_size(height, width)
     rows, cols = np.arange(0, height, side), np.arange(0, width, side)
     row_sizes, col_sizes = np.diff(np.append(rows, height)), np.diff(np.append(cols, width))
-    sums = np.add.reduceat(np.add.reduceat(area.astype(np.uint64), rows, axis=0), cols, axis=1)
-    counts = np.outer(row_sizes, col_sizes)[..., None]
+    sums = np.add.reduceat(np.add.reduceat(area.astype(np.int64), rows, axis=0), cols, axis=1)
+    counts = np.outer(row_sizes, col_sizes).reshape(sums.shape[:2] + (1,) * (area.ndim - 2))
     means = ((sums + counts // 2) // counts).astype(np.uint8)  # integer rounding: the same bytes everywhere
     area[:] = np.repeat(np.repeat(means, row_sizes, axis=0), col_sizes, axis=1)
 
@@ -318,17 +338,24 @@ def preview_frame(src: Path, t: float, plan: Mapping[str, Any], *, quality: int 
             stream = picture_stream(container)
             if stream is None:
                 raise MediaError("this recording has no pictures")
-            origin = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+            origin = _origin(stream)
             frame = _frame_at(container, stream, origin, t)
     except av.FFmpegError as error:
         raise MediaError(f"cannot read the frame at {t:.2f} s: {error}") from error
     if frame is None:
         raise MediaError(f"there is no frame at {t:.2f} s")
-    picture = frame.to_ndarray(format="rgb24")
-    apply_boxes(picture, recipe.boxes_at((frame.time or 0.0) - origin), recipe.effect)
+    covered = cover_picture(frame, recipe.boxes_at((frame.time or 0.0) - origin), recipe.effect)
+    picture = covered.to_ndarray(format="rgb24")
     out = io.BytesIO()
-    av.VideoFrame.from_ndarray(picture, format="rgb24").to_image().save(out, format="JPEG", quality=quality)
+    Image.fromarray(picture).save(out, format="JPEG", quality=quality)
     return out.getvalue()
+
+
+def _origin(stream: av.VideoStream) -> float:
+    """Seconds of the stream's first timestamp: plan times count from there (as face detection's do)."""
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
 
 
 def _frame_at(

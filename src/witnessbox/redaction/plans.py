@@ -14,6 +14,7 @@ InvalidPlan naming the first thing wrong, so nothing half-valid is ever saved or
 import math
 import re
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 from witnessbox.core.errors import WitnessboxError
@@ -63,7 +64,9 @@ def checked(plan: object, *, duration_s: float | None) -> dict[str, Any]:
     return {"effect": effect, "regions": kept_regions, "audio": kept_audio}
 
 
-def _mapping(value: object, where: str, allowed: frozenset[str], required: frozenset[str]) -> Mapping[str, Any]:
+def _mapping(
+    value: object, where: str, allowed: frozenset[str], required: frozenset[str]
+) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidPlan(f"{where} must be an object")
     unknown = sorted(set(map(str, value)) - allowed)
@@ -119,7 +122,7 @@ def _region(value: object, where: str, limit: float | None) -> dict[str, Any]:
         (_keyframe(frame, f"{where}.keyframes[{n}]", limit) for n, frame in enumerate(frames)),
         key=lambda k: float(k["t"]),
     )
-    for before, after in zip(keyframes, keyframes[1:], strict=False):
+    for before, after in pairwise(keyframes):
         if before["t"] == after["t"]:
             raise InvalidPlan(f"{where} has two boxes at {after['t']} s: one box per moment")
     return {"id": region_id, "source": source, "enabled": enabled, "label": label, "keyframes": keyframes}
@@ -133,7 +136,9 @@ def _keyframe(value: object, where: str, limit: float | None) -> dict[str, Any]:
         raise InvalidPlan(f"{where}.box must be [x, y, width, height]")
     x, y, w, h = (_number(v, f"{where}.box") for v in box)
     if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
-        raise InvalidPlan(f"{where}.box {box} must be fractions of the frame: x, y in [0, 1), width, height in (0, 1]")
+        raise InvalidPlan(
+            f"{where}.box {box} must be fractions of the frame: x, y in [0, 1), width, height in (0, 1]"
+        )
     if x + w > 1 + 1e-6 or y + h > 1 + 1e-6:
         raise InvalidPlan(f"{where}.box {box} reaches past the edge of the frame")
     kept: dict[str, Any] = {"t": t, "box": [x, y, w, h]}
@@ -164,4 +169,5 @@ def with_detected(plan: Mapping[str, Any], regions: list[dict[str, Any]]) -> dic
             region_id, n = f"{region['id']}-{n}", n + 1
         taken.add(region_id)
         fresh.append({**region, "id": region_id})
-    return {"effect": plan.get("effect", "pixelate"), "regions": fresh + manual, "audio": list(plan.get("audio", []))}
+    effect = plan.get("effect", "pixelate")
+    return {"effect": effect, "regions": fresh + manual, "audio": list(plan.get("audio", []))}

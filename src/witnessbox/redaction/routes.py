@@ -1,4 +1,4 @@
-"""The redaction API: the plan, face detection, following a region, the preview, renders, the redacted copy."""
+"""The redaction API: the plan, face detection, following a region, the preview, renders, the copy."""
 
 from typing import Annotated
 
@@ -37,11 +37,15 @@ def show_redaction(item_id: str, actor: Caller, redaction: Redaction) -> Redacti
     return redaction.overview(item_id, actor=actor)
 
 
-@api.put("/{item_id}/redaction/plan", response_model=SavedOut,
-         responses={409: {"description": "someone saved since base_version"}, 422: {"description": "a bad plan"}})
+@api.put(
+    "/{item_id}/redaction/plan",
+    response_model=SavedOut,
+    responses={409: {"description": "someone saved since base_version"}, 422: {"description": "a bad plan"}},
+)
 def save_plan(item_id: str, body: PlanIn, actor: Caller, redaction: Redaction) -> SavedOut:
     """Save the plan as a new version over `base_version` (409 if that is no longer the latest)."""
-    return SavedOut(version=redaction.save_plan(item_id, body.base_version, body.plan, actor=actor, note=body.note))
+    version = redaction.save_plan(item_id, body.base_version, body.plan, actor=actor, note=body.note)
+    return SavedOut(version=version)
 
 
 @api.post("/{item_id}/redaction/detect", response_model=JobOut, status_code=202)

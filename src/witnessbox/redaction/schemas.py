@@ -50,7 +50,7 @@ class RedactionOut(BaseModel):
 class PlanIn(BaseModel):
     """A plan to save over the version it was edited from."""
 
-    base_version: int = Field(ge=0, description="the version the edit started from (409 if no longer the latest)")
+    base_version: int = Field(ge=0, description="the version the edit started from (409 unless the latest)")
     plan: dict[str, Any] = Field(description="effect, regions (with keyframes) and audio ranges")
     note: str | None = Field(default=None, max_length=500, description="why this version (optional)")
 

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,7 @@ from witnessbox.storage.base import store_file
 DETECT_FACES = "redaction.detect_faces"
 RENDER_REDACTED = "redaction.render"
 RENDERS_SHOWN = 20
+Run = TypeVar("Run", DetectionRun, Render)
 
 
 def plan_sha256(plan: dict[str, Any]) -> str:
@@ -99,7 +100,9 @@ class RedactionService:
                 version=latest.version if latest else 0,
                 detection=_detection_out(session, detection) if detection else None,
                 renders=[_render_out(session, made) for made in renders],
-                media=MediaOut(width=item.width, height=item.height, fps=item.fps, duration_s=item.duration_s),
+                media=MediaOut(
+                    width=item.width, height=item.height, fps=item.fps, duration_s=item.duration_s
+                ),
             )
 
     def save_plan(
@@ -184,7 +187,7 @@ class RedactionService:
     # --- looking at frames -------------------------------------------------------------------------
 
     def preview(self, item_id: str, t: float, version: int | None, *, actor: Actor) -> bytes:
-        """The frame at `t` seconds with a plan version's effect applied (the latest when not given), as JPEG."""
+        """The frame at `t` seconds with a plan version's effect applied (default: the latest), as JPEG."""
         item = self.authorise(item_id, actor=actor)
         with self.db.read() as session:
             if version is None:
@@ -283,7 +286,8 @@ class RedactionService:
             latest = _latest(uow.session, item.id)
             merged = checked(with_detected(latest.plan if latest else empty_plan(), regions), duration_s=None)
             who = _requester(run)
-            saved = self._add_version(uow.session, item.id, merged, who, f"faces found (detection {run_id})", run_id)
+            note = f"faces found (detection {run_id})"
+            saved = self._add_version(uow.session, item.id, merged, who, note, run_id)
             done = uow.session.get(DetectionRun, run_id, with_for_update=True)
             assert done is not None
             done.state, done.finished_at, done.error = RunState.DONE, self.clock.now(), None
@@ -339,10 +343,15 @@ class RedactionService:
         with self.db.read() as session:
             plan = self._plan(session, item.id, job.plan_version)
             detection = session.get(DetectionRun, plan.detection_id) if plan.detection_id else None
-            recipe = {"plan": plan.plan, "plan_version": plan.version, "plan_sha256": plan_sha256(plan.plan)}
+            recipe: dict[str, Any] = {
+                "plan": plan.plan,
+                "plan_version": plan.version,
+                "plan_sha256": plan_sha256(plan.plan),
+                "model_sha256": detection.model_sha256 if detection else None,  # None: no detection used
+            }
             if detection is not None:
-                recipe["detection"] = {"run": detection.id, "model_sha256": detection.model_sha256,
-                                       "versions": (detection.result or {}).get("versions", {})}
+                found = detection.result or {}
+                recipe["detection"] = {"run": detection.id, "versions": found.get("versions", {})}
         with self._workspace(render_id) as scratch:
             out = scratch / "redacted.mp4"
             try:
@@ -354,6 +363,7 @@ class RedactionService:
             except OSError as error:
                 raise io_failure(error, "rendering the redacted copy") from error
         software = versions()
+        made_by = f"witnessbox {__version__}; PyAV {software['pyav']}; FFmpeg {software['ffmpeg']}"
         derivative = self.evidence.add_derivative(
             item.id,
             DerivativeDraft(
@@ -362,9 +372,8 @@ class RedactionService:
                 size=stored.size,
                 media_type="video/mp4",
                 operation="redact",
-                parameters={**recipe, "model_sha256": recipe.get("detection", {}).get("model_sha256"),
-                            "padding": PADDING, **made.parameters},
-                software_version=f"witnessbox {__version__}; PyAV {software['pyav']}; FFmpeg {software['ffmpeg']}",
+                parameters={**recipe, "padding": PADDING, **made.parameters},
+                software_version=made_by,
             ),
             actor=SYSTEM,
         )
@@ -390,7 +399,7 @@ class RedactionService:
 
     # --- shared by the jobs ------------------------------------------------------------------------
 
-    def _begin(self, table: type[DetectionRun] | type[Render], row_id: str) -> Any:
+    def _begin(self, table: type[Run], row_id: str) -> Run | None:
         with self.db.transaction() as uow:
             row = uow.session.get(table, row_id, with_for_update=True)
             if row is None:
@@ -402,7 +411,7 @@ class RedactionService:
             uow.session.expunge(row)
             return row
 
-    def _failed(self, table: type[DetectionRun] | type[Render], row_id: str, error: str, tag: AuditTag) -> None:
+    def _failed(self, table: type[Run], row_id: str, error: str, tag: AuditTag) -> None:
         with self.db.transaction() as uow:
             row = uow.session.get(table, row_id, with_for_update=True)
             if row is None or row.state == RunState.DONE:
@@ -474,7 +483,8 @@ def _auto_region(track: facetracks.Track, number: int) -> dict[str, Any]:
         if key.score is not None:
             frame["score"] = round(float(key.score), 4)
         keyframes.append(frame)
-    return {"id": track.id, "source": "auto", "enabled": True, "label": f"Face {number}", "keyframes": keyframes}
+    label = f"Face {number}"
+    return {"id": track.id, "source": "auto", "enabled": True, "label": label, "keyframes": keyframes}
 
 
 def _clip(box: tuple[float, float, float, float]) -> list[float]:

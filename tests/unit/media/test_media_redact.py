@@ -10,6 +10,7 @@ import io
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from witnessbox.media.face_scenes import GroundTruth, Scene, Walker, write_scene
 from witnessbox.media.redact import (
     BLOCKS_ACROSS,
     MIN_BLOCK_PX,
@@ -206,3 +208,52 @@ def test_boxes_are_padded_and_clipped_to_the_frame() -> None:
     """GIVEN a box at the frame's edge WHEN turned into pixels THEN it grows by the padding and stops at the edge."""
     assert pixel_area((0.0, 0.0, 0.5, 0.5), 100, 100) == (0, 0, 58, 58)
     assert pixel_area((0.9, 0.9, 0.1, 0.1), 100, 100) == (88, 88, 100, 100)
+
+
+# --- real faces (media/face_scenes.py): a region per ground-truth face, one of them turned off ---------
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GroundTruth, dict[str, Any]]:
+    """A 2 s scene with two real faces, and a plan with a region per face built from the ground truth."""
+    path = tmp_path_factory.mktemp("faces") / "scene.mp4"
+    scene = Scene(WIDTH, HEIGHT, FPS, SECONDS, (
+        Walker("astronaut", (0.25, 0.4), (0.6, 0.5), (0.3, 0.26)),
+        Walker("camera", (0.8, 0.7), (0.75, 0.6), (0.25, 0.25), angle=10, gain=0.9),
+    ))
+    truth = write_scene(scene, path)
+    regions = []
+    for face, enabled in ((0, True), (1, False)):
+        keyframes = [{"t": t, "box": [b[0] / WIDTH, b[1] / HEIGHT, b[2] / WIDTH, b[3] / HEIGHT]}
+                     for t, boxes in zip(truth.times, truth.faces, strict=True) if len(boxes) > face
+                     for b in [boxes[face]]]
+        regions.append({"id": f"f{face + 1}", "source": "auto", "enabled": enabled, "keyframes": keyframes})
+    return path, truth, {"effect": "pixelate", "regions": regions, "audio": []}
+
+
+def _detail(picture: np.ndarray) -> float:
+    """How much fine detail a picture holds: the typical (median) difference between neighbouring pixels.
+
+    The median passes over the few edges between pixelation blocks and reads the inside of the blocks.
+    """
+    return float(np.median(np.abs(np.diff(picture, axis=1))) + np.median(np.abs(np.diff(picture, axis=0))))
+
+
+def test_no_frame_shows_a_ground_truth_face_of_an_enabled_region(
+    faces: tuple[Path, GroundTruth, dict[str, Any]], tmp_path: Path
+) -> None:
+    """GIVEN a scene of two real faces and a plan covering the first WHEN rendered THEN in every frame the
+    first face's ground-truth box has lost its detail and differs from the original, while the second
+    face (its region turned off) is as recorded."""
+    path, truth, plan = faces
+    render(path, tmp_path / "faces.mp4", plan)
+    pairs = zip(_pictures(path), _pictures(tmp_path / "faces.mp4"), truth.faces, strict=True)
+    for index, ((_, before), (_, after), boxes) in enumerate(pairs):
+        covered, kept = boxes[0], boxes[1]
+        x, y, w, h = (round(v) for v in covered)
+        face_before, face_after = before[y : y + h, x : x + w], after[y : y + h, x : x + w]
+        assert _detail(face_after) <= 0.25 * _detail(face_before), f"frame {index}: face detail left"
+        assert np.abs(face_after - face_before).mean() > 8, f"frame {index}: face unchanged"
+        x, y, w, h = (round(v) for v in kept)
+        untouched = np.abs(after[y : y + h, x : x + w] - before[y : y + h, x : x + w]).mean()
+        assert untouched < 6, f"frame {index}: the turned-off face was changed"

@@ -12,8 +12,9 @@ Create Date: 2026-12-07 09:00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import witnessbox.db.base
 from alembic import op
+
+import witnessbox.db.base
 
 revision: str = '5b1e7c2d9a40'
 down_revision: str | None = '0fac1f232414'
