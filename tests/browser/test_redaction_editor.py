@@ -160,7 +160,7 @@ def _plan(site: Site) -> dict[str, Any]:
 
 def test_detect_correct_save_preview_render_and_play_the_redacted_copy(
         site: Site, page: "Page", artifacts: Path) -> None:
-    """GIVEN a ready clip with a real face WHEN the editor detects faces, turns the track off, draws a box and follows it, nudges it with the keyboard, mutes a range, saves, previews and renders THEN the boxes sit on the face in step with the video, the saved plan holds every change, the preview is a picture and the redacted copy plays in the page."""
+    """GIVEN a ready clip with a real face WHEN the editor detects faces, turns the track off, draws a box and follows it, corrects it with the keyboard and a corner handle, mutes a range, saves, previews and renders THEN the boxes sit on the face in step with the video, the saved plan holds every change, the preview is a picture and the redacted copy plays in the page."""
     base = site.server.url
     _sign_in(page, base)
     page.goto(f"{base}/items/{site.item_id}")
@@ -198,6 +198,16 @@ def test_detect_correct_save_preview_render_and_play_the_redacted_copy(
     page.keyboard.press("Shift+ArrowDown")
     after = next(b for b in _boxes(page) if b["id"] == "m1")["box"]
     assert after[0] > before[0] and after[3] > before[3], (before, after)
+    corner = page.locator('#overlay .box[data-id="m1"] .handle.se').bounding_box()
+    assert corner is not None
+    page.mouse.move(corner["x"] + 7, corner["y"] + 7)
+    page.mouse.down()
+    page.mouse.move(corner["x"] + 37, corner["y"] + 27, steps=3)
+    page.mouse.up()
+    _status(page, "Drawn box 1 corrected at 0:01.00")
+    resized = next(b for b in _boxes(page) if b["id"] == "m1")["box"]
+    assert resized[2] > after[2] and resized[3] > after[3], (after, resized)
+    assert max(abs(resized[0] - after[0]), abs(resized[1] - after[1])) < 0.005, (after, resized)  # corner held
 
     page.fill("#audio-start", "0.5")
     page.fill("#audio-end", "1.25")
