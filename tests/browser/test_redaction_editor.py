@@ -17,6 +17,7 @@ from tests.factories.media import tiny_recording
 from tests.factories.people import PASSWORD, PERSONAS, make_force
 from witnessbox.bootstrap import build
 from witnessbox.media.face_scenes import Scene, Walker, write_scene
+from witnessbox.media.facetracks import Keyframe, box_at
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -27,6 +28,10 @@ if (missing := browser_missing()) is not None:
 EDITOR = PERSONAS["supervisor"][0]  # supervises the owner's team and may redact its recordings
 OFFICER = PERSONAS["owner"][0]  # recorded it, but does not do disclosure work
 PHONE = {"width": 390, "height": 844}
+# A region with keyframes close together, a gap longer than box_at bridges, and a lone keyframe.
+KEYFRAMES = ((0.0, (0.1, 0.1, 0.2, 0.2)), (0.04, (0.12, 0.1, 0.2, 0.22)), (0.5, (0.3, 0.2, 0.1, 0.1)),
+             (2.0, (0.5, 0.5, 0.2, 0.2)), (2.8, (0.6, 0.5, 0.2, 0.2)))
+MOMENTS = (-0.06, -0.05, -0.01, 0.0, 0.02, 0.04, 0.3, 0.5, 0.54, 0.56, 1.2, 1.96, 2.0, 2.4, 2.8, 2.85, 2.86)
 SECONDS = 2.0
 SLOW_MS = 90_000  # detection and rendering run as jobs on a shared two-core machine
 
@@ -243,7 +248,7 @@ def test_detect_correct_save_preview_render_and_play_the_redacted_copy(
 
 def test_a_stale_save_is_refused_and_the_newer_plan_reloads_on_a_phone(
         site: Site, page: "Page", artifacts: Path) -> None:
-    """GIVEN the editor open on a phone WHEN a colleague saves a newer plan and the editor then saves theirs THEN the save is refused with a way to reload, reloading shows the colleague's version, and the page never scrolls sideways; an officer without the role gets no editor."""
+    """GIVEN the editor open on a phone WHEN a colleague saves a newer plan and the editor then saves theirs THEN the save is refused with a way to reload, reloading shows the colleague's version, the page never scrolls sideways, its boxes follow the renderer's box_at rule; an officer without the role gets no editor."""
     base = site.server.url
     page.set_viewport_size(PHONE)
     _sign_in(page, base)
@@ -270,6 +275,16 @@ def test_a_stale_save_is_refused_and_the_newer_plan_reloads_on_a_phone(
     _status(page, "Reloaded version")
     assert int(page.inner_text("#version")) == answer.json()["version"]
     assert "Bleep 0:01.50" in page.inner_text("#ranges")
+
+    # The boxes over the picture follow the rule the renderer follows.
+    drawn = page.evaluate("""async ([keyframes, moments]) => {
+        const {boxAt} = await import('/static/js/redaction.js');
+        return moments.map((t) => boxAt(keyframes.map(([k, box]) => ({t: k, box})), t));
+      }""", [KEYFRAMES, MOMENTS])
+    rendered = [box_at([Keyframe(t, box) for t, box in KEYFRAMES], t) for t in MOMENTS]
+    for t, ours, theirs in zip(MOMENTS, drawn, rendered, strict=True):
+        assert (ours is None) == (theirs is None), (t, ours, theirs)
+        assert ours is None or theirs is None or max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1e-9, (t, ours)
 
     with site.server.signed_in(OFFICER, PASSWORD) as officer:
         assert officer.get(f"/items/{site.item_id}/redaction").status_code in (403, 404)

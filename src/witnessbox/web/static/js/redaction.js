@@ -28,7 +28,7 @@ let media = { width: Number(editor.dataset.width), height: Number(editor.dataset
 // --- the plan's geometry -------------------------------------------------------------------
 
 /** The box a region covers at `t`, or null: the rule of box_at in media/facetracks.py, which renders use. */
-function boxAt(keyframes, t, maxGap = MAX_GAP_S) {
+export function boxAt(keyframes, t, maxGap = MAX_GAP_S) {
   if (!keyframes.length) return null;
   const first = keyframes[0];
   const last = keyframes[keyframes.length - 1];
