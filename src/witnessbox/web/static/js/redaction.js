@@ -432,11 +432,21 @@ function rangeItem(range, index) {
   return item;
 }
 
+/** Where the keyboard was in the lists, to put it back after they are drawn again. */
+function focusInLists() {
+  const focused = document.activeElement;
+  const item = focused?.closest("#regions li[data-id]");
+  if (item) return `#regions li[data-id="${CSS.escape(item.dataset.id)}"] [data-action="${focused.dataset.action}"]`;
+  return focused?.closest("#ranges") ? "#audio-add" : null;
+}
+
 /** Everything drawn from the plan: lists, timeline, buttons, and the boxes at this moment. */
 function rebuild() {
+  const focus = focusInLists();
   $("regions").replaceChildren(...plan.regions.map(regionItem));
   $("no-regions").hidden = plan.regions.length > 0;
   $("ranges").replaceChildren(...plan.audio.map(rangeItem));
+  if (focus) document.querySelector(focus)?.focus();
   for (const input of document.querySelectorAll("input[name=effect]")) input.checked = input.value === plan.effect;
   drawTimeline();
   refresh();
