@@ -28,6 +28,7 @@ import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import func, select
 from starlette.routing import Mount
 
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
@@ -38,10 +39,11 @@ from witnessbox.accounts.service import NewUser, actor_for
 from witnessbox.bootstrap import Container, build
 from witnessbox.cases.models import CaseKind
 from witnessbox.core.actor import SYSTEM, Actor
-from witnessbox.evidence.models import AnnotationKind, ItemState
+from witnessbox.evidence.models import AnnotationKind, DerivativeKind, ItemState
 from witnessbox.evidence.search import Filters
 from witnessbox.evidence.service import ItemDraft
 from witnessbox.ingest.models import Upload
+from witnessbox.redaction.models import PlanVersion
 from witnessbox.web.app import create_app
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -141,6 +143,39 @@ def _json(value: Any) -> Recipe:
     return lambda _world, _persona: Send(json=value)
 
 
+# Redaction (decision 0026): people who may edit redactions (Permission.REDACTION_EDIT) and play the item
+# without a reason: its team's supervisor and the case's disclosure officer.
+REDACTORS = frozenset({"supervisor", "case_member"})
+REDACTION_PLAN = {"effect": "box", "regions": [{"id": "m1", "keyframes": [{"t": 0.5, "box": [0.1, 0.1, 0.2, 0.2]}]}],
+                  "audio": []}
+
+
+def _latest_plan_version(world: "World") -> int:
+    with world.container.db.read() as session:
+        found = session.scalar(select(func.max(PlanVersion.version)).where(PlanVersion.item_id == world.item_id))
+    return int(found or 0)
+
+
+def _save_plan(world: "World", _persona: str) -> Send:
+    return Send(json={"base_version": _latest_plan_version(world), "plan": REDACTION_PLAN})
+
+
+def _render_plan(world: "World", _persona: str) -> Send:
+    """A saved version to render (saved by the system when no person has saved one yet)."""
+    if not _latest_plan_version(world):
+        world.container.redaction.save_plan(world.item_id, 0, REDACTION_PLAN, actor=SYSTEM)
+    return Send(json={"version": _latest_plan_version(world)})
+
+
+def _rendered(world: "World", _persona: str) -> Send:
+    """Wait for the renders the row before started, so there is a redacted copy to fetch."""
+    deadline = time.monotonic() + 60
+    while world.container.evidence.get(world.item_id).derivative(DerivativeKind.REDACTED) is None:
+        assert time.monotonic() < deadline, "no redacted copy was rendered"
+        time.sleep(0.2)
+    return Send()
+
+
 ADMIN = frozenset({"sysadmin"})  # Permission.USER_MANAGE
 OWNER_OR_ADMIN = frozenset({"owner", "sysadmin"})  # the owner's session or token: its owner, or an administrator
 EXPECTED: dict[tuple[str, str], Row] = {
@@ -167,6 +202,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/items/{item_id}/original"): Row(ITEM_READERS),
     ("GET", "/api/v1/items/{item_id}/proxy"): Row(ITEM_READERS),
     ("GET", "/api/v1/items/{item_id}/thumbnails"): Row(ITEM_READERS),
+    # redaction (decision 0026): the plan, detection, following, preview and renders for those who edit
+    # redactions; the redacted copy for whoever may play the item
+    ("GET", "/api/v1/items/{item_id}/redaction"): Row(REDACTORS),
+    ("PUT", "/api/v1/items/{item_id}/redaction/plan"): Row(REDACTORS, _save_plan),
+    ("POST", "/api/v1/items/{item_id}/redaction/detect"): Row(REDACTORS),
+    ("POST", "/api/v1/items/{item_id}/redaction/follow"): Row(
+        REDACTORS, _json({"t": 0.5, "box": [0.1, 0.1, 0.2, 0.2]})),
+    ("GET", "/api/v1/items/{item_id}/redaction/preview"): Row(
+        REDACTORS, lambda _w, _p: Send(params={"t": "0.5"})),
+    ("POST", "/api/v1/items/{item_id}/redaction/render"): Row(REDACTORS, _render_plan, order=1),
+    ("GET", "/api/v1/items/{item_id}/redacted"): Row(ITEM_READERS, _rendered, order=2),
     ("GET", "/"): Row(PEOPLE),
     ("GET", "/items/{item_id}"): Row(ITEM_READERS),  # investigators and PSD get the reason form (403)
     # the redaction editor's page (redaction/pages.py): those who redact (decision 0026) among the item's

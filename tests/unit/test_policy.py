@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from witnessbox.accounts.policy import Access, ItemFacts, decide
+from witnessbox.accounts.policy import Access, ItemFacts, decide, redacted_only
 from witnessbox.accounts.roles import Permission, Role
 from witnessbox.core.actor import SYSTEM, Actor, ActorKind
 
@@ -86,14 +86,13 @@ EXPECTED_VIEW: dict[str, tuple[Actor, dict[str, Access]]] = {
         "restricted granted": ALLOW, "restricted, reason given": ALLOW, "quarantined": NEEDS_REASON,
         "unattributed": NEEDS_REASON,
     }),
-    **{
-        name: (person(role), {
-            "someone else's": DENY, "own": ALLOW, "my team's": DENY, "granted": ALLOW, "reason given": DENY,
-            "restricted": DENY, "restricted own": DENY, "restricted granted": DENY,
-            "restricted, reason given": DENY, "quarantined": DENY, "unattributed": DENY,
-        })
-        for name, role in (("training officer", Role.TRAINING_OFFICER), ("auditor", Role.AUDITOR))
-    },
+    "auditor": (person(Role.AUDITOR), {
+        "someone else's": DENY, "own": ALLOW, "my team's": DENY, "granted": ALLOW, "reason given": DENY,
+        "restricted": DENY, "restricted own": DENY, "restricted granted": DENY,
+        "restricted, reason given": DENY, "quarantined": DENY, "unattributed": DENY,
+    }),
+    # the training officer sees redacted copies only: none of these items has one (decision 0026)
+    "training officer": (person(Role.TRAINING_OFFICER), dict.fromkeys(SITUATIONS, DENY)),
     "system administrator": (person(Role.SYSTEM_ADMINISTRATOR), {
         "someone else's": DENY, "own": ALLOW, "my team's": DENY, "granted": ALLOW, "reason given": DENY,
         "restricted": DENY, "restricted own": DENY, "restricted granted": DENY,
@@ -141,11 +140,13 @@ HELD_SITUATIONS = frozenset({"own"})
 MAY_CATEGORISE: dict[str, frozenset[str]] = dict.fromkeys(EXPECTED_VIEW, HELD_SITUATIONS) | {
     "supervisor of my team": HELD_SITUATIONS | {"my team's"},
     "professional standards": frozenset(SITUATIONS),
+    "training officer": frozenset(),  # nothing without a redacted copy, their own footage included (0026)
 }
 # Sharing onward: the footage's own circle only; professional standards too, for what they hold.
 MAY_SHARE: dict[str, frozenset[str]] = dict.fromkeys(EXPECTED_VIEW, HELD_SITUATIONS) | {
     "supervisor of my team": HELD_SITUATIONS | {"my team's"},
     "professional standards": HELD_SITUATIONS | {"restricted own"},
+    "training officer": frozenset(),
 }
 
 
@@ -195,6 +196,31 @@ def test_supervising_without_the_supervisor_role_gives_nothing() -> None:
     assert decide(officer, Permission.ITEM_VIEW, MY_TEAMS) == DENY
 
 
+TRAINER = person(Role.TRAINING_OFFICER)
+
+
+@pytest.mark.parametrize("permission", [Permission.ITEM_VIEW, Permission.ITEM_PLAY, Permission.ITEM_DOWNLOAD])
+def test_the_training_officer_reaches_only_items_with_a_redacted_copy(permission: Permission) -> None:
+    """GIVEN the training officer WHEN they ask about items shared with them THEN only those with a redacted
+    copy are theirs (the service then hands out that copy alone); a copy opens nothing else."""
+    assert decide(TRAINER, permission, replace(GRANTED, redacted=True)) == ALLOW
+    assert decide(TRAINER, permission, GRANTED) == DENY
+    assert decide(TRAINER, permission, replace(SOMEONE_ELSES, redacted=True)) == DENY
+    assert decide(TRAINER, permission, replace(RESTRICTED_GRANTED, redacted=True)) == DENY
+    assert decide(TRAINER, Permission.ITEM_SHARE, replace(OWN, redacted=True)) == ALLOW  # their own footage
+
+
+def test_only_roles_without_sight_of_unredacted_footage_are_redacted_only() -> None:
+    """GIVEN people with some roles WHEN asked whether they see only redacted copies THEN only someone whose
+    roles all lack unredacted sight is (a training officer who is also an investigator is not)."""
+    assert redacted_only(TRAINER)
+    assert not redacted_only(person(Role.TRAINING_OFFICER, Role.INVESTIGATOR))
+    assert not redacted_only(person(Role.OFFICER)) and not redacted_only(person())
+    assert not redacted_only(SYSTEM) and not redacted_only(DOCK)
+    investigator_trainer = person(Role.TRAINING_OFFICER, Role.INVESTIGATOR)
+    assert decide(investigator_trainer, Permission.ITEM_VIEW, GRANTED) == ALLOW
+
+
 def test_item_without_a_team_is_not_supervised() -> None:
     """GIVEN a supervisor WHEN an item has no team THEN supervision gives no access to it."""
     assert decide(SUPERVISOR_OF_MY_TEAM, Permission.ITEM_VIEW, UNATTRIBUTED) == DENY
@@ -228,6 +254,10 @@ ROLE_RULES: dict[Permission, frozenset[Role]] = {
     Permission.RETENTION_SCHEDULE: frozenset({Role.RECORDS_MANAGER, Role.SYSTEM_ADMINISTRATOR}),
     Permission.RETENTION_REVIEW: frozenset({Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS, Role.SUPERVISOR}),
     Permission.SUBJECT_ACCESS_MANAGE: frozenset({Role.RECORDS_MANAGER, Role.PROFESSIONAL_STANDARDS}),
+    # redaction (decision 0026)
+    Permission.REDACTION_EDIT: frozenset({Role.DISCLOSURE_OFFICER, Role.INVESTIGATOR, Role.PROFESSIONAL_STANDARDS,
+                                          Role.SUPERVISOR}),
+    Permission.ITEM_VIEW_UNREDACTED: frozenset(Role) - {Role.TRAINING_OFFICER},
 }
 
 
