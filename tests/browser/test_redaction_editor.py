@@ -27,6 +27,7 @@ if (missing := browser_missing()) is not None:
 
 EDITOR = PERSONAS["supervisor"][0]  # supervises the owner's team and may redact its recordings
 OFFICER = PERSONAS["owner"][0]  # recorded it, but does not do disclosure work
+INVESTIGATOR = PERSONAS["investigator"][0]  # may redact, but opens another team's recording with a reason
 PHONE = {"width": 390, "height": 844}
 # A region with keyframes close together, a gap longer than box_at bridges, and a lone keyframe.
 KEYFRAMES = ((0.0, (0.1, 0.1, 0.2, 0.2)), (0.04, (0.12, 0.1, 0.2, 0.22)), (0.5, (0.3, 0.2, 0.1, 0.1)),
@@ -251,7 +252,7 @@ def test_detect_correct_save_preview_render_and_play_the_redacted_copy(
 
 def test_a_stale_save_is_refused_and_the_newer_plan_reloads_on_a_phone(
         site: Site, page: "Page", artifacts: Path) -> None:
-    """GIVEN the editor open on a phone WHEN a colleague saves a newer plan and the editor then saves theirs THEN the save is refused with a way to reload, reloading shows the colleague's version, the page never scrolls sideways, its boxes follow the renderer's box_at rule; an officer without the role gets no editor."""
+    """GIVEN the editor open on a phone WHEN a colleague saves a newer plan and the editor then saves theirs THEN the save is refused with a way to reload, reloading shows the colleague's version, the page never scrolls sideways, its boxes follow the renderer's box_at rule; an officer without the role gets no editor, and an investigator is asked why first."""
     base = site.server.url
     page.set_viewport_size(PHONE)
     _sign_in(page, base)
@@ -292,3 +293,11 @@ def test_a_stale_save_is_refused_and_the_newer_plan_reloads_on_a_phone(
     with site.server.signed_in(OFFICER, PASSWORD) as officer:
         assert officer.get(f"/items/{site.item_id}/redaction").status_code in (403, 404)
         assert 'id="redact"' not in officer.get(f"/items/{site.item_id}").text
+    with site.server.signed_in(INVESTIGATOR, PASSWORD) as investigator:
+        asked = investigator.get(f"/items/{site.item_id}/redaction")
+        assert asked.status_code == 403 and "Why are you opening this recording?" in asked.text
+        csrf = str(investigator.get("/api/v1/me").json()["csrf_token"])
+        given = investigator.post(f"/items/{site.item_id}/reason", data={
+            "csrf_token": csrf, "reason": "Disclosure for occurrence 26/123456: hiding bystanders"})
+        assert given.status_code == 303, given.text
+        assert investigator.get(f"/items/{site.item_id}/redaction").status_code == 200

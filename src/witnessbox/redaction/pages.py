@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from witnessbox.accounts.dependencies import built_with, current_actor, page_templates
 from witnessbox.core.actor import Actor
+from witnessbox.core.errors import ReasonRequired
 from witnessbox.redaction.service import RedactionService
 
 API = "/api/v1/items"
@@ -18,7 +19,13 @@ Redaction = Annotated[RedactionService, Depends(built_with("redaction", Redactio
 
 @pages.get("/items/{item_id}/redaction", response_class=HTMLResponse)
 def editor_page(item_id: str, request: Request, actor: Caller, redaction: Redaction) -> Response:
-    """The editor, for those who may edit this item's redaction plan (others are refused as by the API)."""
-    item = redaction.authorise(item_id, actor=actor)
+    """The editor, for those who may edit this item's redaction plan (others are refused as by the API);
+    those who must first say why they open the item get the item page's form for it."""
+    templates = page_templates(request)
+    try:
+        item = redaction.authorise(item_id, actor=actor)
+    except ReasonRequired as ask:
+        context = {"item_id": item_id, "actor": actor, "why": ask.reason}
+        return templates.TemplateResponse(request, "evidence/reason.html", context, status_code=403)
     context = {"item": item, "actor": actor, "api": f"{API}/{item.id}"}
-    return page_templates(request).TemplateResponse(request, "redaction/editor.html", context)
+    return templates.TemplateResponse(request, "redaction/editor.html", context)
