@@ -4,7 +4,9 @@ recipe rendering the same bytes again, the original untouched, the training offi
 redacted copies, and every change in the audit trail."""
 
 import hashlib
+import json
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,8 @@ from tests.factories.media import tiny_recording
 from tests.factories.people import Force, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container, build
+from witnessbox.core.errors import Conflict
+from witnessbox.disclosure import verifier
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.media.face_scenes import Scene, Walker, write_scene
 from witnessbox.media.faces import FaceDetector
@@ -286,3 +290,35 @@ def test_detected_faces_become_a_plan_version_that_keeps_manual_work(world: Worl
     made = world.container.evidence.get(world.face_item_id).derivative(DerivativeKind.REDACTED)
     assert made is not None and made.parameters["model_sha256"] == shown["detection"]["model_sha256"]
     assert made.parameters["detection"]["versions"]["onnxruntime"]
+
+
+def test_a_disclosure_package_can_carry_the_redacted_copy_instead_of_the_original(
+    world: World, rendered: dict[str, Any], tmp_path: Path
+) -> None:
+    """GIVEN a rendered item WHEN a package is asked for with it chosen as a redacted copy THEN the ZIP holds
+    the redacted copy (not the original) under redacted/, the manifest gives its hash, its original's hash
+    and its recipe, and the package still verifies; an item without a copy cannot be chosen so."""
+    packages, officer = world.container.packages, world.force.actor("case_member")  # a disclosure officer
+    why = "freedom of information release to the public"
+    with pytest.raises(Conflict, match="no redacted copy"):
+        packages.request(actor=officer, server_url="https://bwv.example", item_ids=[world.bare_item_id],
+                         redacted_item_ids=[world.bare_item_id], reason=why)
+    package = packages.request(actor=officer, server_url="https://bwv.example", item_ids=[world.item_id],
+                               redacted_item_ids=[world.item_id], reason=why)
+    zip_path = packages.path_of(package.id)
+    deadline = time.monotonic() + 60
+    while not zip_path.exists():
+        assert time.monotonic() < deadline, "the package was not built"
+        time.sleep(0.2)
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+        [copy] = [name for name in names if name.startswith("redacted/")]
+        assert hashlib.sha256(archive.read(copy)).hexdigest() == rendered["sha256"]
+    assert not any(name.startswith("originals/") for name in names)
+    [item] = manifest["items"]
+    assert item["path"] == copy and item["sha256"] == hashlib.sha256(world.data).hexdigest()
+    assert item["derivative"]["sha256"] == rendered["sha256"]
+    assert item["derivative"]["source_sha256"] == item["sha256"]
+    assert item["derivative"]["recipe"]["plan"] == PLAN
+    assert verifier.verify(zip_path).ok

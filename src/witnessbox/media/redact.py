@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.container
@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from witnessbox.media.errors import MediaError
-from witnessbox.media.facetracks import Keyframe, box_at
 from witnessbox.media.probe import MediaFacts, picture_stream, probe
 from witnessbox.media.proxy import (
     Progress,
@@ -48,6 +47,9 @@ ENCODER_THREADS = 4  # fixed: libx264's output depends on its thread count
 MAX_GAP_S = 1.0  # keyframes further apart than this leave the frames between them uncovered
 RENDERER = "witnessbox.media.redact 1"
 _X264_VERSION = re.compile(rb"x264 - core (\d+)(?: (r\d+ [0-9a-f]+))?")
+
+if TYPE_CHECKING:  # the face modules load onnxruntime and OpenCV: only where faces are worked on
+    from witnessbox.media.facetracks import Keyframe
 
 Box = tuple[float, float, float, float]
 
@@ -80,6 +82,8 @@ class Recipe:
     @classmethod
     def from_plan(cls, plan: Mapping[str, Any]) -> Recipe:
         """The recipe of a plan already validated (redaction/plans.py); disabled regions are left out."""
+        from witnessbox.media.facetracks import Keyframe  # noqa: PLC0415 - see TYPE_CHECKING above
+
         regions = tuple(
             Region(
                 str(region["id"]),
@@ -98,6 +102,8 @@ class Recipe:
 
     def boxes_at(self, t: float) -> list[Box]:
         """The boxes covering the frame at `t` seconds."""
+        from witnessbox.media.facetracks import box_at  # noqa: PLC0415 - see TYPE_CHECKING above
+
         found = (box_at(region.keyframes, t, max_gap_s=MAX_GAP_S) for region in self.regions)
         return [box for box in found if box is not None]
 

@@ -28,6 +28,12 @@ Caller = Annotated[Actor, Depends(current_actor)]
 Redaction = Annotated[RedactionService, Depends(built_with("redaction", RedactionService))]
 Evidence = Annotated[EvidenceService, Depends(built_with("evidence", EvidenceService))]
 JPEG = "image/jpeg"
+# A plan the service refuses (the app's Error shape) or a body that does not fit PlanIn (FastAPI's shape).
+BAD_PLAN = {
+    "description": "the plan breaks a rule (the error names the first fault) or the body is not a PlanIn",
+    "content": {"application/json": {"schema": {"anyOf": [
+        {"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/HTTPValidationError"}]}}},
+}
 MP4 = "video/mp4"
 
 
@@ -40,7 +46,7 @@ def show_redaction(item_id: str, actor: Caller, redaction: Redaction) -> Redacti
 @api.put(
     "/{item_id}/redaction/plan",
     response_model=SavedOut,
-    responses={409: {"description": "someone saved since base_version"}, 422: {"description": "a bad plan"}},
+    responses={409: {"description": "someone saved since base_version"}, 422: BAD_PLAN},
 )
 def save_plan(item_id: str, body: PlanIn, actor: Caller, redaction: Redaction) -> SavedOut:
     """Save the plan as a new version over `base_version` (409 if that is no longer the latest)."""
@@ -57,7 +63,7 @@ def detect_faces(item_id: str, actor: Caller, redaction: Redaction) -> JobOut:
 @api.post("/{item_id}/redaction/follow", response_model=FollowOut)
 def follow_region(item_id: str, body: FollowIn, actor: Caller, redaction: Redaction) -> FollowOut:
     """Follow a box drawn at `t` forward and back; the boxes found, including the one at `t`."""
-    found = redaction.follow(item_id, body.t, body.box, actor=actor)
+    found = redaction.follow(item_id, body.t, list(body.box), actor=actor)
     return FollowOut(keyframes=[KeyframeOut(t=key.t, box=list(key.box)) for key in found])
 
 

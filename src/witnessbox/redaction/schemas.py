@@ -1,7 +1,7 @@
 """Request and response shapes of the redaction API (the contract the editor page is built on)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -79,11 +79,17 @@ class RenderStarted(BaseModel):
     render_id: str
 
 
+Corner = Annotated[float, Field(ge=0, lt=1)]
+Side = Annotated[float, Field(gt=0, le=1)]
+
+
 class FollowIn(BaseModel):
     """A box drawn at one moment, to follow forward and back."""
 
-    t: float = Field(ge=0)
-    box: list[float] = Field(min_length=4, max_length=4, description="[x, y, width, height] as fractions")
+    t: float = Field(ge=0, description="seconds from the start")
+    box: tuple[Corner, Corner, Side, Side] = Field(
+        description="[x, y, width, height] as fractions of the frame (cut at its edge)"
+    )
 
 
 class KeyframeOut(BaseModel):

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +33,6 @@ from witnessbox.evidence.models import DerivativeKind, Item, ItemState
 from witnessbox.evidence.service import DerivativeDraft, EvidenceService
 from witnessbox.jobs.models import JobRecord
 from witnessbox.jobs.runner import JobRunner, Progress
-from witnessbox.media import facetracks
 from witnessbox.media.errors import MediaError
 from witnessbox.media.redact import PADDING, preview_frame, render, versions
 from witnessbox.redaction.models import DetectionRun, PlanVersion, Render, RunState
@@ -41,6 +40,9 @@ from witnessbox.redaction.plans import InvalidPlan, checked, empty_plan, with_de
 from witnessbox.redaction.schemas import DetectionOut, MediaOut, RedactionOut, RenderOut
 from witnessbox.storage import BlobStore
 from witnessbox.storage.base import store_file
+
+if TYPE_CHECKING:  # the face modules load onnxruntime and OpenCV: imported where faces are worked on
+    from witnessbox.media import facetracks
 
 DETECT_FACES = "redaction.detect_faces"
 RENDER_REDACTED = "redaction.render"
@@ -211,18 +213,25 @@ class RedactionService:
 
     def follow(
         self, item_id: str, t: float, box: list[float], *, actor: Actor
-    ) -> tuple[facetracks.Keyframe, ...]:
-        """Follow a box drawn at `t` forward and back through the recording."""
+    ) -> tuple["facetracks.Keyframe", ...]:
+        """Follow a box drawn at `t` forward and back through the recording (cut at the frame's edge).
+
+        Nothing is found (no keyframes) where the recording has no frames near `t`.
+        """
         item = self.authorise(item_id, actor=actor)
-        region = checked(
-            {"regions": [{"id": "drawn", "keyframes": [{"t": t, "box": box}]}]}, duration_s=item.duration_s
-        )["regions"][0]["keyframes"][0]
-        x, y, w, h = region["box"]
+        x, y, w, h = (min(max(float(v), 0.0), 1.0) for v in box)
+        w, h = min(w, 1.0 - x), min(h, 1.0 - y)
+        if w <= 0 or h <= 0 or x >= 1 or y >= 1:
+            raise InvalidPlan(f"the box {box} has no area inside the frame")
+        if item.duration_s is not None and t > item.duration_s + 1.0:
+            return ()
+        from witnessbox.media import facetracks  # noqa: PLC0415 - see TYPE_CHECKING above
+
         with self._workspace(f"follow-{item_id}") as scratch:
             try:
-                return facetracks.follow_region(self._original(item, scratch), region["t"], (x, y, w, h))
-            except MediaError as bad:
-                raise InvalidPlan(bad.reason) from bad
+                return facetracks.follow_region(self._original(item, scratch), t, (x, y, w, h))
+            except MediaError:
+                return ()  # no frames near t
 
     # --- finding faces (a job) ---------------------------------------------------------------------
 
@@ -265,6 +274,8 @@ class RedactionService:
         if run is None:
             return "already done"
         item = self.evidence.get(run.item_id)
+        from witnessbox.media import facetracks  # noqa: PLC0415 - see TYPE_CHECKING above
+
         with self._workspace(run_id) as scratch:
             try:
                 found = facetracks.detect_tracks(self._original(item, scratch), progress=progress)
@@ -476,7 +487,7 @@ def _requester(run: DetectionRun) -> Actor:
     return Actor(kind=ActorKind.USER, id=run.requested_by, name=run.requested_by_name)
 
 
-def _auto_region(track: facetracks.Track, number: int) -> dict[str, Any]:
+def _auto_region(track: "facetracks.Track", number: int) -> dict[str, Any]:
     keyframes = []
     for key in track.keyframes:
         frame: dict[str, Any] = {"t": round(float(key.t), 6), "box": _clip(key.box)}

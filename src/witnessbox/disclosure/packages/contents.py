@@ -18,6 +18,20 @@ __all__ = ["CONTINUITY_FORMAT", "MANIFEST", "PACKAGE_FORMAT", "SIGNATURE", "SUMS
 
 
 @dataclass(frozen=True)
+class RedactedCopy:
+    """The redacted copy exported in place of an item's original, and how it was made (decision 0026)."""
+
+    sha256: str
+    size: int
+    recipe: dict[str, Any]  # the derivative's parameters: plan, plan version, model hash, software
+
+    def facts(self, source_sha256: str) -> dict[str, Any]:
+        """What the manifest says about the copy."""
+        return {"kind": "redacted", "sha256": self.sha256, "size": self.size,
+                "source_sha256": source_sha256, "recipe": self.recipe}
+
+
+@dataclass(frozen=True)
 class Exhibit:
     """One item as it goes into a package: its original's facts and where it lies in the ZIP."""
 
@@ -31,6 +45,7 @@ class Exhibit:
     recorded_start: datetime
     recorded_end: datetime | None
     uploaded_at: datetime
+    redacted: RedactedCopy | None = None  # exported in place of the original when chosen
 
     @property
     def stem(self) -> str:
@@ -41,7 +56,9 @@ class Exhibit:
 
     @property
     def path(self) -> str:
-        """Where the original lies in the package."""
+        """Where the original (or the redacted copy chosen in its place) lies in the package."""
+        if self.redacted is not None:
+            return f"redacted/{self.stem}.mp4"
         extension = _safe(self.filename.rsplit(".", 1)[-1].lower()) if "." in self.filename else "mp4"
         return f"originals/{self.stem}.{extension or 'mp4'}"
 
@@ -64,7 +81,8 @@ class Exhibit:
             "recorded_start": iso(self.recorded_start),
             "recorded_end": iso(self.recorded_end) if self.recorded_end else None,
             "uploaded_at": iso(self.uploaded_at),
-            "derivative": None,  # an original; a redacted copy gives its source hash and recipe here
+            # an original; a redacted copy gives its own hash, its source (the original's) and its recipe
+            "derivative": self.redacted.facts(self.sha256) if self.redacted else None,
             "continuity": self.continuity,
         }
 
@@ -138,6 +156,8 @@ def readme(heading: Heading, exhibits: list[Exhibit]) -> bytes:
         "",
         "WHAT IS HERE",
         "  originals/        the recordings exactly as uploaded from the camera (never altered)",
+        "  redacted/         redacted copies, where chosen in place of an original: manifest.json",
+        "                    gives each one's SHA-256, its original's SHA-256 and how it was made",
         "  continuity/       for each recording, its continuity statement: every audit entry about",
         "                    it from upload to this export. The .json file is what is checked;",
         "                    the .html and .pdf files are readable renderings of the same entries.",

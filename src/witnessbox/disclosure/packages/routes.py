@@ -40,6 +40,7 @@ def request_package(body: PackageIn, request: Request, actor: Caller, packages: 
         case_id=body.case_id,
         item_ids=body.item_ids,
         reason=body.reason,
+        redacted_item_ids=body.redacted_item_ids,
     )
     return packages.get(package.id, actor=actor)
 

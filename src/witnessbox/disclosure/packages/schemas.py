@@ -19,6 +19,10 @@ class PackageIn(BaseModel):
     case_id: str | None = Field(default=None, max_length=26)
     item_ids: list[str] = Field(default_factory=list, max_length=1000)
     reason: str | None = Field(default=None, max_length=2000)
+    redacted_item_ids: list[str] = Field(
+        default_factory=list, max_length=1000,
+        description="items to export as their latest redacted copy instead of the original (decision 0026)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "PackageIn":

@@ -33,6 +33,7 @@ from witnessbox.disclosure.packages.contents import (
     SUMS,
     Exhibit,
     Heading,
+    RedactedCopy,
     file_entry,
     manifest,
     readme,
@@ -41,7 +42,7 @@ from witnessbox.disclosure.packages.contents import (
 )
 from witnessbox.disclosure.packages.models import DisclosurePackage, PackageState
 from witnessbox.disclosure.packages.schemas import PackageOut
-from witnessbox.evidence.models import Item
+from witnessbox.evidence.models import Derivative, DerivativeKind, Item
 from witnessbox.evidence.service import EvidenceService
 from witnessbox.jobs.models import JobRecord
 from witnessbox.jobs.runner import JobRunner, Progress
@@ -90,12 +91,17 @@ class PackageService:
         case_id: str | None = None,
         item_ids: list[str] | None = None,
         reason: str | None = None,
+        redacted_item_ids: list[str] | None = None,
     ) -> DisclosurePackage:
-        """Authorise (case managers, items they may download), record and audit, then enqueue the build."""
+        """Authorise (case managers, items they may download), record and audit, then enqueue the build.
+
+        Items named in `redacted_item_ids` go in as their latest redacted copy instead of the original.
+        """
         require(actor, Permission.CASE_MANAGE)
         title, chosen = self._what(actor, case_id, item_ids or [])
         for item_id in chosen:
             self.evidence.authorise(item_id, Permission.ITEM_DOWNLOAD, actor=actor, reason=reason)
+        copies = self._redacted_copies(chosen, redacted_item_ids or [])
         now = self.clock.now()
         with self.db.transaction() as uow:
             package = DisclosurePackage(
@@ -103,6 +109,7 @@ class PackageService:
                 case_id=case_id,
                 title=title[:255],
                 item_ids=chosen,
+                redacted_copies=copies or None,
                 reason=(reason or "").strip() or None,
                 server_url=server_url.rstrip("/")[:255],
                 requested_by=actor.id,
@@ -127,6 +134,18 @@ class PackageService:
             raise Conflict("there is nothing to export: the case holds no recordings you may see")
         return title, chosen
 
+    def _redacted_copies(self, chosen: list[str], redacted: list[str]) -> dict[str, str]:
+        """item id -> the redacted copy (derivative id) to export in its place, frozen now."""
+        copies = {}
+        for item_id in dict.fromkeys(redacted):
+            if item_id not in chosen:
+                raise Conflict(f"item {item_id} is not in the package, so it cannot go in as a redacted copy")
+            copy = self.evidence.get(item_id).derivative(DerivativeKind.REDACTED)
+            if copy is None:
+                raise Conflict(f"item {item_id} has no redacted copy: render one before exporting it so")
+            copies[item_id] = copy.id
+        return copies
+
     def _audit_request(self, session: Session, package: DisclosurePackage, actor: Actor) -> None:
         details = {"title": package.title, "items": len(package.item_ids), "reason": package.reason}
         subject = Subject("disclosure_package", package.id)
@@ -138,7 +157,8 @@ class PackageService:
                 AuditTag.DISCLOSURE_ITEM_EXPORTED,
                 actor=actor,
                 subject=Subject("item", item_id),
-                details={"package": package.id, "title": package.title, "reason": package.reason},
+                details={"package": package.id, "title": package.title, "reason": package.reason,
+                         "redacted_copy": (package.redacted_copies or {}).get(item_id)},
             )
 
     # --- building it (the job) ----------------------------------------------------------------
@@ -149,10 +169,10 @@ class PackageService:
         if package is None:
             return "already built"
         sealed_at = self._seal()
-        exhibits = self._exhibits(package.item_ids)
+        exhibits = self._exhibits(package.item_ids, package.redacted_copies or {})
         small = self._small_files(package, exhibits, sealed_at)
         self.directory.mkdir(parents=True, exist_ok=True)
-        originals = [Original(e.path, e.sha256, e.size) for e in exhibits]
+        originals = [_file_of(e) for e in exhibits]
         written = write_zip(self.path_of(package_id), originals, small, self.blobs.read, progress)
         self._complete(package_id, written)
         return f"{written.file_count} files, {written.size} bytes, sha256 {written.sha256}"
@@ -181,11 +201,13 @@ class PackageService:
         with self.db.read() as session:
             return continuity.last_checkpoint_seq(session)
 
-    def _exhibits(self, item_ids: list[Any]) -> list[Exhibit]:
+    def _exhibits(self, item_ids: list[Any], copies: dict[str, Any]) -> list[Exhibit]:
         with self.db.read() as session:
             items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
             collars = _collars(session, {i.officer_id for i in items.values() if i.officer_id})
-            return [_exhibit(items[i], collars) for i in item_ids if i in items]
+            chosen = {d.item_id: d for d in session.scalars(select(Derivative).where(
+                Derivative.id.in_(list(copies.values()))))} if copies else {}
+            return [_exhibit(items[i], collars, chosen.get(i)) for i in item_ids if i in items]
 
     def _small_files(
         self, package: DisclosurePackage, exhibits: list[Exhibit], sealed_at: int
@@ -207,11 +229,12 @@ class PackageService:
         small[SIGNING_KEY] = signer.public_pem().encode()
         small["README.txt"] = readme(heading, exhibits)
         small["verify.py"] = VERIFIER.read_bytes()
-        listed = [file_entry(e.path, e.sha256, e.size, "original") for e in exhibits]
+        listed = [_listed(e) for e in exhibits]
         listed += [file_entry(p, sha256_of(d), len(d), _role(p)) for p, d in small.items()]
         small[MANIFEST] = manifest(heading, exhibits, listed)
         small[SIGNATURE] = bytes.fromhex(signer.sign(small[MANIFEST]))
-        hashes = {e.path: e.sha256 for e in exhibits} | {p: sha256_of(d) for p, d in small.items()}
+        hashes = {e.path: _file_of(e).sha256 for e in exhibits}
+        hashes |= {p: sha256_of(d) for p, d in small.items()}
         small[SUMS] = sums(hashes)
         return small
 
@@ -339,7 +362,8 @@ def _collars(session: Session, user_ids: set[str]) -> dict[str, str]:
     return {user_id: collar for user_id, collar in rows if collar}
 
 
-def _exhibit(item: Item, collars: dict[str, str]) -> Exhibit:
+def _exhibit(item: Item, collars: dict[str, str], copy: Derivative | None = None) -> Exhibit:
+    redacted = RedactedCopy(copy.sha256, copy.size, dict(copy.parameters)) if copy is not None else None
     return Exhibit(
         item_id=item.id,
         sha256=item.sha256,
@@ -351,7 +375,20 @@ def _exhibit(item: Item, collars: dict[str, str]) -> Exhibit:
         recorded_start=item.recorded_start,
         recorded_end=item.recorded_end,
         uploaded_at=item.uploaded_at,
+        redacted=redacted,
     )
+
+
+def _file_of(exhibit: Exhibit) -> Original:
+    """The stored bytes that go in for an exhibit: its original, or the redacted copy chosen instead."""
+    if exhibit.redacted is not None:
+        return Original(exhibit.path, exhibit.redacted.sha256, exhibit.redacted.size)
+    return Original(exhibit.path, exhibit.sha256, exhibit.size)
+
+
+def _listed(exhibit: Exhibit) -> dict[str, Any]:
+    made = _file_of(exhibit)
+    return file_entry(made.path, made.sha256, made.size, "redacted copy" if exhibit.redacted else "original")
 
 
 def _role(path: str) -> str:
