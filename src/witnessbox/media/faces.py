@@ -102,6 +102,7 @@ class FaceDetector:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # memory stays at what one batch needs
         wanted = choose_providers(providers)
         try:
             self._session = ort.InferenceSession(

@@ -7,8 +7,11 @@ its face will be from its last box and speed; a detection that overlaps the
 prediction (or lies close to its centre) continues it. A track that finds no
 face for up to ``max_missed`` frames stays open, and when it finds one again
 the missed frames get boxes interpolated between the two detections, so a face
-the detector misses for a moment stays covered. Tracks seen in fewer than
-``min_hits`` frames and never with a high score are dropped as false positives.
+the detector misses for a moment stays covered. The detector looks at every
+``stride``-th frame only: the frames between are covered the same way, and
+each track's first and last box are held for the frames between detections
+before and after it. Tracks detected fewer than ``min_hits`` times and never
+with a high score are dropped as false positives.
 
 Boxes leave here as fractions of the frame, grown about their centre by
 ``box_scale`` so that a track covers hair, ears and chin as well as the face
@@ -34,14 +37,15 @@ from witnessbox.media.faces import Detection, FaceDetector
 
 Box = tuple[float, float, float, float]
 
-DETECT_WIDTH = 640  # frames are scaled to at most this width for the detector (faces stay >= ~12 px)
-BATCH = 8  # frames per detector call
+DETECT_WIDTH = 1280  # frames are scaled to at most this width for the detector (720p as it is)
+STRIDE = 2  # the detector sees every STRIDE-th frame; tracks fill the frames between
+BATCH = 2  # frames per detector call (more barely helps on a CPU and costs memory)
 MAX_MISSED = 12  # frames a track stays open without a detection (about half a second at 25 fps)
-MIN_HITS = 8  # a track seen in fewer frames than this (a third of a second at 25 fps) ...
+MIN_HITS = 5  # a track detected fewer times than this (0.4 s at 25 fps and STRIDE 2) ...
 STRONG_SCORE = 0.5  # ... is kept only when one of its detections scored at least this
 BOX_SCALE = 1.3  # each box grows about its centre by this factor (as `deface --mask-scale`)
 MATCH_IOU = 0.1  # a detection continues a track when it overlaps the prediction this much ...
-MATCH_CENTRE = 0.6  # ... or its centre lies within this share of the predicted box's size
+MATCH_CENTRE = 0.5  # ... or its centre lies within this share of the predicted box's size a frame
 EDGE_S = 0.05  # box_at answers this far before the first and after the last keyframe
 FOLLOW_WIDTH = 480  # manual regions are followed on frames scaled to this width
 FOLLOW_MIN_SCORE = 0.5  # the tracker stops when the best match correlates less than this
@@ -121,8 +125,9 @@ def detect_tracks(
         size = detection_size(video.width, video.height)
         linker = _Linker(size)
         for batch in _batches(container, stream, video, size, times):
-            for detections in detector.detect([frame for frame, _ in batch]):
-                linker.add(detections)
+            found = detector.detect([frame for frame, _ in batch])
+            for (_, index), detections in zip(batch, found, strict=True):
+                linker.add(index, detections)
             if progress is not None and video.expected_frames:
                 progress(min(1.0, len(times) / video.expected_frames))
     if not times:
@@ -155,13 +160,13 @@ def _parameters(detector: FaceDetector, size: tuple[int, int]) -> dict[str, obje
         "threshold": detector.threshold,
         "detect_size": list(size),
         "batch": BATCH,
+        "stride": STRIDE,
         "max_missed_frames": MAX_MISSED,
         "min_hits": MIN_HITS,
         "strong_score": STRONG_SCORE,
         "box_scale": BOX_SCALE,
         "match_iou": MATCH_IOU,
         "match_centre": MATCH_CENTRE,
-        "every_frame": True,
     }
 
 
@@ -184,7 +189,9 @@ class _open_video:  # noqa: N801 - used as a context manager like open()
         stream.codec_context.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         origin = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
-        video = _Video(stream.codec_context.width, stream.codec_context.height, rate, origin, stream.frames)
+        # MP4 states its frame count; other containers only their length.
+        expected = stream.frames or round((self.container.duration or 0) / av.time_base * rate)
+        video = _Video(stream.codec_context.width, stream.codec_context.height, rate, origin, expected)
         if video.width <= 0 or video.height <= 0:
             self.container.close()
             raise MediaError("the recording's video has no frame size")
@@ -196,15 +203,19 @@ class _open_video:  # noqa: N801 - used as a context manager like open()
 
 def _batches(
     container: Any, stream: Any, video: _Video, size: tuple[int, int], times: list[float]
-) -> Iterator[list[tuple[npt.NDArray[np.uint8], float]]]:
-    """Decoded frames scaled to ``size`` in batches of BATCH, each with its time; appends to ``times``."""
-    batch: list[tuple[npt.NDArray[np.uint8], float]] = []
+) -> Iterator[list[tuple[npt.NDArray[np.uint8], int]]]:
+    """Every STRIDE-th frame scaled to ``size``, with its number, in batches of BATCH.
+
+    Every frame's time is appended to ``times``.
+    """
+    batch: list[tuple[npt.NDArray[np.uint8], int]] = []
     try:
         for frame in container.decode(stream):
-            t = _frame_time(frame, video, times)
-            times.append(t)
+            times.append(_frame_time(frame, video, times))
+            if (len(times) - 1) % STRIDE:
+                continue
             image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
-            batch.append((image, t))
+            batch.append((image, len(times) - 1))
             if len(batch) == BATCH:
                 yield batch
                 batch = []
@@ -231,9 +242,9 @@ class _Linker:
         self.closed: list[_OpenTrack] = []
         self.numbers = 0
 
-    def add(self, detections: list[Detection]) -> None:
-        """The next frame's detections."""
-        self.frame += 1
+    def add(self, frame: int, detections: list[Detection]) -> None:
+        """The detections of frame number ``frame`` (frames come in order)."""
+        self.frame = frame
         boxes = np.array([[d.x, d.y, d.x + d.w, d.y + d.h] for d in detections], dtype=np.float64)
         scores = [d.score for d in detections]
         taken = self._match(boxes)
@@ -251,7 +262,7 @@ class _Linker:
         self.open = []
         kept = sorted((t for t in self.closed if _kept(t)), key=lambda t: (t.keyframes[0][0], t.number))
         return tuple(
-            Track(id=f"f{number}", keyframes=_keyframes(track, times, size))
+            Track(id=f"f{number}", keyframes=_keyframes(_held(track, len(times)), times, size))
             for number, track in enumerate(kept, start=1)
         )
 
@@ -264,8 +275,11 @@ class _Linker:
         centres_p = (predicted[:, :2] + predicted[:, 2:]) / 2
         centres_d = (boxes[:, :2] + boxes[:, 2:]) / 2
         distance = np.linalg.norm(centres_p[:, None, :] - centres_d[None, :, :], axis=2)
-        reach = MATCH_CENTRE * np.maximum(
-            predicted[:, 2] - predicted[:, 0], predicted[:, 3] - predicted[:, 1]
+        frames = np.array([self.frame - t.last_frame for t in self.open], dtype=np.float64)
+        reach = (
+            MATCH_CENTRE
+            * frames
+            * np.maximum(predicted[:, 2] - predicted[:, 0], predicted[:, 3] - predicted[:, 1])
         )
         allowed = (overlap >= MATCH_IOU) | (distance <= reach[:, None])
         rank = overlap - distance / (1 + distance)  # overlap first; nearer centre breaks ties
@@ -311,6 +325,38 @@ class _Linker:
 def _kept(track: _OpenTrack) -> bool:
     """A track is a face unless it is both short and weak."""
     return track.hits >= MIN_HITS or track.best >= STRONG_SCORE
+
+
+def _held(track: _OpenTrack, frames: int) -> _OpenTrack:
+    """The track carried on over the frames the detector skipped before and after it, at its speed there."""
+    detected = [(f, box) for f, box, score in track.keyframes if score is not None]
+    first_frame, first_box = detected[0]
+    last_frame, last_box = detected[-1]
+    start_speed = _speed(detected[:2])
+    end_speed = _speed(detected[-2:])
+    before = [
+        (f, first_box - start_speed * (first_frame - f), None)
+        for f in range(max(0, first_frame - STRIDE + 1), first_frame)
+    ]
+    after = [
+        (f, last_box + end_speed * (f - last_frame), None)
+        for f in range(last_frame + 1, min(frames, last_frame + STRIDE))
+    ]
+    return _OpenTrack(
+        track.number,
+        track.last_frame,
+        track.box,
+        hits=track.hits,
+        best=track.best,
+        keyframes=[*before, *track.keyframes, *after],
+    )
+
+
+def _speed(pair: list[tuple[int, npt.NDArray[np.float64]]]) -> npt.NDArray[np.float64]:
+    """The box's change a frame between two detections (zero for one)."""
+    if len(pair) < 2 or pair[1][0] == pair[0][0]:
+        return np.zeros(4)
+    return (pair[1][1] - pair[0][1]) / (pair[1][0] - pair[0][0])
 
 
 def _keyframes(track: _OpenTrack, times: list[float], size: tuple[int, int]) -> tuple[Keyframe, ...]:

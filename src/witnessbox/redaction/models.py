@@ -74,7 +74,8 @@ class Render(Base):
     job_id: Mapped[str | None] = mapped_column(String(26))
     requested_by: Mapped[str | None] = mapped_column(String(26))
     requested_by_name: Mapped[str] = mapped_column(String(160))
-    derivative_id: Mapped[str | None] = mapped_column(ForeignKey("derivatives.id"))
+    # the derivative it made; kept as text, not a foreign key, so the record outlives a purge (retention/)
+    derivative_id: Mapped[str | None] = mapped_column(String(26))
     sha256: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -30,7 +30,7 @@ from witnessbox.media.facetracks import Detected, Keyframe, box_at, detect_track
 pytestmark = pytest.mark.backend_free
 
 FPS = 25
-GAP = (30, 31)  # the frames from which the gap clip leaves its face out
+GAP = (30, 31, 32)  # frames the gap clip leaves its face out of (two of them ones the detector looks at)
 WALKERS = (
     Walker("astronaut", (0.3, 0.4), (0.65, 0.45), (0.4, 0.34)),
     Walker("camera", (0.8, 0.75), (0.55, 0.7), (0.26, 0.3), angle=10, gain=0.8, bias=-20),
@@ -52,14 +52,22 @@ def scene_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GroundTr
 
 
 @pytest.fixture(scope="module")
-def scene_tracks(scene_clip: tuple[Path, GroundTruth], detector: FaceDetector) -> Detected:
+def scene_progress() -> list[float]:
+    """The progress reported while the scene clip is detected."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def scene_tracks(
+    scene_clip: tuple[Path, GroundTruth], detector: FaceDetector, scene_progress: list[float]
+) -> Detected:
     """The clip's detected tracks."""
-    return detect_tracks(scene_clip[0], detector=detector)
+    return detect_tracks(scene_clip[0], detector=detector, progress=scene_progress.append)
 
 
 @pytest.fixture(scope="module")
 def gap_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scene]:
-    """A 2 s clip of one face that is missing from two frames in the middle."""
+    """A 2 s clip of one face that is missing from three frames in the middle."""
     walker = Walker("astronaut", (0.3, 0.45), (0.7, 0.5), (0.42, 0.38), hidden=GAP)
     scene = Scene(320, 240, FPS, 2.0, (walker,), seed=5)
     path = tmp_path_factory.mktemp("gap") / "gap.mp4"
@@ -122,8 +130,14 @@ def test_tracks_cover_the_ground_truth_faces(
     assert [track.id for track in scene_tracks.tracks] == ["f1", "f2", "f3"]
 
 
-def test_detection_records_the_recording_and_how_it_was_read(scene_tracks: Detected) -> None:
-    """GIVEN the detected clip THEN its size, rate, length, model hash and parameters are recorded."""
+def test_detection_records_the_recording_and_how_it_was_read(
+    scene_tracks: Detected, scene_progress: list[float]
+) -> None:
+    """GIVEN the detected clip THEN its size, rate, length, model hash and parameters are recorded,
+    and progress rose to 1."""
+    assert len(scene_progress) > 3
+    assert scene_progress == sorted(scene_progress)
+    assert scene_progress[-1] == 1.0
     assert (scene_tracks.width, scene_tracks.height, scene_tracks.fps) == (320, 240, 25.0)
     assert scene_tracks.frames == 60
     assert scene_tracks.duration_s == pytest.approx(2.4, abs=1e-6)
@@ -137,10 +151,10 @@ def test_detection_records_the_recording_and_how_it_was_read(scene_tracks: Detec
         assert all(0 <= v <= 1 for k in track.keyframes for v in k.box)
 
 
-def test_a_face_missing_from_two_frames_stays_covered(
+def test_a_face_missing_for_three_frames_stays_covered(
     gap_clip: tuple[Path, Scene], detector: FaceDetector
 ) -> None:
-    """GIVEN a face left out of two frames of a clip
+    """GIVEN a face left out of three frames of a clip (two of them frames the detector looks at)
     WHEN tracked
     THEN one track spans the gap, with interpolated boxes that cover where the face would be."""
     path, scene = gap_clip

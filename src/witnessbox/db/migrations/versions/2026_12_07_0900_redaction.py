@@ -75,8 +75,6 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_at', witnessbox.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', witnessbox.db.base.UtcDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['derivative_id'], ['derivatives.id'],
-                            name=op.f('fk_redaction_renders_derivative_id_derivatives')),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_redaction_renders_item_id_items')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_redaction_renders'))
     )
