@@ -14,9 +14,9 @@ peak memory (RSS, from the kernel's rusage of the child), recall (share of groun
 over every frame, with at least 90% of the box redacted) and false-positive rate (share of
 redaction boxes over no face). Witnessbox is scored on its tracks' boxes (box_at at each frame's
 time). deface is scored on what it wrote: the pixels it blacked out (every scene pixel is at
-least 24 bright), its boxes read back as the blacked-out blobs. When RENDER's
-`witnessbox.media.redact` is importable the report says so; the timing here is detection and
-tracking only, while deface's includes writing its output video (libx264).
+least 24 bright), its boxes read back as the blacked-out blobs. The report says whether the
+renderer (`witnessbox.media.redact`) is in the tree; the timing here is detection and tracking
+only, while deface's includes writing its output video (libx264).
 Target: Witnessbox >= 3x deface's frames per second at equal or better recall.
 Run: `python bench/redact.py [--seconds 10] [--sizes 720,1080] [--gpu]`.
 """

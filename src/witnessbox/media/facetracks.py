@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,35 +171,26 @@ def _parameters(detector: FaceDetector, size: tuple[int, int]) -> dict[str, obje
     }
 
 
-class _open_video:  # noqa: N801 - used as a context manager like open()
-    """Open the recording's first video stream with threaded decoding."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.container: Any = None
-
-    def __enter__(self) -> tuple[Any, Any, _Video]:
-        try:
-            self.container = av.open(str(self.path))
-        except (av.error.FFmpegError, OSError) as error:
-            raise MediaError(f"cannot open the recording: {error}") from error
-        if not self.container.streams.video:
-            self.container.close()
+@contextmanager
+def _open_video(path: Path) -> Iterator[tuple[Any, Any, _Video]]:
+    """The recording's container and first video stream (threaded decoding), closed afterwards."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as error:
+        raise MediaError(f"cannot open the recording: {error}") from error
+    with container:
+        if not container.streams.video:
             raise MediaError("the recording has no video stream")
-        stream = self.container.streams.video[0]
+        stream = container.streams.video[0]
         stream.codec_context.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         origin = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0.0
         # MP4 states its frame count; other containers only their length.
-        expected = stream.frames or round((self.container.duration or 0) / av.time_base * rate)
+        expected = stream.frames or round((container.duration or 0) / av.time_base * rate)
         video = _Video(stream.codec_context.width, stream.codec_context.height, rate, origin, expected)
         if video.width <= 0 or video.height <= 0:
-            self.container.close()
             raise MediaError("the recording's video has no frame size")
-        return self.container, stream, video
-
-    def __exit__(self, *exc: object) -> None:
-        self.container.close()
+        yield container, stream, video
 
 
 def _batches(
