@@ -282,7 +282,7 @@ def test_a_stale_save_is_refused_and_the_newer_plan_reloads_on_a_phone(
 
     # The boxes over the picture follow the rule the renderer follows.
     drawn = page.evaluate("""async ([keyframes, moments]) => {
-        const {boxAt} = await import('/static/js/redaction.js');
+        const {boxAt} = await import('/static/js/redaction-plan.js');
         return moments.map((t) => boxAt(keyframes.map(([k, box]) => ({t: k, box})), t));
       }""", [KEYFRAMES, MOMENTS])
     rendered = [box_at([Keyframe(t, box) for t, box in KEYFRAMES], t) for t in MOMENTS]

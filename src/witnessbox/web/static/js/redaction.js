@@ -3,6 +3,10 @@
 // all through /api/v1/items/{id}/redaction. No inline code (CSP): sizes and positions are set
 // here through element.style, and the page's facts come in data-* attributes.
 
+import {
+  EDGE_S, MIN_SIZE, boxAt, clamp, fit, mergeFollowed, nextManualId, setKeyframe, span,
+} from "./redaction-plan.js";
+
 const editor = document.getElementById("editor");
 const api = editor.dataset.api;
 const fps = Number(editor.dataset.fps) || 25;
@@ -11,11 +15,8 @@ const video = document.getElementById("video");
 const overlay = document.getElementById("overlay");
 const $ = (id) => document.getElementById(id);
 
-const EDGE_S = 0.05; // a keyframe at the edge of a span covers this long beyond itself (media/facetracks.py)
-const MAX_GAP_S = 1.0; // keyframes further apart than this do not cover the time between them
 const POLL_MS = 400;
 const NUDGE = 0.005; // an arrow key moves or resizes a box by half a percent of the frame
-const MIN_SIZE = 0.01;
 
 let plan = { effect: "pixelate", regions: [], audio: [] };
 let version = 0;
@@ -25,70 +26,8 @@ let drawing = false;
 let media = { width: Number(editor.dataset.width), height: Number(editor.dataset.height),
   duration_s: Number(editor.dataset.duration), fps };
 
-// --- the plan's geometry -------------------------------------------------------------------
-
-/** The box a region covers at `t`, or null: the rule of box_at in media/facetracks.py, which renders use. */
-export function boxAt(keyframes, t, maxGap = MAX_GAP_S) {
-  if (!keyframes.length) return null;
-  const first = keyframes[0];
-  const last = keyframes[keyframes.length - 1];
-  if (t <= first.t) return first.t - t <= EDGE_S ? first.box : null;
-  if (t >= last.t) return t - last.t <= EDGE_S ? last.box : null;
-  let i = 0;
-  while (keyframes[i + 1].t < t) i += 1;
-  const [a, b] = [keyframes[i], keyframes[i + 1]];
-  if (b.t - a.t > maxGap) {
-    if (t - a.t <= EDGE_S) return a.box;
-    if (b.t - t <= EDGE_S) return b.box;
-    return null;
-  }
-  const share = b.t === a.t ? 0 : (t - a.t) / (b.t - a.t);
-  return a.box.map((value, k) => value + (b.box[k] - value) * share);
-}
-
-function clamp(value, low, high) {
-  return Math.min(Math.max(value, low), high);
-}
-
-/** A box kept inside the frame and at least MIN_SIZE wide and high. */
-function fit([x, y, w, h]) {
-  const width = clamp(w, MIN_SIZE, 1);
-  const height = clamp(h, MIN_SIZE, 1);
-  return [clamp(x, 0, 1 - width), clamp(y, 0, 1 - height), width, height].map((v) => Math.round(v * 1e5) / 1e5);
-}
-
-/** Replace the keyframe within half a frame of `t`, or add one there, keeping them sorted. */
-function setKeyframe(region, t, box) {
-  const half = 0.5 / fps;
-  const kept = region.keyframes.filter((k) => Math.abs(k.t - t) > half);
-  kept.push({ t: Math.round(t * 1e4) / 1e4, box: fit(box) });
-  kept.sort((a, b) => a.t - b.t);
-  region.keyframes = kept;
-}
-
-/** Keyframes a tracker returned, in place of the region's own over the span they cover. */
-function mergeFollowed(region, followed) {
-  if (!followed.length) return;
-  const [from, to] = [followed[0].t, followed[followed.length - 1].t];
-  const outside = region.keyframes.filter((k) => k.t < from - 1e-6 || k.t > to + 1e-6);
-  region.keyframes = [...outside, ...followed.map((k) => ({ t: k.t, box: fit(k.box) }))]
-    .sort((a, b) => a.t - b.t);
-}
-
 function region(id) {
   return plan.regions.find((r) => r.id === id) || null;
-}
-
-function span(r) {
-  const times = r.keyframes.map((k) => k.t);
-  return times.length ? [Math.min(...times), Math.max(...times)] : [0, 0];
-}
-
-function nextManualId() {
-  const taken = new Set(plan.regions.map((r) => r.id));
-  let n = 1;
-  while (taken.has(`m${n}`)) n += 1;
-  return `m${n}`;
 }
 
 // --- talking to the server -----------------------------------------------------------------
@@ -574,16 +513,16 @@ function endGesture(event) {
     addManual(box);
     return;
   }
-  setKeyframe(region(done.id), video.currentTime, box);
+  setKeyframe(region(done.id), video.currentTime, box, fps);
   changed();
   say(`${region(done.id).label} corrected at ${timeText(video.currentTime)}.`);
 }
 
 function addManual(box) {
-  const id = nextManualId();
+  const id = nextManualId(plan.regions);
   const number = id.slice(1);
   plan.regions.push({ id, source: "manual", enabled: true, label: `Drawn box ${number}`, keyframes: [] });
-  setKeyframe(region(id), video.currentTime, box);
+  setKeyframe(region(id), video.currentTime, box, fps);
   selected = id;
   changed();
   say(`Drawn box ${number} added at ${timeText(video.currentTime)}. Follow it to cover the moments around.`);
@@ -600,7 +539,7 @@ function nudge(event) {
   const [dx, dy] = ARROWS[event.key].map((v) => v * NUDGE);
   const [x, y, w, h] = box;
   const next = event.shiftKey ? [x, y, w + dx, h + dy] : [x + dx, y + dy, w, h];
-  setKeyframe(r, video.currentTime, next);
+  setKeyframe(r, video.currentTime, next, fps);
   changed();
   return true;
 }
