@@ -149,11 +149,17 @@ class Rules:
         """Own, supervised team's (supervisors only), or granted."""
         return self.holds(index, item) or self.granted(index, item)
 
+    def redacted_only(self, index: int) -> bool:
+        """Roles, none of which sees footage unredacted (only the training officer's): such a person
+        sees only items with a redacted copy, and no item here has one (decision 0026)."""
+        roles = self.person(index).roles
+        return bool(roles) and roles <= {Role.TRAINING_OFFICER}
+
     def access(self, index: int, item: int) -> str:
         """SEES, NEEDS_REASON or HIDDEN."""
         me, recording = self.person(index), self.force.items[item]
         psd = Role.PROFESSIONAL_STANDARDS in me.roles
-        if recording.restricted and not psd:
+        if (recording.restricted and not psd) or self.redacted_only(index):
             return HIDDEN
         if recording.quarantined and Role.SYSTEM_ADMINISTRATOR in me.roles:
             return SEES  # the record of a quarantined item, so an administrator can act on it
@@ -167,7 +173,7 @@ class Rules:
         """Describing footage needs its own circle, or professional standards; a share, a case or a
         reason is read-only (decision 0013)."""
         psd = Role.PROFESSIONAL_STANDARDS in self.person(index).roles
-        if self.force.items[item].restricted and not psd:
+        if (self.force.items[item].restricted and not psd) or self.redacted_only(index):
             return False
         return psd or self.holds(index, item)
 
