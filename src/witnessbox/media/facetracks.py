@@ -46,7 +46,7 @@ MIN_HITS = 5  # a track detected fewer times than this (0.4 s at 25 fps and STRI
 STRONG_SCORE = 0.5  # ... is kept only when one of its detections scored at least this
 BOX_SCALE = 1.3  # each box grows about its centre by this factor (as `deface --mask-scale`)
 MATCH_IOU = 0.1  # a detection continues a track when it overlaps the prediction this much ...
-MATCH_CENTRE = 0.5  # ... or its centre lies within this share of the predicted box's size a frame
+MATCH_CENTRE = 0.5  # ... or its centre is within this share of the predicted box's size a frame (to STRIDE)
 EDGE_S = 0.05  # box_at answers this far before the first and after the last keyframe
 FOLLOW_WIDTH = 480  # manual regions are followed on frames scaled to this width
 FOLLOW_MIN_SCORE = 0.5  # the tracker stops when the best match correlates less than this
@@ -267,7 +267,8 @@ class _Linker:
         centres_p = (predicted[:, :2] + predicted[:, 2:]) / 2
         centres_d = (boxes[:, :2] + boxes[:, 2:]) / 2
         distance = np.linalg.norm(centres_p[:, None, :] - centres_d[None, :, :], axis=2)
-        frames = np.array([self.frame - t.last_frame for t in self.open], dtype=np.float64)
+        # One detection step's reach: after missed frames the prediction, not a wider net, finds the face.
+        frames = np.array([min(self.frame - t.last_frame, STRIDE) for t in self.open], dtype=np.float64)
         reach = (
             MATCH_CENTRE
             * frames
