@@ -216,6 +216,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/items/{item_id}/redacted"): Row(ITEM_READERS, _rendered, order=2),
     ("GET", "/"): Row(PEOPLE),
     ("GET", "/items/{item_id}"): Row(ITEM_READERS),  # investigators and PSD get the reason form (403)
+    # the redaction editor's page (redaction/pages.py): as its API, investigators and PSD first give a reason
+    ("GET", "/items/{item_id}/redaction"): Row(REDACTORS),
     # categorising describes footage: its own circle, or professional standards; a case or a reason is
     # read-only (decision 0013)
     ("PATCH", "/api/v1/items/{item_id}"): Row(HOLDERS | {"psd"}, _json({"title": "Matrix check"})),

@@ -210,6 +210,7 @@ def test_the_training_officer_gets_only_redacted_copies(world: World, rendered: 
         assert trainer.get(f"{item}/redaction").status_code == 403  # editing is not theirs
         page = trainer.get(f"/items/{world.item_id}")
         assert page.status_code == 200 and f"{item}/original" not in page.text
+        assert f"{item}/thumbnails" not in page.text and f"{item}/proxy" in page.text
     with world.client("owner") as owner:  # the officer who recorded it still gets the original
         assert owner.get(f"{item}/original").status_code == 200
 

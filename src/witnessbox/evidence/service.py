@@ -291,6 +291,11 @@ class EvidenceService:
             self._audit_access(item, AuditTag.EVIDENCE_ITEM_PLAYED, actor, details)
         return BlobAccess(made.sha256, made.size, made.media_type, f"{item.id}-{kind}")
 
+    @staticmethod
+    def sees_unredacted(actor: Actor) -> bool:
+        """Whether the actor may see footage unredacted (originals, proxies, thumbnails); decision 0026."""
+        return not redacted_only(actor)
+
     def _refuse_unredacted(self, item: Item, actor: Actor) -> None:
         """Refuse (audited) the original, or what shows it unredacted, to those who see redacted copies."""
         if redacted_only(actor):

@@ -36,6 +36,7 @@ from witnessbox.evidence.offload import ByteGrants
 from witnessbox.ingest import routes as ingest_routes
 from witnessbox.jobs.huey_queue import start_embedded_consumer
 from witnessbox.jobs.leases import LeaseKeeper
+from witnessbox.redaction import pages as redaction_pages
 from witnessbox.redaction import routes as redaction_routes
 from witnessbox.reports import routes as report_routes
 from witnessbox.reports.metrics import system_registry
@@ -141,6 +142,7 @@ def create_app(container: Container, *, workers: int = 0) -> FastAPI:
         retention_routes.api,
         retention_routes.pages,
         redaction_routes.api,
+        redaction_pages.pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
@@ -177,7 +179,8 @@ def _lifespan(container: Container, workers: int) -> Callable[[FastAPI], Abstrac
 
 
 def _templates(local_time: LocalTime) -> Jinja2Templates:
-    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure", "retention")
+    domains = ("accounts", "cases", "devices", "evidence", "ingest", "reports", "disclosure", "retention",
+               "redaction")
     folders = [PACKAGE / "web" / "templates"] + [PACKAGE / name / "templates" for name in domains]
     env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
     env.globals["allowed"] = _allowed

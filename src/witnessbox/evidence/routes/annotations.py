@@ -48,7 +48,8 @@ def remove_annotation(item_id: str, annotation_id: str, actor: Caller, annotatio
 def player_data(request: Request, item: Item, actor: Actor) -> dict[str, Any]:
     """What the player page's script needs, as JSON: times, scrub strip, every mark, what the actor may do."""
     evidence: EvidenceService = request.app.state.evidence
-    strip = item.derivative(DerivativeKind.THUMBNAIL_STRIP)
+    # the thumbnails show the original: none for those who see redacted copies only (decision 0026)
+    strip = item.derivative(DerivativeKind.THUMBNAIL_STRIP) if evidence.sees_unredacted(actor) else None
     marks = annotation_service(request).list_for(item.id, actor=actor)
     return {
         "api": f"{API}/{item.id}",
