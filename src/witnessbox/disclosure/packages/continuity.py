@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -23,6 +22,9 @@ from witnessbox.audit.models import AuditCheckpoint, AuditEvent, AuditTimeStamp
 from witnessbox.audit.service import statement_of
 from witnessbox.audit.tags import AuditTag
 from witnessbox.disclosure.packages.contents import CONTINUITY_FORMAT, Exhibit, iso
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 Inclusion = Callable[[list[int]], dict[int, dict[str, Any]]]
@@ -151,6 +153,8 @@ def describe(entry: dict[str, Any]) -> str:
 
 def render_pdf(body: dict[str, Any]) -> bytes:
     """The statement as a PDF (the core fonts: characters outside Latin-1 are shown as '?')."""
+    from fpdf import FPDF  # noqa: PLC0415 - about 40 MB: loaded by the package job, not by every server
+
     pdf = FPDF(orientation="landscape")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
@@ -178,7 +182,7 @@ def render_pdf(body: dict[str, Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def _line(pdf: FPDF, text: str, *, size: int = 10, style: str = "") -> None:
+def _line(pdf: "FPDF", text: str, *, size: int = 10, style: str = "") -> None:
     pdf.set_font("Helvetica", style=style, size=size)
     safe = text.encode("latin-1", "replace").decode("latin-1")
     pdf.multi_cell(0, size * 0.5, safe, new_x="LMARGIN", new_y="NEXT")
