@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class DetectionOut(BaseModel):
@@ -47,6 +47,14 @@ class RedactionOut(BaseModel):
     media: MediaOut
 
 
+def _number_not_text(value: object) -> object:
+    """JSON numbers only: text and true/false are refused (1.0 is still the integer 1)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number, not text or true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_number_not_text)]
 Corner = Annotated[float, Field(ge=0, lt=1, strict=True)]
 Side = Annotated[float, Field(gt=0, le=1, strict=True)]
 Seconds = Annotated[float, Field(ge=0, strict=True)]
@@ -58,7 +66,7 @@ class KeyframeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     t: Seconds
     box: tuple[Corner, Corner, Side, Side]
-    score: float | None = None
+    score: float | None = Field(default=None, strict=True)
 
 
 class RegionIn(BaseModel):
@@ -67,7 +75,7 @@ class RegionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="unique within the plan")
     source: Literal["auto", "manual"] = "manual"
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True)
     label: str = Field(default="", max_length=120)
     keyframes: list[KeyframeIn] = Field(min_length=1, max_length=200_000)
 
@@ -93,7 +101,7 @@ class PlanBody(BaseModel):
 class PlanIn(BaseModel):
     """A plan to save over the version it was edited from."""
 
-    base_version: int = Field(ge=0, description="the version the edit started from (409 unless the latest)")
+    base_version: Count = Field(ge=0, description="the version the edit started from (409 unless the latest)")
     plan: PlanBody = Field(description="effect, regions (with keyframes) and audio ranges")
     note: str | None = Field(default=None, max_length=500, description="why this version (optional)")
 
@@ -113,7 +121,7 @@ class JobOut(BaseModel):
 class RenderIn(BaseModel):
     """Which plan version to render."""
 
-    version: int = Field(ge=1)
+    version: Count = Field(ge=1)
 
 
 class RenderStarted(BaseModel):
