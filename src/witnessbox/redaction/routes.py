@@ -51,7 +51,8 @@ def show_redaction(item_id: str, actor: Caller, redaction: Redaction) -> Redacti
 )
 def save_plan(item_id: str, body: PlanIn, actor: Caller, redaction: Redaction) -> SavedOut:
     """Save the plan as a new version over `base_version` (409 if that is no longer the latest)."""
-    version = redaction.save_plan(item_id, body.base_version, body.plan, actor=actor, note=body.note)
+    plan = body.plan.model_dump(mode="json", exclude_none=True)
+    version = redaction.save_plan(item_id, body.base_version, plan, actor=actor, note=body.note)
     return SavedOut(version=version)
 
 

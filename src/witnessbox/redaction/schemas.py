@@ -1,9 +1,9 @@
 """Request and response shapes of the redaction API (the contract the editor page is built on)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class DetectionOut(BaseModel):
@@ -47,11 +47,62 @@ class RedactionOut(BaseModel):
     media: MediaOut
 
 
+def _number_not_text(value: object) -> object:
+    """JSON numbers only: text and true/false are refused (1.0 is still the integer 1)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number, not text or true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_number_not_text)]
+Corner = Annotated[float, Field(ge=0, lt=1, strict=True)]
+Side = Annotated[float, Field(gt=0, le=1, strict=True)]
+Seconds = Annotated[float, Field(ge=0, strict=True)]
+
+
+class KeyframeIn(BaseModel):
+    """A region's box at one moment (fractions of the frame); the box must lie inside the frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    t: Seconds
+    box: tuple[Corner, Corner, Side, Side]
+    score: float | None = Field(default=None, strict=True)
+
+
+class RegionIn(BaseModel):
+    """One region: automatic (a face track) or drawn by hand; one box per moment."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="unique within the plan")
+    source: Literal["auto", "manual"] = "manual"
+    enabled: bool = Field(default=True, strict=True)
+    label: str = Field(default="", max_length=120)
+    keyframes: list[KeyframeIn] = Field(min_length=1, max_length=200_000)
+
+
+class SoundIn(BaseModel):
+    """Seconds of sound to mute or bleep; `end` after `start`, both within the recording."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: Seconds
+    end: Seconds
+    mode: Literal["mute", "bleep"]
+
+
+class PlanBody(BaseModel):
+    """A redaction plan (decision 0026; the rules a schema cannot state are answered with 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+    effect: Literal["pixelate", "box"] = "pixelate"
+    regions: list[RegionIn] = Field(max_length=500)
+    audio: list[SoundIn] = Field(default_factory=list, max_length=500)
+
+
 class PlanIn(BaseModel):
     """A plan to save over the version it was edited from."""
 
-    base_version: int = Field(ge=0, description="the version the edit started from (409 unless the latest)")
-    plan: dict[str, Any] = Field(description="effect, regions (with keyframes) and audio ranges")
+    base_version: Count = Field(ge=0, description="the version the edit started from (409 unless the latest)")
+    plan: PlanBody = Field(description="effect, regions (with keyframes) and audio ranges")
     note: str | None = Field(default=None, max_length=500, description="why this version (optional)")
 
 
@@ -70,7 +121,7 @@ class JobOut(BaseModel):
 class RenderIn(BaseModel):
     """Which plan version to render."""
 
-    version: int = Field(ge=1)
+    version: Count = Field(ge=1)
 
 
 class RenderStarted(BaseModel):
@@ -79,14 +130,10 @@ class RenderStarted(BaseModel):
     render_id: str
 
 
-Corner = Annotated[float, Field(ge=0, lt=1)]
-Side = Annotated[float, Field(gt=0, le=1)]
-
-
 class FollowIn(BaseModel):
     """A box drawn at one moment, to follow forward and back."""
 
-    t: float = Field(ge=0, description="seconds from the start")
+    t: Seconds = Field(description="seconds from the start")
     box: tuple[Corner, Corner, Side, Side] = Field(
         description="[x, y, width, height] as fractions of the frame (cut at its edge)"
     )
