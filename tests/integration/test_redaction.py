@@ -5,6 +5,7 @@ redacted copies, and every change in the audit trail."""
 
 import hashlib
 import json
+import re
 import time
 import zipfile
 from collections.abc import Iterator
@@ -19,11 +20,12 @@ from sqlalchemy import select
 from tests.conftest import LiveServer, free_port, fresh_database_url, settings_for
 from tests.factories.ingest import upload_bytes
 from tests.factories.media import tiny_recording
-from tests.factories.people import Force, make_force
+from tests.factories.people import PASSWORD, PERSONAS, Force, make_force
 from witnessbox.audit.models import AuditEvent
 from witnessbox.bootstrap import Container, build
 from witnessbox.core.errors import Conflict
 from witnessbox.disclosure import verifier
+from witnessbox.disclosure.packages.models import DisclosurePackage
 from witnessbox.evidence.models import DerivativeKind, ItemState
 from witnessbox.media.face_scenes import Scene, Walker, write_scene
 from witnessbox.media.faces import FaceDetector
@@ -323,3 +325,31 @@ def test_a_disclosure_package_can_carry_the_redacted_copy_instead_of_the_origina
     assert item["derivative"]["source_sha256"] == item["sha256"]
     assert item["derivative"]["recipe"]["plan"] == PLAN
     assert verifier.verify(zip_path).ok
+
+
+def test_the_package_form_offers_each_redacted_copy_and_sends_the_ticked_one(
+    world: World, rendered: dict[str, Any]
+) -> None:
+    """GIVEN a case holding a rendered item and one without a copy WHEN its investigator opens the package
+    form THEN only the rendered item can be ticked, and ticking it asks for a package carrying its copy."""
+    investigator = world.force.actor("investigator")
+    case = world.container.cases.create("CR/77/26", "Public order", actor=investigator)
+    world.container.cases.add_items(case.id, [world.item_id, world.bare_item_id], actor=investigator,
+                                    reason="occurrence 26/7781, disorder on Mill Street")
+    with httpx.Client(base_url=world.server.url, timeout=30) as client:
+        signed_in = client.post("/login", data={"username": PERSONAS["investigator"][0], "password": PASSWORD})
+        assert signed_in.status_code == 303, signed_in.text
+        page = client.get(f"/cases/{case.id}/packages")
+        assert page.status_code == 200
+        assert f'name="redacted" value="{world.item_id}"' in page.text
+        assert f'value="{world.bare_item_id}"' not in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        sent = client.post(f"/cases/{case.id}/packages",
+                           data={"csrf_token": csrf.group(1), "reason": "release to the complaints panel",
+                                 "redacted": world.item_id})
+    assert sent.status_code == 303, sent.text
+    package_id = sent.headers["location"].rsplit("/", 1)[1]
+    with world.container.db.read() as session:
+        package = session.get(DisclosurePackage, package_id)
+        assert package is not None and set(package.redacted_copies or {}) == {world.item_id}

@@ -68,6 +68,7 @@ class CaseItemOut(BaseModel):
     height: int | None
     has_thumbnail: bool
     added_at: datetime
+    has_redacted_copy: bool = False  # a disclosure package may carry it instead of the original
 
     @property
     def frame_aspect(self) -> float | None:

@@ -339,5 +339,6 @@ def _item_out(item: Item, added_at: datetime) -> CaseItemOut:
         width=item.width,
         height=item.height,
         has_thumbnail=item.derivative(DerivativeKind.THUMBNAIL_STRIP) is not None,
+        has_redacted_copy=item.derivative(DerivativeKind.REDACTED) is not None,
         added_at=added_at,
     )

@@ -117,11 +117,13 @@ def build_form(
     packages: Packages,
     cases: Cases,
     reason: Annotated[str, Form()] = "",
+    redacted: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """The "Build package" form: ask for it, then watch it build."""
+    """The "Build package" form: ask for it, then watch it build (ticked items go as their redacted copy)."""
     try:
         package = packages.request(
-            actor=actor, server_url=_server_url(request), case_id=case_id, reason=reason or None
+            actor=actor, server_url=_server_url(request), case_id=case_id, reason=reason or None,
+            redacted_item_ids=redacted or None,
         )
     except FormRefusal as problem:
         return _case_page(request, actor, packages, cases, case_id, problem)
