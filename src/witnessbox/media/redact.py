@@ -11,8 +11,11 @@ frame as the render would make it.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -123,7 +126,52 @@ class Rendered:
 
 
 def render(src: Path, dest: Path, plan: Mapping[str, Any], *, progress: Progress | None = None) -> Rendered:
-    """Write the redacted copy of `src` to `dest` (H.264/AAC, faststart MP4) following `plan`."""
+    """Write the redacted copy of `src` to `dest` (H.264/AAC, faststart MP4) following `plan`.
+
+    The work runs in a new process every time: a second render in a process that had rendered
+    before gave different bytes (the encoder sees memory that earlier work left behind), while a
+    render in a fresh process gives the same bytes every time, so a court can re-make the copy from
+    its recipe and compare hashes.
+    """
+    Recipe.from_plan(plan)  # a bad plan fails here, before a process is started
+    order = json.dumps({"src": str(src), "dest": str(dest), "plan": plan})
+    command = [sys.executable, "-c", "from witnessbox.media.redact import child_main; child_main()"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(order)
+        child.stdin.close()
+        for line in child.stdout:
+            message = json.loads(line)
+            if "progress" in message and progress is not None:
+                progress(message["progress"])
+            elif "failed" in message:
+                raise MediaError(message["failed"])
+            elif "done" in message:
+                frames, covered, parameters = message["done"]
+                return Rendered(frames, covered, parameters)
+    raise MediaError("the redaction renderer stopped without finishing")
+
+
+def child_main() -> None:
+    """The fresh process's side of `render`: the order on stdin, progress and the result as JSON lines."""
+    order = json.loads(sys.stdin.read())
+
+    def say(message: dict[str, Any]) -> None:
+        print(json.dumps(message), flush=True)  # the parent reads these lines
+
+    try:
+        made = _render_here(Path(order["src"]), Path(order["dest"]), order["plan"],
+                            progress=lambda done: say({"progress": done}))
+    except MediaError as bad:
+        say({"failed": bad.reason})
+        return
+    say({"done": [made.frames, made.covered_frames, made.parameters]})
+
+
+def _render_here(
+    src: Path, dest: Path, plan: Mapping[str, Any], *, progress: Progress | None = None
+) -> Rendered:
+    """Render in this process (`render` calls it in a fresh one)."""
     recipe = Recipe.from_plan(plan)
     facts = probe(src)
     if not facts.has_video:
@@ -172,12 +220,11 @@ class _Redactor(_Transcoder):
         super()._encode(frame)
 
     def _cover(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """Every picture a new frame, covered or not: none carries the source's picture type or side data."""
         self.frames += 1
         t = (frame.time or 0.0) - self.origin
         boxes = self.recipe.boxes_at(t)
-        if not boxes:
-            return frame
-        self.covered += 1
+        self.covered += bool(boxes)
         return cover_picture(frame, boxes, self.recipe.effect)
 
 
