@@ -416,7 +416,7 @@ def test_saved_searches_are_personal_replaced_by_name_and_audited(world: World) 
                 AuditEvent.actor_id == owner.id,
                 AuditEvent.tag.like("evidence:search:%"),
                 AuditEvent.seq > before,
-            )
+            ).order_by(AuditEvent.seq)
         ).all()
     assert list(tags) == ["evidence:search:saved"] * 3 + ["evidence:search:deleted", "evidence:search:run"]
 
