@@ -102,6 +102,7 @@ def force(container: Container) -> Force:
 
 
 @pytest.mark.slow
+@pytest.mark.backend_free  # the description and the answers are the same on any database: once, on SQLite
 def test_the_api_keeps_the_promises_of_its_description(container: Container, force: Force, tmp_path: Path) -> None:
     """GIVEN the app on a real database with a processed recording and four roles holding API tokens
     WHEN schemathesis runs all its checks over every /api/ operation as each role
