@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import fresh_database_url
 from witnessbox.accounts.grants import add_grant, revoke_grants
+from witnessbox.accounts.policy import redacted_only
 from witnessbox.accounts.roles import Permission, Role
 from witnessbox.accounts.service import NewUser, actor_for
 from witnessbox.bootstrap import Container, build
@@ -235,12 +236,13 @@ def _items(container: Container, force: Force, built: Built, clock: FixedClock) 
 
 
 def _share(container: Container, force: Force, built: Built, share: Sharing, clock: FixedClock) -> None:
-    """Through the sharing service as the item's officer when there is one; else a grant as a share makes it."""
+    """Through the sharing service as the item's officer when there is one who may open it; else a grant as a
+    share makes it."""
     item_id, officer = built.item_ids[share.item], force.items[share.item].officer
     ends = {"never": None, "later": clock.now() + LIVE_SHARES_END, "soon": clock.now() + EXPIRED_SHARES_END}
     to_team = built.teams[share.to_team] if share.to_team is not None else None
-    if officer is not None:
-        sharer = built.actor(container, officer)
+    sharer = built.actor(container, officer) if officer is not None else None
+    if sharer is not None and not redacted_only(sharer):  # a redacted-only owner cannot open it to share it
         made = container.sharing.share(
             item_id, actor=sharer, expires_at=ends[share.ends], team=to_team,
             collar_number=f"P{share.to_person}" if share.to_person is not None else None)
