@@ -22,7 +22,7 @@ from witnessbox.media.probe import MediaFacts, probe
 from witnessbox.media.proxy import make_proxy, software_versions
 from witnessbox.media.thumbnails import thumbnail_strip
 from witnessbox.storage import BlobStore
-from witnessbox.storage.base import BlobKind, rehash, store_file
+from witnessbox.storage.base import BlobKind, readable_path, rehash, store_file
 
 Progress = Callable[[float], None]
 WAITING = "waiting for storage"  # the reason a processing item shows while its job waits for the store
@@ -187,11 +187,4 @@ class Pipeline:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _local_original(self, item: Item, scratch: Path) -> Path:
-        local = self.blobs.local_path(item.sha256)
-        if local is not None:
-            return local
-        copy = scratch / "original.mp4"
-        with copy.open("wb") as out:
-            for chunk in self.blobs.read(item.sha256):
-                out.write(chunk)
-        return copy
+        return readable_path(self.blobs, item.sha256, scratch / "original.mp4")

@@ -39,7 +39,7 @@ from witnessbox.redaction.models import DetectionRun, PlanVersion, Render, RunSt
 from witnessbox.redaction.plans import InvalidPlan, checked, empty_plan, with_detected
 from witnessbox.redaction.schemas import DetectionOut, MediaOut, RedactionOut, RenderOut
 from witnessbox.storage import BlobStore
-from witnessbox.storage.base import store_file
+from witnessbox.storage.base import readable_path, store_file
 
 if TYPE_CHECKING:  # the face modules load onnxruntime and OpenCV: imported where faces are worked on
     from witnessbox.media import facetracks
@@ -452,14 +452,7 @@ class RedactionService:
 
     def _original(self, item: Item, scratch: Path) -> Path:
         """A readable path to the original (a copy in scratch when the store is not on this disk)."""
-        local = self.blobs.local_path(item.sha256)
-        if local is not None:
-            return local
-        copy = scratch / "original.mp4"
-        with copy.open("wb") as out:
-            for chunk in self.blobs.read(item.sha256):
-                out.write(chunk)
-        return copy
+        return readable_path(self.blobs, item.sha256, scratch / "original.mp4")
 
 
 def _latest(session: Session, item_id: str) -> PlanVersion | None:

@@ -181,3 +181,14 @@ def rehash(store: BlobStore, sha256: str) -> str:
     for chunk in store.read(sha256):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def readable_path(store: BlobStore, sha256: str, copy: Path) -> Path:
+    """A path media tools can open: the store's own file, or the blob copied to `copy` (an object store)."""
+    local = store.local_path(sha256)
+    if local is not None:
+        return local
+    with copy.open("wb") as out:
+        for chunk in store.read(sha256):
+            out.write(chunk)
+    return copy
